@@ -1,0 +1,46 @@
+package mmap
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Some tests need a second process: they run this test binary again with
+// the name of a child function in childEnv. Test files register their child
+// functions in childFuncs from an init function.
+
+const childEnv = "MMAP_TEST_CHILD"
+
+// childFuncs maps a name to the function that a child process runs; its
+// result is the child's exit status.
+var childFuncs = map[string]func() int{}
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv(childEnv); name != "" {
+		fn, ok := childFuncs[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown child %q\n", name)
+			os.Exit(3)
+		}
+		os.Exit(fn())
+	}
+	os.Exit(m.Run())
+}
+
+// childCommand returns a command that runs the child function name in a new
+// process of this test binary, with files passed as descriptors 3, 4... and
+// env added to the environment.
+func childCommand(t *testing.T, name string, files []*os.File, env ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skipf("cannot find the test binary to run a child: %v", err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childEnv+"="+name), env...)
+	cmd.ExtraFiles = files
+	cmd.Stderr = os.Stderr
+	return cmd
+}

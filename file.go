@@ -1,0 +1,140 @@
+package mmap
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+)
+
+// NewFile returns an unmapped region of length bytes of f, starting at
+// offset. offset must be a multiple of Granularity. length must be positive
+// and either a multiple of PageSize or end exactly at the file's current
+// end, so that a whole file of any size can be mapped and Bytes is exactly
+// its content. Every page of the region must lie within the file: NewFile
+// and Map check the file's size when they are called.
+//
+// f must be open for reading; a Shared region with Write protection needs f
+// open for writing as well. f may be a regular file or a device that
+// supports mapping; directories, pipes and sockets cannot be mapped.
+//
+// The region uses f itself, not a duplicate of its descriptor: keep f open
+// for as long as the region may be mapped, flushed or mapped again. Closing f
+// while the region is mapped leaves the mapping intact, but a later Map fails
+// with an error matching fs.ErrClosed.
+//
+// The error matches fs.ErrInvalid for a nil, closed or unsuitable file, a bad
+// offset, length, protection or flag set; ErrUnaligned for an offset or
+// length that breaks the alignment rule; ErrPastEOF for a region with a
+// whole page beyond the end of the file; errors.ErrUnsupported for a flag the
+// platform cannot honour.
+func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Region, error) {
+	if f == nil {
+		return nil, invalidf("nil file")
+	}
+	name := f.Name()
+	if err := validate(prot, flags, false); err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, invalidf("%s: negative offset %d", name, offset)
+	}
+	if offset%int64(Granularity()) != 0 {
+		return nil, fmt.Errorf("mmap: %s: offset %d is not a multiple of %d: %w", name, offset, Granularity(), ErrUnaligned)
+	}
+	if length <= 0 {
+		return nil, invalidf("%s: length %d is not positive", name, length)
+	}
+	mapLen, ok := roundUp(length, pageSize)
+	if !ok || int64(mapLen) > math.MaxInt64-offset {
+		return nil, invalidf("%s: offset %d plus length %d overflows", name, offset, length)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		if errors.Is(err, fs.ErrClosed) {
+			return nil, fmt.Errorf("mmap: %s: %w (%w)", name, fs.ErrClosed, fs.ErrInvalid)
+		}
+		return nil, err
+	}
+	mode := fi.Mode()
+	device := mode&fs.ModeDevice != 0
+	switch {
+	case mode.IsDir():
+		return nil, invalidf("%s: cannot map a directory", name)
+	case !mode.IsRegular() && !device:
+		return nil, invalidf("%s: cannot map a file of mode %v", name, mode.Type())
+	}
+	readable, writable, err := sysAccess(f.Fd())
+	if err != nil {
+		return nil, pathError("fcntl", name, err)
+	}
+	if !readable {
+		return nil, invalidf("%s: file is not open for reading", name)
+	}
+	if flags&Shared != 0 && prot&Write != 0 && !writable {
+		return nil, invalidf("%s: shared writable region of a file not open for writing", name)
+	}
+	r := &Region{file: f, name: name, off: offset, length: length, prot: prot, cur: prot, flags: flags, device: device}
+	if length != mapLen && (device || offset+int64(length) != fi.Size()) {
+		return nil, fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d and does not end at the end of the file: %w",
+			name, length, pageSize, ErrUnaligned)
+	}
+	if !device {
+		if err := r.checkEOF(fi.Size()); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Open maps the whole of the named file, read-only and shared, and closes
+// the file: the mapping stays valid without it. An empty file gives a mapped
+// region of length 0 whose Bytes is empty, without mapping anything.
+//
+// Because its file is closed, a region from Open cannot be mapped again once
+// unmapped: Map then returns an error matching fs.ErrClosed. Call Close when
+// done with it.
+//
+// Errors from opening the file are those of os.Open; a file that is not a
+// regular file gives an error matching fs.ErrInvalid, as does a file larger
+// than the address space.
+func Open(name string) (*Region, error) {
+	// Stat first: opening a named pipe would block.
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, invalidf("%s: not a regular file", name)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, invalidf("%s: not a regular file", name)
+	}
+	size := fi.Size()
+	if size > math.MaxInt-int64(pageSize) {
+		return nil, invalidf("%s: file of %d bytes is too large to map", name, size)
+	}
+	if size == 0 {
+		return &Region{name: name, prot: Read, cur: Read, flags: Shared, opened: true, mapped: true}, nil
+	}
+	r, err := NewFile(f, 0, int(size), Read, Shared)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Map(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.file, r.opened = nil, true
+	r.mu.Unlock()
+	return r, nil
+}

@@ -1,0 +1,139 @@
+//go:build unix
+
+// This file holds the system calls that every unix shares: mmap, munmap,
+// mprotect, msync, madvise and mlock through golang.org/x/sys/unix, without
+// its global table of mappings.
+
+package mmap
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func sysGranularity() int { return os.Getpagesize() }
+
+func sysProt(p Prot) int {
+	prot := unix.PROT_NONE
+	if p&Read != 0 {
+		prot |= unix.PROT_READ
+	}
+	if p&Write != 0 {
+		prot |= unix.PROT_READ | unix.PROT_WRITE
+	}
+	if p&Exec != 0 {
+		prot |= unix.PROT_EXEC
+	}
+	return prot
+}
+
+// sysMap maps length bytes of the file fd at off (anonymous memory when fd
+// is ^uintptr(0)), at addr inside a reservation of the caller's if addr is
+// not nil.
+func sysMap(fd uintptr, off int64, addr unsafe.Pointer, length uintptr, prot Prot, flags Flag) (unsafe.Pointer, error) {
+	mflags := unix.MAP_PRIVATE
+	if flags&Shared != 0 {
+		mflags = unix.MAP_SHARED
+	}
+	ifd := -1
+	if fd == ^uintptr(0) {
+		mflags |= unix.MAP_ANON
+		off = 0
+	} else {
+		ifd = int(fd)
+	}
+	if flags&Populate != 0 {
+		mflags |= mapPopulate
+	}
+	if flags&NoReserve != 0 {
+		mflags |= mapNoReserve
+	}
+	if addr != nil {
+		mflags |= unix.MAP_FIXED
+	}
+	return unix.MmapPtr(ifd, off, addr, length, sysProt(prot), mflags)
+}
+
+// sysReserve reserves length bytes of inaccessible address space.
+func sysReserve(length uintptr) (unsafe.Pointer, error) {
+	return unix.MmapPtr(-1, 0, nil, length, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON|mapNoReserve)
+}
+
+func sysUnmap(addr unsafe.Pointer, length uintptr) error {
+	return unix.MunmapPtr(addr, length)
+}
+
+func mem(addr unsafe.Pointer, length uintptr) []byte {
+	return unsafe.Slice((*byte)(addr), length)
+}
+
+func sysProtect(addr unsafe.Pointer, length uintptr, p Prot) error {
+	return unix.Mprotect(mem(addr, length), sysProt(p))
+}
+
+func sysFlush(addr unsafe.Pointer, length uintptr, async bool, _ *os.File) error {
+	flags := unix.MS_SYNC
+	if async {
+		flags = unix.MS_ASYNC
+	}
+	return unix.Msync(mem(addr, length), flags)
+}
+
+func sysAdvise(addr unsafe.Pointer, length uintptr, a Advice) error {
+	advice := adviceTable[a]
+	if advice < 0 {
+		return unsupportedf("advice %v on this system", a)
+	}
+	return unix.Madvise(mem(addr, length), advice)
+}
+
+func sysLock(addr unsafe.Pointer, length uintptr) error {
+	return unix.Mlock(mem(addr, length))
+}
+
+func sysUnlock(addr unsafe.Pointer, length uintptr) error {
+	return unix.Munlock(mem(addr, length))
+}
+
+// sysFileSize returns the size of the file fd.
+func sysFileSize(fd uintptr) (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(fd), &st); err != nil {
+		return 0, err
+	}
+	return st.Size, nil
+}
+
+// sysAccess reports whether the file fd is open for reading and for writing.
+func sysAccess(fd uintptr) (readable, writable bool, err error) {
+	fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+	if err != nil {
+		return false, false, err
+	}
+	switch fl & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		return true, false, nil
+	case unix.O_WRONLY:
+		return false, true, nil
+	}
+	return true, true, nil
+}
+
+// classify returns the class of error an errno stands for, beyond what
+// syscall.Errno's own Is method tells, or nil.
+func classify(err error) error {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return nil
+	}
+	switch errno {
+	case unix.EINVAL, unix.ENODEV, unix.EBADF, unix.EOVERFLOW:
+		return fs.ErrInvalid
+	}
+	return nil
+}

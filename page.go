@@ -1,0 +1,58 @@
+package mmap
+
+import (
+	"math"
+	"os"
+	"sync"
+)
+
+var (
+	pageSize    = os.Getpagesize()
+	granularity = sync.OnceValue(sysGranularity)
+)
+
+// PageSize returns the operating system's page size in bytes. Region lengths
+// are multiples of it.
+func PageSize() int { return pageSize }
+
+// Granularity returns what file offsets must be a multiple of: the page size
+// on unix, the allocation granularity (usually 64 KiB) on Windows.
+func Granularity() int { return granularity() }
+
+// AlignOffset rounds off down to a multiple of Granularity. A negative off
+// rounds towards negative infinity.
+func AlignOffset(off int64) int64 {
+	g := int64(Granularity())
+	r := off % g
+	if r < 0 {
+		r += g
+	}
+	return off - r
+}
+
+// AlignLength rounds n up to a whole number of pages. It panics if n is
+// negative or if the rounded length does not fit in an int; lengths that come
+// from outside the program should be checked first (NewAnon and NewFile
+// return errors for them instead).
+func AlignLength(n int) int {
+	if n < 0 {
+		panic("mmap: AlignLength of negative length")
+	}
+	a, ok := roundUp(n, pageSize)
+	if !ok {
+		panic("mmap: AlignLength overflows int")
+	}
+	return a
+}
+
+// roundUp rounds n (non-negative) up to a multiple of the power of two
+// size, reporting false if the result does not fit in an int.
+func roundUp(n, size int) (int, bool) {
+	if n > math.MaxInt-(size-1) {
+		return 0, false
+	}
+	return (n + size - 1) &^ (size - 1), true
+}
+
+// pageOf returns the start of the page that holds off.
+func pageOf(off int) int { return off &^ (pageSize - 1) }

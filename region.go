@@ -1,0 +1,576 @@
+package mmap
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"sync"
+	"unsafe"
+)
+
+// A Region is one mapping of anonymous memory or of part of a file: where
+// its memory comes from, its length, its protection and flags, and whether it
+// is mapped now. Build one with [NewAnon], [NewFile] or [Open]; the zero
+// Region is not usable.
+//
+// All methods are safe for concurrent use. A Region must not be copied.
+type Region struct {
+	mu sync.RWMutex
+
+	// Set by the constructor and never changed.
+	file   *os.File // backing file; nil for anonymous memory and for Open once mapped
+	name   string   // the file's name, or "anonymous"
+	off    int64
+	length int
+	prot   Prot // protection the region was built with
+	flags  Flag
+	opened bool // built by Open, which closes the file once mapped
+	device bool // the file is a device: no end-of-file check
+
+	// Guarded by mu.
+	mapped  bool
+	cur     Prot           // current protection
+	addr    unsafe.Pointer // start of the data; nil when not mapped or empty
+	base    unsafe.Pointer // start of what Unmap releases
+	size    uintptr        // length of what Unmap releases
+	reserve int            // bytes of address space to reserve at Map (Reserve)
+}
+
+// compile-time checks of the interfaces a Region implements.
+var (
+	_ io.ReaderAt = (*Region)(nil)
+	_ io.WriterAt = (*Region)(nil)
+	_ io.Closer   = (*Region)(nil)
+)
+
+const anonName = "anonymous"
+
+var (
+	errNegativeOffset = invalidf("negative offset")
+	errClosedRegion   = fmt.Errorf("mmap: region from Open cannot be mapped again after Unmap: %w", fs.ErrClosed)
+)
+
+// validate checks the protection and flags a region is built with.
+func validate(prot Prot, flags Flag, anon bool) error {
+	if prot&^protMask != 0 {
+		return invalidf("unknown protection bits %#x", uint8(prot&^protMask))
+	}
+	if flags&^flagMask != 0 {
+		return invalidf("unknown flag bits %#x", uint32(flags&^flagMask))
+	}
+	if flags&(Shared|Private) == 0 || flags&(Shared|Private) == Shared|Private {
+		return invalidf("exactly one of Shared and Private must be given, not %v", flags&(Shared|Private))
+	}
+	if !anon && flags&HugePages != 0 {
+		return invalidf("HugePages is for anonymous regions only")
+	}
+	if flags&Secret != 0 && (!anon || flags&Shared != 0) {
+		return invalidf("Secret is for anonymous private regions only")
+	}
+	return sysSupports(flags)
+}
+
+// Bytes returns the region's memory: exactly Len bytes, starting on a page
+// boundary. It returns nil when the region is not mapped, and an empty,
+// non-nil slice for a mapped region of length 0.
+//
+// The slice is valid only until Unmap. Using it afterwards crashes the
+// program or, worse, reads or writes whatever is mapped at that address
+// next. Access beyond the end of a truncated file raises SIGBUS, and a write
+// to memory without Write protection raises SIGSEGV; both crash the program
+// unless the goroutine has called debug.SetPanicOnFault. ReadAt and WriteAt
+// are the safe alternatives.
+func (r *Region) Bytes() []byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.mapped {
+		return nil
+	}
+	if r.length == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice((*byte)(r.addr), r.length)
+}
+
+// Len returns the region's length in bytes.
+func (r *Region) Len() int { return r.length }
+
+// Offset returns the offset in the file at which the region starts; 0 for
+// anonymous memory.
+func (r *Region) Offset() int64 { return r.off }
+
+// Flags returns the flags the region was built with.
+func (r *Region) Flags() Flag { return r.flags }
+
+// Prot returns the region's current protection: the one it was built with,
+// or the one Protect set since it was mapped.
+func (r *Region) Prot() Prot {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.cur
+}
+
+// Mapped reports whether the region is mapped now.
+func (r *Region) Mapped() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.mapped
+}
+
+// File returns the file backing the region, or nil for anonymous memory and
+// for a region from Open (whose file is closed once it is mapped). The
+// region keeps using the file: do not close it while the region may still be
+// mapped again.
+func (r *Region) File() *os.File { return r.file }
+
+// Map establishes the mapping. After Unmap, Map maps the same range again:
+// fresh zero pages for anonymous memory, the file's current contents for a
+// file. Mapping an already-built region allocates no memory.
+//
+// Map returns ErrMapped if the region is mapped already, an error matching
+// ErrPastEOF if a file region has a whole page beyond the current end of the
+// file, and an error matching fs.ErrClosed if the file is closed (always so
+// for a region from Open after Unmap). Errors of the operating system are of
+// type *fs.PathError.
+func (r *Region) Map() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mapped {
+		return ErrMapped
+	}
+	if r.opened && r.file == nil {
+		return errClosedRegion
+	}
+	return r.mapLocked()
+}
+
+// mapLocked maps the region; r.mu is held for writing.
+func (r *Region) mapLocked() error {
+	fd := ^uintptr(0)
+	if r.file != nil {
+		fd = r.file.Fd()
+		if fd == ^uintptr(0) {
+			return fmt.Errorf("mmap: %s: %w", r.name, os.ErrClosed)
+		}
+		if !r.device {
+			size, err := sysFileSize(fd)
+			if err != nil {
+				return pathError("fstat", r.name, err)
+			}
+			if err := r.checkEOF(size); err != nil {
+				return err
+			}
+		}
+	}
+	if r.length == 0 {
+		r.mapped, r.cur = true, r.prot
+		return nil
+	}
+	mapLen, _ := roundUp(r.length, pageSize) // checked by the constructor
+
+	// A reservation of inaccessible address space holds the mapping when it
+	// needs room around it: guard pages, huge page alignment, or space to
+	// grow in place.
+	var guard, align int
+	if r.flags&(Guard|Secret) != 0 {
+		guard = pageSize
+	}
+	if r.flags&HugePages != 0 {
+		align = hugePageSize()
+	}
+	resLen := max(mapLen, r.reserve) + 2*guard + align
+	var (
+		base unsafe.Pointer
+		addr unsafe.Pointer
+		err  error
+	)
+	if resLen == mapLen {
+		addr, err = sysMap(fd, r.off, nil, uintptr(mapLen), r.prot, r.flags)
+		base = addr
+	} else {
+		base, err = sysReserve(uintptr(resLen))
+		if err == nil {
+			at := uintptr(base) + uintptr(guard)
+			if align > 0 {
+				at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
+			}
+			addr, err = sysMap(fd, r.off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, r.flags)
+			if err != nil {
+				sysUnmap(base, uintptr(resLen))
+			}
+		}
+	}
+	if err != nil {
+		return pathError("mmap", r.name, err)
+	}
+	r.addr, r.base, r.size = addr, base, uintptr(resLen)
+	if err := r.applyFlags(mapLen); err != nil {
+		sysUnmap(r.base, r.size)
+		r.addr, r.base, r.size = nil, nil, 0
+		return err
+	}
+	r.mapped, r.cur = true, r.prot
+	return nil
+}
+
+// applyFlags applies the flags that take effect after mmap.
+func (r *Region) applyFlags(mapLen int) error {
+	if r.flags&HugePages != 0 {
+		if err := sysAdvise(r.addr, uintptr(mapLen), HugePage); err != nil {
+			return pathError("madvise", r.name, err)
+		}
+	}
+	if r.flags&Secret != 0 {
+		if err := sysAdvise(r.addr, uintptr(mapLen), DontDump); err != nil {
+			return pathError("madvise", r.name, err)
+		}
+	}
+	if r.flags&(Locked|Secret) != 0 {
+		if err := sysLock(r.addr, uintptr(mapLen)); err != nil {
+			return pathError("mlock", r.name, err)
+		}
+	}
+	if r.flags&Populate != 0 && !populateByMap {
+		r.touch(mapLen)
+	}
+	return nil
+}
+
+// touchSink keeps the loads of touch from being removed.
+var touchSink byte
+
+// touch reads one byte of every page, faulting the pages in.
+func (r *Region) touch(mapLen int) {
+	if r.prot&(Read|Write) == 0 {
+		return
+	}
+	var s byte
+	for off := 0; off < mapLen; off += pageSize {
+		s += *(*byte)(unsafe.Add(r.addr, off))
+	}
+	touchSink = s
+}
+
+// checkEOF returns ErrPastEOF if the region has a whole page beyond size.
+func (r *Region) checkEOF(size int64) error {
+	mapLen, _ := roundUp(r.length, pageSize)
+	end := (size + int64(pageSize) - 1) &^ int64(pageSize-1)
+	if r.off > size || int64(mapLen) > end-r.off {
+		return fmt.Errorf("mmap: %s: %d bytes at offset %d, file size %d: %w", r.name, r.length, r.off, size, ErrPastEOF)
+	}
+	return nil
+}
+
+// Unmap releases the mapping. It waits for ReadAt and WriteAt calls in
+// flight; calls that start later return ErrNotMapped. A second Unmap returns
+// ErrNotMapped and does nothing else. Dirty pages of a shared file region
+// still reach the file eventually; call Flush first to wait for them.
+//
+// After Unmap, every slice returned by Bytes is invalid.
+func (r *Region) Unmap() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.mapped {
+		return ErrNotMapped
+	}
+	if r.addr != nil {
+		mapLen, _ := roundUp(r.length, pageSize)
+		if r.flags&Secret != 0 {
+			if r.cur&Write == 0 {
+				if err := sysProtect(r.addr, uintptr(mapLen), Read|Write); err != nil {
+					return pathError("mprotect", r.name, err)
+				}
+			}
+			clear(unsafe.Slice((*byte)(r.addr), mapLen))
+		}
+		if r.flags&(Locked|Secret) != 0 {
+			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil {
+				return pathError("munlock", r.name, err)
+			}
+		}
+		if err := sysUnmap(r.base, r.size); err != nil {
+			return pathError("munmap", r.name, err)
+		}
+	}
+	r.mapped, r.addr, r.base, r.size = false, nil, nil, 0
+	return nil
+}
+
+// Close unmaps the region, so that a Region is an io.Closer. It returns what
+// Unmap returns.
+func (r *Region) Close() error { return r.Unmap() }
+
+// mappedLen returns the region's length rounded up to whole pages.
+func (r *Region) mappedLen() uintptr {
+	n, _ := roundUp(r.length, pageSize)
+	return uintptr(n)
+}
+
+// Flush writes the dirty pages of a shared file region to the file and waits
+// until they are written (msync with MS_SYNC). It returns nil at once for
+// private and anonymous regions, whose writes never reach a file, and
+// ErrNotMapped if the region is not mapped.
+func (r *Region) Flush() error {
+	return r.flush(0, r.length, false)
+}
+
+// FlushAsync starts writing the dirty pages of a shared file region to the
+// file and returns without waiting (msync with MS_ASYNC).
+func (r *Region) FlushAsync() error {
+	return r.flush(0, r.length, true)
+}
+
+// FlushRange is Flush for the n bytes at offset off, rounded out to whole
+// pages. The range must lie inside the region (fs.ErrInvalid otherwise).
+func (r *Region) FlushRange(off, n int) error {
+	if off < 0 || n < 0 || off > r.length || n > r.length-off {
+		return invalidf("flush range [%d, %d+%d) outside region of length %d", off, off, n, r.length)
+	}
+	return r.flush(off, n, false)
+}
+
+func (r *Region) flush(off, n int, async bool) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.mapped {
+		return ErrNotMapped
+	}
+	if r.flags&Shared == 0 || (r.file == nil && !r.opened) || n == 0 {
+		return nil
+	}
+	start := pageOf(off)
+	end, _ := roundUp(off+n, pageSize)
+	if err := sysFlush(unsafe.Add(r.addr, start), uintptr(end-start), async, r.file); err != nil {
+		return pathError("msync", r.name, err)
+	}
+	return nil
+}
+
+// Advise tells the operating system how the region will be used; see
+// [Advice] for what each one does to the data. It returns ErrNotMapped if
+// the region is not mapped, fs.ErrInvalid for an unknown Advice, and an error
+// matching errors.ErrUnsupported for advice the platform does not have.
+func (r *Region) Advise(a Advice) error {
+	if a < 0 || int(a) >= len(adviceNames) {
+		return invalidf("unknown advice %d", int(a))
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.mapped {
+		return ErrNotMapped
+	}
+	if r.addr == nil {
+		return nil
+	}
+	if err := sysAdvise(r.addr, r.mappedLen(), a); err != nil {
+		return pathError("madvise", r.name, err)
+	}
+	return nil
+}
+
+// Lock locks the region's pages in memory (mlock), faulting them in, so that
+// they are never paged out. It is subject to RLIMIT_MEMLOCK: an error from
+// the operating system (ENOMEM, EPERM) says when the limit is reached.
+func (r *Region) Lock() error {
+	return r.lockOp("mlock", sysLock)
+}
+
+// Unlock undoes Lock (munlock).
+func (r *Region) Unlock() error {
+	return r.lockOp("munlock", sysUnlock)
+}
+
+func (r *Region) lockOp(op string, fn func(unsafe.Pointer, uintptr) error) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.mapped {
+		return ErrNotMapped
+	}
+	if r.addr == nil {
+		return nil
+	}
+	if err := fn(r.addr, r.mappedLen()); err != nil {
+		return pathError(op, r.name, err)
+	}
+	return nil
+}
+
+// Protect changes the region's protection to p (mprotect). Map restores the
+// protection the region was built with. Protect waits for ReadAt and WriteAt
+// calls in flight. Adding Write to a shared file region whose file is not
+// open for writing fails with an error matching fs.ErrPermission.
+func (r *Region) Protect(p Prot) error {
+	if p&^protMask != 0 {
+		return invalidf("unknown protection bits %#x", uint8(p&^protMask))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.mapped {
+		return ErrNotMapped
+	}
+	if r.addr != nil {
+		if err := sysProtect(r.addr, r.mappedLen(), p); err != nil {
+			return pathError("mprotect", r.name, err)
+		}
+	}
+	r.cur = p
+	return nil
+}
+
+// Resident reports, one entry per page of the region, whether the page is
+// in memory now (mincore). The answer may be stale as soon as it is given.
+// It returns ErrNotMapped if the region is not mapped, and an error matching
+// errors.ErrUnsupported where the platform cannot tell.
+func (r *Region) Resident() ([]bool, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.mapped {
+		return nil, ErrNotMapped
+	}
+	n := r.mappedLen() / uintptr(pageSize)
+	res := make([]bool, n)
+	if n == 0 {
+		return res, nil
+	}
+	if err := sysResident(r.addr, r.mappedLen(), res); err != nil {
+		return nil, pathError("mincore", r.name, err)
+	}
+	return res, nil
+}
+
+// ReadAt copies len(p) bytes from offset off of the region into p, as
+// io.ReaderAt requires: it returns io.EOF when fewer than len(p) bytes are
+// left, and an error matching fs.ErrInvalid for a negative offset. It runs
+// in parallel with other ReadAt and WriteAt calls.
+//
+// ReadAt never crashes the program: a memory fault while copying (the file
+// was truncated underneath the mapping) returns a *FaultError matching
+// ErrFault, with the bytes before the faulting page copied and counted in n.
+// It returns ErrNotMapped if the region is not mapped, and a *FaultError
+// wrapping fs.ErrPermission if its protection does not allow reading.
+func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.mapped {
+		return 0, ErrNotMapped
+	}
+	if off < 0 {
+		return 0, errNegativeOffset
+	}
+	if off >= int64(r.length) {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	if r.cur&(Read|Write) == 0 {
+		return 0, &FaultError{Op: "read", Offset: off, Err: fs.ErrPermission}
+	}
+	src := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
+	n, fault := safeCopy(p, src, src)
+	if fault != 0 {
+		return n, &FaultError{Op: "read", Offset: off + int64(n), Addr: fault}
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteAt copies p into the region at offset off, as io.WriterAt requires.
+// A region never grows: a write past the end copies what fits and returns an
+// error matching io.ErrShortWrite. A negative offset gives an error matching
+// fs.ErrInvalid. WriteAt runs in parallel with other ReadAt and WriteAt
+// calls; writes to overlapping ranges from several goroutines at once leave
+// the bytes in an unspecified mix.
+//
+// WriteAt never crashes the program: a memory fault while copying (the file
+// was truncated underneath the mapping) returns a *FaultError matching
+// ErrFault, with the bytes before the faulting page copied and counted in n.
+// It returns ErrNotMapped if the region is not mapped, and a *FaultError
+// wrapping fs.ErrPermission if its protection does not allow writing.
+func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.mapped {
+		return 0, ErrNotMapped
+	}
+	if off < 0 {
+		return 0, errNegativeOffset
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.cur&Write == 0 {
+		return 0, &FaultError{Op: "write", Offset: off, Err: fs.ErrPermission}
+	}
+	if off >= int64(r.length) {
+		return 0, fmt.Errorf("mmap: write at offset %d past the end of a %d-byte region: %w", off, r.length, io.ErrShortWrite)
+	}
+	dst := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
+	n, fault := safeCopy(dst, p, dst)
+	if fault != 0 {
+		return n, &FaultError{Op: "write", Offset: off + int64(n), Addr: fault}
+	}
+	if n < len(p) {
+		return n, fmt.Errorf("mmap: write of %d bytes at offset %d past the end of a %d-byte region: %w", len(p), off, r.length, io.ErrShortWrite)
+	}
+	return n, nil
+}
+
+// faultAddr is the value of a panic caused by a memory fault while
+// debug.SetPanicOnFault is on.
+type faultAddr interface{ Addr() uintptr }
+
+// tryCopy copies src to dst, turning a memory fault into a return value.
+// It restores the goroutine's panic-on-fault setting.
+func tryCopy(dst, src []byte) (n int, fault uintptr) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if n < 0 {
+			e := recover()
+			f, ok := e.(faultAddr)
+			if !ok {
+				panic(e)
+			}
+			n, fault = 0, f.Addr()
+			if fault == 0 {
+				fault = ^uintptr(0) // an address is needed to tell a fault from success
+			}
+		}
+	}()
+	n = -1
+	n = copy(dst, src)
+	return n, 0
+}
+
+// safeCopy copies src to dst, where mem (one of the two) is mapped memory.
+// On a fault it returns the number of bytes copied before the page that
+// faulted, and the faulting address. The copy may have written bytes in any
+// order before it faulted, so the part before the faulting page is copied
+// again, until a copy succeeds.
+func safeCopy(dst, src, mem []byte) (int, uintptr) {
+	n, fault := tryCopy(dst, src)
+	if fault == 0 {
+		return n, 0
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	for {
+		good := 0
+		if fault > start && fault-start < uintptr(len(mem)) {
+			good = int((fault &^ uintptr(pageSize-1)) - min(start, fault&^uintptr(pageSize-1)))
+		}
+		good = min(good, len(dst), len(src))
+		if good == 0 {
+			return 0, fault
+		}
+		if _, again := tryCopy(dst[:good], src[:good]); again != 0 {
+			fault = again
+			continue
+		}
+		return good, fault
+	}
+}
