@@ -239,6 +239,8 @@ func (r *Region) applyFlags(mapLen int) error {
 }
 
 // touchSink keeps the loads of touch from being removed.
+//
+//lint:ignore U1000 written, never read, so that the compiler keeps the loads
 var touchSink byte
 
 // touch reads one byte of every page, faulting the pages in.
