@@ -119,22 +119,24 @@ func (j *jsonReporter) total(t totals) {
 		Size: t.size, Pages: t.pages, Resident: t.resident})
 }
 
-// percent formats resident/pages as a percentage with one decimal. It shows
-// 100% only when every page is resident and 0% only when none is, so that a
-// nearly full or nearly empty file is not mistaken for a full or empty one.
+// percent formats resident/pages as a percentage with one decimal, rounded
+// down. It shows 100% only when every page is resident, 0% only when none
+// is, and <0.1% for a few pages of a large file, so that a nearly full or
+// nearly empty file is not mistaken for a full or an empty one.
 func percent(resident, pages int64) string {
-	if pages == 0 {
+	switch {
+	case pages == 0:
 		return "-"
-	}
-	if resident == pages {
+	case resident == pages:
 		return "100%"
-	}
-	if resident == 0 {
+	case resident == 0:
 		return "0%"
 	}
-	// Tenths of a percent, rounded down, but never to zero. pages is at
-	// most 2^51 (a file of 2^63 bytes), so the product does not overflow.
-	tenths := max(1, resident*1000/pages)
+	// pages is at most 2^51 (a file of 2^63 bytes): the product fits.
+	tenths := resident * 1000 / pages
+	if tenths == 0 {
+		return "<0.1%"
+	}
 	return fmt.Sprintf("%d.%d%%", tenths/10, tenths%10)
 }
 
