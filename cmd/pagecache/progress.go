@@ -25,8 +25,8 @@ type progress struct {
 }
 
 // Timing of the progress bar: nothing is drawn for work that ends sooner
-// than delay.
-const (
+// than progressDelay. Tests change them.
+var (
 	progressDelay  = 300 * time.Millisecond
 	progressPeriod = 100 * time.Millisecond
 )
@@ -44,10 +44,12 @@ func newProgress(stderr io.Writer, total int64) *progress {
 }
 
 func (p *progress) loop() {
-	select {
-	case <-time.After(progressDelay):
-	case <-p.stop:
-		return
+	if progressDelay > 0 {
+		select {
+		case <-time.After(progressDelay):
+		case <-p.stop:
+			return
+		}
 	}
 	t := time.NewTicker(progressPeriod)
 	defer t.Stop()
