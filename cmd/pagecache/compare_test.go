@@ -17,7 +17,7 @@ func pcNeedTools(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"fincore", "vmtouch"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: run scripts/test-pagecache.sh to install vmtouch and util-linux and run this test", tool)
+			pcSkip(t, "%s is not installed: run scripts/test-pagecache.sh to install vmtouch and util-linux and run this test", tool)
 		}
 	}
 }

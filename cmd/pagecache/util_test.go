@@ -41,8 +41,18 @@ func pcDiskDir(t *testing.T) string {
 		t.Cleanup(func() { os.RemoveAll(dir) })
 		return dir
 	}
-	t.Skip("no disk-backed file system for test files: os.TempDir() and the package directory are tmpfs or ramfs, where the page cache cannot be evicted")
+	pcSkip(t, "no disk-backed file system for test files: os.TempDir() and the package directory are tmpfs or ramfs, where the page cache cannot be evicted")
 	return ""
+}
+
+// pcSkip skips the test, or fails it when PAGECACHE_REQUIRE_TOOLS=1 (set
+// by scripts/test-pagecache.sh, which must run the comparison tests).
+func pcSkip(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("PAGECACHE_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("PAGECACHE_REQUIRE_TOOLS=1: "+format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // pcWriteFile writes size bytes of a pattern to a new file in dir, synced
