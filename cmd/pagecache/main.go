@@ -24,6 +24,7 @@
 //	-lock    lock the files in memory and wait for SIGINT or SIGTERM
 //	-follow  follow symbolic links found in directories
 //	-xdev    stay on the file system of each PATH (default true; -xdev=false crosses)
+//	-i PAT   skip files and directories whose name matches PAT (repeatable)
 //
 // Symbolic links named as PATHs are followed; special files are skipped.
 // Files that cannot be read are reported on standard error and skipped. The
@@ -40,6 +41,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -62,6 +65,20 @@ type options struct {
 	verbose, summary, json, bytes bool
 	touch, evict, lock            bool
 	follow, xdev                  bool
+	ignore                        patterns
+}
+
+// patterns is a repeatable flag of file name patterns.
+type patterns []string
+
+func (p *patterns) String() string { return strings.Join(*p, ",") }
+
+func (p *patterns) Set(s string) error {
+	if _, err := filepath.Match(s, ""); err != nil {
+		return fmt.Errorf("bad pattern %q: %w", s, err)
+	}
+	*p = append(*p, s)
+	return nil
 }
 
 const usageText = `Usage: pagecache [flags] [PATH...]
@@ -94,13 +111,14 @@ func parse(args []string, stderr io.Writer) (options, []string, int, bool) {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.verbose, "v", false, "add a residency bar for each file: 'O' resident, 'o' partly, ' ' not resident")
 	fs.BoolVar(&o.summary, "s", false, "print the total only")
-	fs.BoolVar(&o.json, "json", false, "print JSON lines: `{\"path\",\"size\",\"pages\",\"resident\"}` for each file, then a total")
+	fs.BoolVar(&o.json, "json", false, "print JSON lines: one object per file with path, size, pages and resident, then a total with \"total\":true")
 	fs.BoolVar(&o.bytes, "bytes", false, "print sizes in bytes rather than human-readable")
 	fs.BoolVar(&o.touch, "touch", false, "load every page of the files into the page cache")
 	fs.BoolVar(&o.evict, "evict", false, "evict the files' pages from the page cache (posix_fadvise DONTNEED; dirty pages stay until written back)")
 	fs.BoolVar(&o.lock, "lock", false, "lock the files in memory (mlock), print the table, and wait for SIGINT or SIGTERM to unlock and exit")
 	fs.BoolVar(&o.follow, "follow", false, "follow symbolic links found in directories")
 	fs.BoolVar(&o.xdev, "xdev", true, "stay on the file system of each PATH; -xdev=false crosses into other file systems")
+	fs.Var(&o.ignore, "i", "skip files and directories whose name matches `pattern` (as in path/filepath.Match: -i '.git' -i '*.o'); repeatable")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
@@ -182,7 +200,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		t.add(r)
 		wk.prog.around(func() { rep.file(r) })
 	}
-	w := &walker{follow: o.follow, xdev: o.xdev, visit: do, warn: warn}
+	w := &walker{follow: o.follow, xdev: o.xdev, ignore: o.ignore, visit: do, warn: warn}
 
 	// Long work shows a progress bar on a terminal; it needs the total
 	// size, so the walk comes first.

@@ -212,6 +212,18 @@ func TestPagecacheWalk(t *testing.T) {
 			t.Errorf("dirs %d, want 5", dirs)
 		}
 	})
+	t.Run("ignore", func(t *testing.T) {
+		w := &walker{xdev: true, ignore: []string{"b", "t*"}}
+		var files []string
+		w.visit = func(e entry) { files = append(files, e.path) }
+		w.warn = func(format string, a ...any) { t.Errorf(format, a...) }
+		w.walk(context.Background(), dir)
+		// a/b is not entered, top and c/three are skipped: c/three is met
+		// under its other name.
+		if want := []string{j("a/one"), j("hardlink")}; !slices.Equal(files, want) || w.dirs != 3 {
+			t.Errorf("files %q, dirs %d; want %q, 3 dirs", files, w.dirs, want)
+		}
+	})
 	t.Run("arguments", func(t *testing.T) {
 		// Links named as arguments are followed; a FIFO or a missing path
 		// named as an argument is reported.
@@ -266,6 +278,7 @@ func TestPagecacheUsage(t *testing.T) {
 		{[]string{"-json", "-v", "."}, exitUsage, "-v"},
 		{[]string{""}, exitUsage, "empty path"},
 		{[]string{"-xdev=maybe"}, exitUsage, "invalid boolean"},
+		{[]string{"-i", "[", "."}, exitUsage, "bad pattern"},
 		{[]string{"-h"}, exitOK, "-xdev"},
 	} {
 		code, out, errs := pcRun(t, tc.args...)
@@ -276,7 +289,7 @@ func TestPagecacheUsage(t *testing.T) {
 	}
 	// The help names every flag.
 	_, _, help := pcRun(t, "-h")
-	for _, f := range []string{"-v", "-s", "-json", "-bytes", "-touch", "-evict", "-lock", "-follow", "-xdev", "Exit status"} {
+	for _, f := range []string{"-v", "-s", "-json", "-bytes", "-touch", "-evict", "-lock", "-follow", "-xdev", "-i", "Exit status"} {
 		if !strings.Contains(help, f) {
 			t.Errorf("-h does not mention %s:\n%s", f, help)
 		}

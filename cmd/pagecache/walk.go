@@ -26,8 +26,9 @@ type entry struct {
 
 // A walker finds the regular files under the paths it is given.
 type walker struct {
-	follow bool // follow symbolic links found in directories
-	xdev   bool // stay on the file system of each path argument
+	follow bool     // follow symbolic links found in directories
+	xdev   bool     // stay on the file system of each path argument
+	ignore []string // patterns of base names of files and directories to skip
 
 	visit func(entry)                      // called for each regular file
 	warn  func(format string, args ...any) // reports a skipped file or directory
@@ -68,6 +69,9 @@ func (w *walker) walkDir(ctx context.Context, path string, root uint64, stack []
 		if ctx.Err() != nil {
 			return
 		}
+		if w.ignored(e.Name()) {
+			continue
+		}
 		p := filepath.Join(path, e.Name())
 		var fi fs.FileInfo
 		linked := e.Type()&fs.ModeSymlink != 0
@@ -105,6 +109,16 @@ func (w *walker) walkDir(ctx context.Context, path string, root uint64, stack []
 		}
 		// Special files (devices, FIFOs, sockets) are skipped silently.
 	}
+}
+
+// ignored reports whether name matches one of the ignore patterns.
+func (w *walker) ignored(name string) bool {
+	for _, pat := range w.ignore {
+		if ok, _ := filepath.Match(pat, name); ok { // patterns are checked by parse
+			return true
+		}
+	}
+	return false
 }
 
 func onStack(stack []devIno, id devIno) bool {
