@@ -1,3 +1,8 @@
+//go:build linux
+
+// The tests in this file use Linux: posix_fadvise, /proc, pseudo-terminals,
+// FIFOs and mount points, fincore and vmtouch.
+
 package main
 
 import (
