@@ -240,7 +240,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code = exitSkipped
 	}
 	if wk.act == lock {
-		fmt.Fprintf(stderr, "pagecache: %s locked in memory; waiting for SIGINT or SIGTERM\n", plural(int(t.resident), "page"))
+		n := wk.lockedBytes()
+		fmt.Fprintf(stderr, "pagecache: %d pages (%s) locked in memory; waiting for SIGINT or SIGTERM\n", n/pageSize, humanSize(n))
 		<-ctx.Done()
 		if err := wk.unlock(0); err != nil {
 			fmt.Fprintf(stderr, "pagecache: %v\n", err)

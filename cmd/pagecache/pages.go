@@ -195,6 +195,15 @@ func (w *worker) touch(ctx context.Context, r *mmap.Region, n int64) error {
 	return nil
 }
 
+// lockedBytes returns the length of the locked windows, in whole pages.
+func (w *worker) lockedBytes() int64 {
+	var n int64
+	for _, r := range w.locked {
+		n += pagesOf(int64(r.Len())) * pageSize
+	}
+	return n
+}
+
 // unlock unlocks and unmaps the locked windows from index i on.
 func (w *worker) unlock(i int) error {
 	var errs []error
