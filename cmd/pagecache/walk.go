@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// devIno identifies a file: its device and inode numbers.
+type devIno struct{ dev, ino uint64 }
+
+// An entry is a regular file found by the walk.
+type entry struct {
+	path  string
+	size  int64  // size at the time of the walk
+	id    devIno // valid if hasID
+	hasID bool
+	// follow is set when the path may be a symbolic link: it was named on
+	// the command line or reached through a link with -follow. Otherwise it
+	// is opened with O_NOFOLLOW, so that a file replaced by a link since the
+	// walk saw it is not read through the link.
+	follow bool
+}
+
+// A walker finds the regular files under the paths it is given.
+type walker struct {
+	follow bool     // follow symbolic links found in directories
+	xdev   bool     // stay on the file system of each path argument
+	ignore []string // patterns of base names of files and directories to skip
+
+	visit func(entry)                      // called for each regular file
+	warn  func(format string, args ...any) // reports a skipped file or directory
+
+	dirs int                 // directories walked
+	seen map[devIno]struct{} // files that may be reached twice
+}
+
+// walk walks one path argument. It stops early when ctx is done.
+func (w *walker) walk(ctx context.Context, path string) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		w.warn("%v", err)
+		return
+	}
+	id, _, hasID := fileID(fi)
+	switch {
+	case fi.IsDir():
+		w.walkDir(ctx, path, id.dev, []devIno{id}, hasID)
+	case fi.Mode().IsRegular():
+		w.file(path, fi, true)
+	default:
+		w.warn("%s: not a regular file or directory (%v)", path, fi.Mode().Type())
+	}
+}
+
+// walkDir walks the directory path. root is the device of the path argument
+// it belongs to; stack holds the directories from that argument down to
+// path, to detect loops through symbolic links.
+func (w *walker) walkDir(ctx context.Context, path string, root uint64, stack []devIno, hasID bool) {
+	w.dirs++
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		// ReadDir returns the entries it read before the error.
+		w.warn("%v", err)
+	}
+	for _, e := range ents {
+		if ctx.Err() != nil {
+			return
+		}
+		if w.ignored(e.Name()) {
+			continue
+		}
+		p := filepath.Join(path, e.Name())
+		var fi fs.FileInfo
+		linked := e.Type()&fs.ModeSymlink != 0
+		if linked {
+			if !w.follow {
+				continue
+			}
+			if fi, err = os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+				continue // a dangling link has nothing to cache
+			}
+		} else {
+			fi, err = e.Info()
+		}
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				w.warn("%s: vanished during the walk", p)
+			} else {
+				w.warn("%v", err)
+			}
+			continue
+		}
+		id, _, ok := fileID(fi)
+		if w.xdev && ok && hasID && id.dev != root {
+			continue // a mount point or a file on another file system
+		}
+		switch {
+		case fi.IsDir():
+			if ok && onStack(stack, id) {
+				w.warn("%s: symbolic link loop, not walked again", p)
+				continue
+			}
+			w.walkDir(ctx, p, root, append(stack, id), hasID && ok)
+		case fi.Mode().IsRegular():
+			w.file(p, fi, linked)
+		}
+		// Special files (devices, FIFOs, sockets) are skipped silently.
+	}
+}
+
+// ignored reports whether name matches one of the ignore patterns.
+func (w *walker) ignored(name string) bool {
+	for _, pat := range w.ignore {
+		if ok, _ := filepath.Match(pat, name); ok { // patterns are checked by parse
+			return true
+		}
+	}
+	return false
+}
+
+func onStack(stack []devIno, id devIno) bool {
+	for _, s := range stack {
+		if s == id {
+			return true
+		}
+	}
+	return false
+}
+
+// file visits a regular file, once only if it can be reached twice: through
+// hard links or, with -follow, through symbolic links.
+func (w *walker) file(path string, fi fs.FileInfo, follow bool) {
+	id, nlink, ok := fileID(fi)
+	if ok && (nlink > 1 || follow || w.follow) {
+		if _, dup := w.seen[id]; dup {
+			return
+		}
+		if w.seen == nil {
+			w.seen = make(map[devIno]struct{})
+		}
+		w.seen[id] = struct{}{}
+	}
+	w.visit(entry{path: path, size: fi.Size(), id: id, hasID: ok, follow: follow})
+}
