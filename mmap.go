@@ -73,6 +73,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 )
 
@@ -299,7 +300,12 @@ func (e *osError) Unwrap() []error { return []error{e.err, e.class} }
 
 // pathError wraps err, an error of the operating system from the call op,
 // in an *fs.PathError naming the region's file.
+// A shim that names the function it called (a Windows API function) wraps
+// the error in an *os.SyscallError, whose name then replaces op.
 func pathError(op, path string, err error) error {
+	if se, ok := err.(*os.SyscallError); ok {
+		op, err = se.Syscall, se.Err
+	}
 	if class := classify(err); class != nil {
 		err = &osError{err, class}
 	}
