@@ -216,6 +216,23 @@ func isCopyOnWrite(mbi *windows.MemoryBasicInformation) bool {
 		mbi.AllocationProtect&(windows.PAGE_WRITECOPY|windows.PAGE_EXECUTE_WRITECOPY) != 0
 }
 
+// viewProt returns the most access a view mapped with the page protection
+// prot can be given.
+func viewProt(prot uint32) Prot {
+	var p Prot
+	switch prot &^ (windows.PAGE_GUARD | windows.PAGE_NOCACHE | windows.PAGE_WRITECOMBINE) {
+	case windows.PAGE_READONLY:
+		p = Read
+	case windows.PAGE_READWRITE, windows.PAGE_WRITECOPY:
+		p = Read | Write
+	case windows.PAGE_EXECUTE_READ:
+		p = Read | Exec
+	case windows.PAGE_EXECUTE_READWRITE, windows.PAGE_EXECUTE_WRITECOPY:
+		p = Read | Write | Exec
+	}
+	return p
+}
+
 // sysUnmap releases what sysMap or sysReserve returned at addr: a view of a
 // file, or a whole VirtualAlloc reservation with what is committed in it.
 func sysUnmap(addr unsafe.Pointer, _ uintptr) error {
@@ -239,6 +256,11 @@ func sysProtect(addr unsafe.Pointer, length uintptr, p Prot) error {
 	mbi, err := query(addr)
 	if err != nil {
 		return err
+	}
+	if mbi.Type == memMapped && p&^viewProt(mbi.AllocationProtect) != 0 {
+		// The view was mapped without the access asked for (the file is
+		// not open for it); Windows would say only "invalid parameter".
+		return os.NewSyscallError("VirtualProtect", windows.ERROR_ACCESS_DENIED)
 	}
 	var old uint32
 	if err := windows.VirtualProtect(uintptr(addr), length, pageProt(p, isCopyOnWrite(&mbi)), &old); err != nil {
