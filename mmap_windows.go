@@ -235,10 +235,18 @@ func viewProt(prot uint32) Prot {
 
 // sysUnmap releases what sysMap or sysReserve returned at addr: a view of a
 // file, or a whole VirtualAlloc reservation with what is committed in it.
-func sysUnmap(addr unsafe.Pointer, _ uintptr) error {
+// Pages inside a reservation that do not start it are decommitted: they stay
+// reserved and inaccessible until the reservation is released.
+func sysUnmap(addr unsafe.Pointer, length uintptr) error {
 	mbi, err := query(addr)
 	if err != nil {
 		return err
+	}
+	if mbi.Type == memPrivate && mbi.AllocationBase != uintptr(addr) {
+		if err := windows.VirtualFree(uintptr(addr), length, windows.MEM_DECOMMIT); err != nil {
+			return os.NewSyscallError("VirtualFree", err)
+		}
+		return nil
 	}
 	if mbi.Type == memMapped {
 		if err := windows.UnmapViewOfFile(uintptr(addr)); err != nil {
