@@ -283,3 +283,49 @@ func TestWinNoHandleLeak(t *testing.T) {
 		}
 	})
 }
+
+// TestWinReservation checks the shims that region.go uses to place memory
+// inside a reservation: commit at an address in it, decommit part of it,
+// and release it whole.
+func TestWinReservation(t *testing.T) {
+	p := uintptr(PageSize())
+	base, err := sysReserve(4 * p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	defer func() {
+		if !released {
+			sysUnmap(base, 4*p)
+		}
+	}()
+	addr, err := sysMap(^uintptr(0), 0, unsafe.Add(base, p), 2*p, Read|Write, Private)
+	if err != nil || addr != unsafe.Add(base, p) {
+		t.Fatalf("sysMap inside the reservation = %p, %v; want %p", addr, err, unsafe.Add(base, p))
+	}
+	mem := unsafe.Slice((*byte)(addr), 2*p)
+	mem[0], mem[p] = 1, 2
+	one := make([]byte, 1)
+	if n, fault := tryCopy(one, unsafe.Slice((*byte)(base), 1)); n != 0 || fault == 0 {
+		t.Errorf("the reserved page before the memory can be read")
+	}
+	if err := sysUnmap(unsafe.Add(addr, p), p); err != nil {
+		t.Fatalf("sysUnmap of the second page: %v", err)
+	}
+	if n, fault := tryCopy(one, mem[p:p+1]); n != 0 || fault == 0 {
+		t.Errorf("a page unmapped inside the reservation can still be read")
+	}
+	if n, _ := tryCopy(one, mem[:1]); n != 1 || one[0] != 1 {
+		t.Errorf("the page left mapped lost its contents: %d, %v", n, one)
+	}
+	if _, err := sysMap(^uintptr(0), 0, unsafe.Add(addr, p), p, Read, Private); err != nil {
+		t.Fatalf("sysMap of the second page again: %v", err)
+	}
+	if n, _ := tryCopy(one, mem[p:p+1]); n != 1 || one[0] != 0 {
+		t.Errorf("a page mapped again is not zero: %d, %v", n, one)
+	}
+	released = true
+	if err := sysUnmap(base, 4*p); err != nil {
+		t.Fatalf("sysUnmap of the reservation: %v", err)
+	}
+}

@@ -209,7 +209,7 @@ func TestWinOffsetAlignment(t *testing.T) {
 	f, name := tempFile(t, data, os.O_RDONLY)
 	// An offset that is a multiple of the page size but, where the two
 	// differ, not of the granularity.
-	r, err := NewFile(f, int64(p), p, Read, Shared)
+	_, err := NewFile(f, int64(p), p, Read, Shared)
 	if g != p {
 		if !errors.Is(err, ErrUnaligned) || !errors.Is(err, fs.ErrInvalid) {
 			t.Fatalf("NewFile at offset %d with granularity %d = %v, want ErrUnaligned", p, g, err)
@@ -217,7 +217,7 @@ func TestWinOffsetAlignment(t *testing.T) {
 	} else if err != nil {
 		t.Fatalf("NewFile at offset %d: %v", p, err)
 	}
-	r, err = NewFile(f, int64(g), p, Read, Shared)
+	r, err := NewFile(f, int64(g), p, Read, Shared)
 	if err != nil {
 		t.Fatalf("NewFile at offset %d: %v", g, err)
 	}
