@@ -30,8 +30,9 @@ if ((${#need[@]})); then
 	echo "test-windows: installing ${need[*]}"
 	sudo=()
 	((EUID == 0)) || sudo=(sudo)
-	"${sudo[@]}" apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
+	"${apt[@]}" update -qq
+	"${apt[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 wine=$(find_wine) || { echo "test-windows: wine64 not found after install" >&2; exit 1; }
 wineserver=$(dirname "$wine")/wineserver
