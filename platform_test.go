@@ -325,6 +325,9 @@ func TestWinHandlesClosed(t *testing.T) {
 				if c.prot&Read != 0 {
 					sink = r.Bytes()[size-1]
 				}
+				if err := r.Flush(); err != nil {
+					t.Fatalf("Flush: %v", err)
+				}
 				winUnmap(t, r)
 			}
 			winRemove(t, f, name)
@@ -521,4 +524,19 @@ func TestWinAdvise(t *testing.T) {
 	}
 	winUnmap(t, fr)
 	winRemove(t, f, name)
+}
+
+func TestWinAccessChecked(t *testing.T) {
+	size := PageSize()
+	ro, _ := tempFile(t, pattern(size, 0), os.O_RDONLY)
+	if _, err := NewFile(ro, 0, size, Read|Write, Shared); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("shared writable region of a file open read-only: %v, want fs.ErrInvalid", err)
+	}
+	wo, _ := tempFile(t, pattern(size, 0), os.O_WRONLY)
+	if _, err := NewFile(wo, 0, size, Read, Shared); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("region of a file open write-only: %v, want fs.ErrInvalid", err)
+	}
+	if _, err := NewFile(ro, 0, size, Read|Write, Private); err != nil {
+		t.Errorf("private writable region of a file open read-only: %v", err)
+	}
 }

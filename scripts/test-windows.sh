@@ -7,6 +7,8 @@
 # Exits non-zero if the tests fail.
 set -euo pipefail
 
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${MMAP_WINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmap-wine}
 start=$SECONDS
