@@ -365,14 +365,24 @@ func trimWorkingSet(addr unsafe.Pointer, length uintptr) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range info {
-		if !e.VirtualAttributes.Valid() || e.VirtualAttributes.Locked() {
+	// Trim each run of pages that are in the working set and not locked
+	// with one call.
+	start := -1
+	for i := 0; i <= len(info); i++ {
+		if i < len(info) && info[i].VirtualAttributes.Valid() && !info[i].VirtualAttributes.Locked() {
+			if start < 0 {
+				start = i
+			}
 			continue
 		}
-		err := windows.VirtualUnlock(uintptr(unsafe.Pointer(e.VirtualAddress)), uintptr(pageSize))
+		if start < 0 {
+			continue
+		}
+		err := windows.VirtualUnlock(uintptr(addr)+uintptr(start*pageSize), uintptr((i-start)*pageSize))
 		if err != nil && err != windows.ERROR_NOT_LOCKED {
 			return os.NewSyscallError("VirtualUnlock", err)
 		}
+		start = -1
 	}
 	return nil
 }
