@@ -67,12 +67,29 @@
 //
 // No finalizer unmaps a Region behind the program's back: a Region that is
 // never unmapped keeps its memory until the process exits.
+//
+// # Windows
+//
+// On Windows a file region is a view of a file mapping object, and its offset
+// must be a multiple of the allocation granularity (64 KiB). A file cannot be
+// made shorter while a view of it is mapped, so the faults of a truncated file
+// do not occur there; ReadAt and WriteAt still catch the faults that can (an
+// I/O error while paging in, EXCEPTION_IN_PAGE_ERROR, and access violations).
+// Anonymous memory is committed with VirtualAlloc; Shared and Private behave
+// alike for it. HugePages, Secret, Guard for a file region, and NoReserve
+// except for a shared file region give errors matching
+// [errors.ErrUnsupported], as do the advice Sequential, Random, HugePage,
+// NoHugePage, DontDump and DoDump, and DontNeed and Free for a private file
+// region. [Region.Resident] reports the pages in the process's working set.
+// Errors of the operating system name the Windows function in their Op
+// ("MapViewOfFile", "VirtualProtect"...).
 package mmap
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 )
 
@@ -299,7 +316,12 @@ func (e *osError) Unwrap() []error { return []error{e.err, e.class} }
 
 // pathError wraps err, an error of the operating system from the call op,
 // in an *fs.PathError naming the region's file.
+// A shim that names the function it called (a Windows API function) wraps
+// the error in an *os.SyscallError, whose name then replaces op.
 func pathError(op, path string, err error) error {
+	if se, ok := err.(*os.SyscallError); ok {
+		op, err = se.Syscall, se.Err
+	}
 	if class := classify(err); class != nil {
 		err = &osError{err, class}
 	}

@@ -1,7 +1,8 @@
-//go:build !unix
+//go:build !unix && !windows
 
-// This file lets the package build where no mapping support is written yet:
-// every system call returns an error matching errors.ErrUnsupported.
+// This file lets the package build where no mapping support is written yet
+// (systems that are neither unix nor Windows): every system call returns an
+// error matching errors.ErrUnsupported.
 
 package mmap
 
@@ -21,7 +22,7 @@ func sysGranularity() int { return os.Getpagesize() }
 
 func hugePageSize() int { return pageSize }
 
-func sysSupports(Flag) error { return errUnsupported }
+func sysSupports(Flag, bool) error { return errUnsupported }
 
 func sysMap(uintptr, int64, unsafe.Pointer, uintptr, Prot, Flag) (unsafe.Pointer, error) {
 	return nil, errUnsupported

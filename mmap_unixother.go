@@ -32,7 +32,7 @@ var adviceTable = [...]int{
 
 func hugePageSize() int { return pageSize }
 
-func sysSupports(f Flag) error {
+func sysSupports(f Flag, _ bool) error {
 	if f&HugePages != 0 {
 		return unsupportedf("HugePages on this system")
 	}

@@ -69,7 +69,7 @@ func validate(prot Prot, flags Flag, anon bool) error {
 	if flags&Secret != 0 && (!anon || flags&Shared != 0) {
 		return invalidf("Secret is for anonymous private regions only")
 	}
-	return sysSupports(flags)
+	return sysSupports(flags, anon)
 }
 
 // Bytes returns the region's memory: exactly Len bytes, starting on a page

@@ -1,0 +1,331 @@
+package mmap
+
+// Tests of what is particular to Windows: the flags and advice it refuses,
+// guard pages of anonymous regions, faults caught on a plain slice access,
+// the names of the functions in errors, and files that cannot be truncated
+// under a view.
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+func TestWinUnsupportedFlags(t *testing.T) {
+	f, _ := tempFile(t, pattern(PageSize(), 0), os.O_RDWR)
+	cases := []struct {
+		name  string
+		anon  bool
+		flags Flag
+	}{
+		{"anon-HugePages", true, Private | HugePages},
+		{"anon-Secret", true, Private | Secret},
+		{"anon-NoReserve", true, Private | NoReserve},
+		{"file-Guard", false, Shared | Guard},
+		{"file-private-NoReserve", false, Private | NoReserve},
+	}
+	for _, c := range cases {
+		var err error
+		if c.anon {
+			_, err = NewAnon(PageSize(), Read|Write, c.flags)
+		} else {
+			_, err = NewFile(f, 0, PageSize(), Read|Write, c.flags)
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("%s: error %v, want errors.ErrUnsupported", c.name, err)
+		}
+	}
+	r, err := NewFile(f, 0, PageSize(), Read|Write, Shared|NoReserve)
+	if err != nil {
+		t.Fatalf("NoReserve for a shared file region: %v", err)
+	}
+	winMap(t, r)
+	winUnmap(t, r)
+}
+
+func TestWinAdviceTable(t *testing.T) {
+	r, err := NewAnon(PageSize(), Read|Write, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	winMap(t, r)
+	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
+	pr, err := NewFile(f, 0, PageSize(), Read|Write, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	winMap(t, pr)
+	for _, a := range []Advice{Sequential, Random, HugePage, NoHugePage, DontDump, DoDump} {
+		for _, reg := range []*Region{r, pr} {
+			err := reg.Advise(a)
+			var pe *fs.PathError
+			if !errors.Is(err, errors.ErrUnsupported) || !errors.As(err, &pe) {
+				t.Errorf("Advise(%v) of %s = %v, want an *fs.PathError matching errors.ErrUnsupported", a, reg.name, err)
+			}
+		}
+	}
+	// Free applies to anonymous memory only; a private view of a file
+	// cannot drop its copies.
+	if _, err := r.WriteAt([]byte{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Advise(Free); err != nil {
+		t.Errorf("Advise(Free) of anonymous memory: %v", err)
+	}
+	if _, err := r.WriteAt([]byte{2}, 0); err != nil {
+		t.Errorf("WriteAt after Free: %v", err)
+	}
+	for _, a := range []Advice{Free, DontNeed} {
+		if err := pr.Advise(a); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("Advise(%v) of a private file region = %v, want errors.ErrUnsupported", a, err)
+		}
+	}
+	winUnmap(t, pr)
+	winUnmap(t, r)
+	winRemove(t, f, name)
+}
+
+func TestWinGuard(t *testing.T) {
+	r, err := NewAnon(2*PageSize(), Read|Write, Private|Guard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		winMap(t, r)
+		b := r.Bytes()
+		clear(b)
+		start := unsafe.Pointer(unsafe.SliceData(b))
+		before := unsafe.Slice((*byte)(unsafe.Add(start, -1)), 1)
+		after := unsafe.Slice((*byte)(unsafe.Add(start, len(b))), 1)
+		one := make([]byte, 1)
+		for _, g := range [][]byte{before, after} {
+			if n, fault := tryCopy(one, g); n != 0 || fault != uintptr(unsafe.Pointer(&g[0])) {
+				t.Errorf("read of the guard page at %p = %d, fault %#x; want a fault there", &g[0], n, fault)
+			}
+		}
+		winUnmap(t, r)
+	}
+}
+
+// TestWinPanicOnFault checks that the Go runtime turns an access violation on
+// a plain slice access into a panic that can be recovered, when the
+// goroutine asked for it, as the package's documentation tells users.
+func TestWinPanicOnFault(t *testing.T) {
+	r, err := NewAnon(PageSize(), Read, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	winMap(t, r)
+	b := r.Bytes()
+	addr, recovered := winWriteFault(b)
+	if !recovered || addr != uintptr(unsafe.Pointer(&b[10])) {
+		t.Fatalf("write to read-only memory: recovered %v at %#x, want a fault at %p", recovered, addr, &b[10])
+	}
+	winUnmap(t, r)
+}
+
+// winWriteFault writes to b[10] with panic-on-fault on, and reports the
+// faulting address that the recovered panic gives.
+func winWriteFault(b []byte) (addr uintptr, recovered bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if f, ok := recover().(faultAddr); ok {
+			addr, recovered = f.Addr(), true
+		}
+	}()
+	b[10] = 1
+	return 0, false
+}
+
+func TestWinErrorOps(t *testing.T) {
+	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
+	r, err := NewFile(f, 0, PageSize(), Read, Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	winMap(t, r)
+	err = r.Protect(Read | Write)
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Op != "VirtualProtect" || pe.Path != name || !errors.Is(err, windows.ERROR_ACCESS_DENIED) {
+		t.Errorf("Protect(Read|Write) of a read-only view = %#v, want a *fs.PathError from VirtualProtect on %s", err, name)
+	}
+	winUnmap(t, r)
+
+	// A file that is empty when Map is called fails before any call.
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(name, 0); err != nil {
+		t.Fatal(err)
+	}
+	f2, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := NewFile(f2, 0, PageSize(), Read, Shared)
+	if !errors.Is(err, ErrPastEOF) {
+		t.Errorf("NewFile of an empty file = %v, want ErrPastEOF", err)
+	}
+	if r2 != nil {
+		t.Errorf("NewFile returned a region with its error")
+	}
+	winRemove(t, f2, name)
+}
+
+// TestWinNoTruncateUnderView checks what the package documents for Windows:
+// a file cannot be made shorter while a view of it is mapped, so the faults
+// of a truncated file do not happen there; it can once the view is gone.
+func TestWinNoTruncateUnderView(t *testing.T) {
+	f, name := tempFile(t, pattern(2*PageSize(), 0), os.O_RDWR)
+	r, err := NewFile(f, 0, 2*PageSize(), Read|Write, Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	winMap(t, r)
+	if err := f.Truncate(int64(PageSize())); err == nil {
+		t.Error("Truncate of a file with a view mapped succeeded")
+	} else {
+		t.Logf("Truncate under a view: %v", err)
+	}
+	winUnmap(t, r)
+	if err := f.Truncate(int64(PageSize())); err != nil {
+		t.Errorf("Truncate after Unmap: %v", err)
+	}
+	if err := r.Map(); !errors.Is(err, ErrPastEOF) {
+		t.Errorf("Map of a region now past the end of its file = %v, want ErrPastEOF", err)
+	}
+	winRemove(t, f, name)
+}
+
+// winNextHandle returns the value of a handle made and closed at once:
+// Windows and Wine hand out a freed handle value again, so the value
+// changes when a handle was left open in between.
+func winNextHandle(t *testing.T) windows.Handle {
+	t.Helper()
+	h, err := windows.CreateEvent(nil, 0, 0, nil)
+	if err != nil {
+		t.Fatalf("CreateEvent: %v", err)
+	}
+	windows.CloseHandle(h)
+	return h
+}
+
+// winNoLeak fails the test if fn leaves a handle open. The runtime may open
+// a handle of its own while fn runs (a new thread), so a change is only
+// taken for a leak when it shows on every one of a few tries.
+func winNoLeak(t *testing.T, fn func()) {
+	t.Helper()
+	var before, after windows.Handle
+	for range 3 {
+		before = winNextHandle(t)
+		fn()
+		if after = winNextHandle(t); after == before {
+			return
+		}
+	}
+	t.Errorf("a handle was left open: the next free handle was %#x before and %#x after", before, after)
+}
+
+func TestWinNoHandleLeak(t *testing.T) {
+	size := PageSize() + 7
+	f, name := tempFile(t, pattern(size, 0), os.O_RDWR)
+	for _, c := range []struct {
+		prot  Prot
+		flags Flag
+	}{
+		{Read | Write, Shared},
+		{Read, Shared},
+		{Read | Write, Private},
+		{0, Private},
+		{Read | Exec, Private},
+	} {
+		r, err := NewFile(f, 0, size, c.prot, c.flags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		winNoLeak(t, func() {
+			if err := r.Map(); err != nil {
+				t.Logf("Map %v %v: %v", c.prot, c.flags, err)
+				return
+			}
+			if err := r.Flush(); err != nil {
+				t.Errorf("Flush: %v", err)
+			}
+			winUnmap(t, r)
+		})
+	}
+	winNoLeak(t, func() {
+		r, err := Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+	})
+	// A Map that fails in the system (a file opened without write access,
+	// checked after NewFile) leaves nothing open either.
+	ro, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	r, err := NewFile(ro, 0, size, Read|Exec, Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	winNoLeak(t, func() {
+		if err := r.Map(); err == nil {
+			winUnmap(t, r)
+		}
+	})
+}
+
+// TestWinReservation checks the shims that region.go uses to place memory
+// inside a reservation: commit at an address in it, decommit part of it,
+// and release it whole.
+func TestWinReservation(t *testing.T) {
+	p := uintptr(PageSize())
+	base, err := sysReserve(4 * p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	defer func() {
+		if !released {
+			sysUnmap(base, 4*p)
+		}
+	}()
+	addr, err := sysMap(^uintptr(0), 0, unsafe.Add(base, p), 2*p, Read|Write, Private)
+	if err != nil || addr != unsafe.Add(base, p) {
+		t.Fatalf("sysMap inside the reservation = %p, %v; want %p", addr, err, unsafe.Add(base, p))
+	}
+	mem := unsafe.Slice((*byte)(addr), 2*p)
+	mem[0], mem[p] = 1, 2
+	one := make([]byte, 1)
+	if n, fault := tryCopy(one, unsafe.Slice((*byte)(base), 1)); n != 0 || fault == 0 {
+		t.Errorf("the reserved page before the memory can be read")
+	}
+	if err := sysUnmap(unsafe.Add(addr, p), p); err != nil {
+		t.Fatalf("sysUnmap of the second page: %v", err)
+	}
+	if n, fault := tryCopy(one, mem[p:p+1]); n != 0 || fault == 0 {
+		t.Errorf("a page unmapped inside the reservation can still be read")
+	}
+	if n, _ := tryCopy(one, mem[:1]); n != 1 || one[0] != 1 {
+		t.Errorf("the page left mapped lost its contents: %d, %v", n, one)
+	}
+	if _, err := sysMap(^uintptr(0), 0, unsafe.Add(addr, p), p, Read, Private); err != nil {
+		t.Fatalf("sysMap of the second page again: %v", err)
+	}
+	if n, _ := tryCopy(one, mem[p:p+1]); n != 1 || one[0] != 0 {
+		t.Errorf("a page mapped again is not zero: %d, %v", n, one)
+	}
+	released = true
+	if err := sysUnmap(base, 4*p); err != nil {
+		t.Fatalf("sysUnmap of the reservation: %v", err)
+	}
+}
