@@ -186,8 +186,12 @@ func (r *Region) mapLocked() error {
 		addr unsafe.Pointer
 		err  error
 	)
+	flags := r.flags
+	if flags&HugePages != 0 {
+		flags &^= Populate // populated after the huge page advice, by applyFlags
+	}
 	if resLen == mapLen {
-		addr, err = sysMap(fd, r.off, nil, uintptr(mapLen), r.prot, r.flags)
+		addr, err = sysMap(fd, r.off, nil, uintptr(mapLen), r.prot, flags)
 		base = addr
 	} else {
 		base, err = sysReserve(uintptr(resLen))
@@ -196,7 +200,7 @@ func (r *Region) mapLocked() error {
 			if align > 0 {
 				at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
 			}
-			addr, err = sysMap(fd, r.off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, r.flags)
+			addr, err = sysMap(fd, r.off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, flags)
 			if err != nil {
 				sysUnmap(base, uintptr(resLen))
 			}
@@ -232,7 +236,7 @@ func (r *Region) applyFlags(mapLen int) error {
 			return pathError("mlock", r.name, err)
 		}
 	}
-	if r.flags&Populate != 0 && !populateByMap {
+	if r.flags&Populate != 0 && (!populateByMap || r.flags&HugePages != 0) {
 		r.touch(mapLen)
 	}
 	return nil
@@ -241,9 +245,17 @@ func (r *Region) applyFlags(mapLen int) error {
 // touchSink keeps the loads of touch from being removed.
 var touchSink byte
 
-// touch reads one byte of every page, faulting the pages in.
+// touch faults every page in: by writing a zero to each page of a new
+// anonymous mapping, which reads as zeros anyway (reading would only map the
+// shared zero page), and by reading one byte of each page of a file.
 func (r *Region) touch(mapLen int) {
 	if r.prot&(Read|Write) == 0 {
+		return
+	}
+	if r.file == nil && r.prot&Write != 0 {
+		for off := 0; off < mapLen; off += pageSize {
+			*(*byte)(unsafe.Add(r.addr, off)) = 0
+		}
 		return
 	}
 	var s byte
@@ -284,6 +296,9 @@ func (r *Region) Unmap() error {
 				}
 			}
 			clear(unsafe.Slice((*byte)(r.addr), mapLen))
+			if testHookWiped != nil {
+				testHookWiped(unsafe.Slice((*byte)(r.addr), mapLen))
+			}
 		}
 		if r.flags&(Locked|Secret) != 0 {
 			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil {
@@ -297,6 +312,10 @@ func (r *Region) Unmap() error {
 	r.mapped, r.addr, r.base, r.size = false, nil, nil, 0
 	return nil
 }
+
+// testHookWiped, when set by a test, sees the memory of a Secret region
+// after it is wiped and before it is unmapped.
+var testHookWiped func([]byte)
 
 // Close unmaps the region, so that a Region is an io.Closer. It returns what
 // Unmap returns.
