@@ -209,13 +209,13 @@ func memProcStatus(t *testing.T, key string) int64 {
 }
 
 func TestMemParseSmaps(t *testing.T) {
-	const text = `55d4c0a00000-55d4c0a21000 rw-p 00000000 00:00 0                          [heap]
+	const text = `55d4c000-55d4e100 rw-p 00000000 00:00 0                          [heap]
 Size:                132 kB
 Rss:                   8 kB
 AnonHugePages:      2048 kB
 THPeligible:    0
 VmFlags: rd wr mr mw me ac lo dd
-7f0000000000-7f0000001000 ---p 00000000 00:00 0 
+7f000000-7f001000 ---p 00000000 00:00 0 
 Rss:                   0 kB
 VmFlags: mr mw me nr
 `
@@ -227,7 +227,7 @@ VmFlags: mr mw me nr
 		t.Fatalf("got %d entries, want 2", len(maps))
 	}
 	m := maps[0]
-	if m.start != 0x55d4c0a00000 || m.end != 0x55d4c0a21000 || m.perms != "rw-p" {
+	if m.start != 0x55d4c000 || m.end != 0x55d4e100 || m.perms != "rw-p" {
 		t.Errorf("entry 0: %#x-%#x %s", m.start, m.end, m.perms)
 	}
 	if m.counters["Rss"] != 8192 || m.counters["AnonHugePages"] != 2<<20 || m.counters["THPeligible"] != 0 {

@@ -27,6 +27,7 @@ type Region struct {
 	prot   Prot // protection the region was built with
 	flags  Flag
 	opened bool // built by Open, which closes the file once mapped
+	owned  bool // built by NewSharedMemory: Close closes the file
 	device bool // the file is a device: no end-of-file check
 
 	// Guarded by mu.
@@ -119,11 +120,17 @@ func (r *Region) Mapped() bool {
 	return r.mapped
 }
 
-// File returns the file backing the region, or nil for anonymous memory and
-// for a region from Open (whose file is closed once it is mapped). The
-// region keeps using the file: do not close it while the region may still be
-// mapped again.
-func (r *Region) File() *os.File { return r.file }
+// File returns the file backing the region, or nil for anonymous memory, for
+// a region from Open (whose file is closed once it is mapped) and for a
+// region from NewSharedMemory after Close. The region keeps using the file:
+// do not close it while the region may still be mapped again. A region from
+// NewSharedMemory owns its file, which its Close closes; pass the file to
+// another process (exec.Cmd.ExtraFiles duplicates it) but do not close it.
+func (r *Region) File() *os.File {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.file
+}
 
 // Map establishes the mapping. After Unmap, Map maps the same range again:
 // fresh zero pages for anonymous memory, the file's current contents for a
@@ -142,6 +149,9 @@ func (r *Region) Map() error {
 	}
 	if r.opened && r.file == nil {
 		return errClosedRegion
+	}
+	if r.owned && r.file == nil {
+		return errClosedShared
 	}
 	return r.mapLocked()
 }
@@ -284,6 +294,11 @@ func (r *Region) checkEOF(size int64) error {
 func (r *Region) Unmap() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.unmapLocked()
+}
+
+// unmapLocked unmaps the region; r.mu is held for writing.
+func (r *Region) unmapLocked() error {
 	if !r.mapped {
 		return ErrNotMapped
 	}
@@ -319,7 +334,17 @@ var testHookWiped func([]byte)
 
 // Close unmaps the region, so that a Region is an io.Closer. It returns what
 // Unmap returns.
-func (r *Region) Close() error { return r.Unmap() }
+//
+// A region from NewSharedMemory owns its file, and Close releases both: it
+// unmaps the region if it is mapped and closes the file, after which File
+// returns nil and Map fails with an error matching fs.ErrClosed. A second
+// Close of such a region returns an error matching fs.ErrClosed.
+func (r *Region) Close() error {
+	if r.owned {
+		return r.closeOwned()
+	}
+	return r.Unmap()
+}
 
 // mappedLen returns the region's length rounded up to whole pages.
 func (r *Region) mappedLen() uintptr {
