@@ -171,22 +171,6 @@ func memFlagList(m memSmap) string {
 	return strings.Join(fs, " ")
 }
 
-// memTHPMode returns the transparent huge page mode: "always", "madvise",
-// "never", or "" if the system has none.
-func memTHPMode() string {
-	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	if i := strings.IndexByte(s, '['); i >= 0 {
-		if j := strings.IndexByte(s[i:], ']'); j > 0 {
-			return s[i+1 : i+j]
-		}
-	}
-	return ""
-}
-
 // memProcStatus returns a counter of /proc/self/status in bytes.
 func memProcStatus(t *testing.T, key string) int64 {
 	t.Helper()
@@ -244,36 +228,19 @@ VmFlags: mr mw me nr
 	}
 }
 
-func TestMemHugePages(t *testing.T) {
-	memNeedSmaps(t)
-	mode := memTHPMode()
-	if mode == "" || mode == "never" {
-		t.Skipf("transparent huge pages are not enabled (mode %q)", mode)
+// memOtherUnix lists the unix systems other than Linux, which have neither
+// transparent huge pages nor a way to keep memory out of core dumps.
+var memOtherUnix = map[string]bool{"darwin": true, "ios": true, "freebsd": true, "openbsd": true, "netbsd": true,
+	"dragonfly": true, "solaris": true, "illumos": true, "aix": true}
+
+func TestMemUnsupportedFlags(t *testing.T) {
+	if !memOtherUnix[runtime.GOOS] {
+		t.Skipf("HugePages and Secret are supported on %s", runtime.GOOS)
 	}
-	hps := hugePageSize()
-	for _, flags := range []Flag{Private | HugePages, Shared | HugePages, Private | HugePages | Populate} {
-		t.Run(flags.String(), func(t *testing.T) {
-			r := memMap(t, 2*hps, Read|Write, flags)
-			addr := memAddr(r)
-			if uintptr(addr)%uintptr(hps) != 0 {
-				t.Errorf("address %p is not aligned to the huge page size %d", addr, hps)
-			}
-			memCheckEntry(t, r, "hg", "!nh")
-			if flags&Shared != 0 {
-				return // shared memory is shmem: its huge pages follow shmem_enabled, not madvise
-			}
-			if flags&Populate == 0 {
-				b := r.Bytes()
-				for off := 0; off < len(b); off += pageSize {
-					b[off] = 1
-				}
-			}
-			m := memSmapsAt(t, addr)
-			if m.counters["AnonHugePages"] == 0 {
-				t.Errorf("AnonHugePages is 0 after touching %d bytes advised for huge pages (THP mode %q; Rss %d)",
-					2*hps, mode, m.counters["Rss"])
-			}
-		})
+	for _, flags := range []Flag{Private | HugePages, Private | Secret} {
+		if r, err := NewAnon(pageSize, Read|Write, flags); r != nil || !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("NewAnon(%v) on %s: %v, %v; want nil and errors.ErrUnsupported", flags, runtime.GOOS, r, err)
+		}
 	}
 }
 

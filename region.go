@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"unsafe"
@@ -240,6 +241,9 @@ func (r *Region) applyFlags(mapLen int) error {
 		if err := sysAdvise(r.addr, uintptr(mapLen), DontDump); err != nil {
 			return pathError("madvise", r.name, err)
 		}
+		if err := sysWipeOnFork(r.addr, uintptr(mapLen)); err != nil {
+			return pathError("madvise", r.name, err)
+		}
 	}
 	if r.flags&(Locked|Secret) != 0 {
 		if err := sysLock(r.addr, uintptr(mapLen)); err != nil {
@@ -251,9 +255,6 @@ func (r *Region) applyFlags(mapLen int) error {
 	}
 	return nil
 }
-
-// touchSink keeps the loads of touch from being removed.
-var touchSink byte
 
 // touch faults every page in: by writing a zero to each page of a new
 // anonymous mapping, which reads as zeros anyway (reading would only map the
@@ -272,7 +273,7 @@ func (r *Region) touch(mapLen int) {
 	for off := 0; off < mapLen; off += pageSize {
 		s += *(*byte)(unsafe.Add(r.addr, off))
 	}
-	touchSink = s
+	runtime.KeepAlive(s) // keeps the loads from being removed
 }
 
 // checkEOF returns ErrPastEOF if the region has a whole page beyond size.
