@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"runtime"
@@ -493,6 +494,15 @@ func TestMemSecret(t *testing.T) {
 			}
 		}
 		memCheckGuards(t, r)
+		if err := r.Unlock(); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Unlock of a Secret region: %v, want fs.ErrInvalid", err)
+		}
+		if err := r.Advise(DoDump); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("DoDump advice for a Secret region: %v, want fs.ErrInvalid", err)
+		}
+		if memKernelAtLeast(4, 14) {
+			memCheckEntry(t, r, "wf") // MADV_WIPEONFORK
+		}
 		if err := r.Protect(prot); err != nil {
 			t.Fatal(err)
 		}
@@ -507,6 +517,23 @@ func TestMemSecret(t *testing.T) {
 			t.Errorf("after Protect(%v): memory not all zeros just before munmap", prot)
 		}
 	}
+}
+
+// memKernelAtLeast reports whether this is Linux of at least the version
+// major.minor.
+func memKernelAtLeast(major, minor int) bool {
+	if runtime.GOOS != "linux" {
+		return false
+	}
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return false
+	}
+	var kmaj, kmin int
+	if _, err := fmt.Sscanf(string(b), "%d.%d", &kmaj, &kmin); err != nil {
+		return false
+	}
+	return kmaj > major || kmaj == major && kmin >= minor
 }
 
 // memSetWipeHook installs fn as the hook that sees a Secret region's memory

@@ -395,11 +395,15 @@ func (r *Region) flush(off, n int, async bool) error {
 
 // Advise tells the operating system how the region will be used; see
 // [Advice] for what each one does to the data. It returns ErrNotMapped if
-// the region is not mapped, fs.ErrInvalid for an unknown Advice, and an error
+// the region is not mapped, fs.ErrInvalid for an unknown Advice or for
+// DoDump on a Secret region (which stays out of core dumps), and an error
 // matching errors.ErrUnsupported for advice the platform does not have.
 func (r *Region) Advise(a Advice) error {
 	if a < 0 || int(a) >= len(adviceNames) {
 		return invalidf("unknown advice %d", int(a))
+	}
+	if a == DoDump && r.flags&Secret != 0 {
+		return invalidf("DoDump advice for a Secret region")
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -422,8 +426,12 @@ func (r *Region) Lock() error {
 	return r.lockOp("mlock", sysLock)
 }
 
-// Unlock undoes Lock (munlock).
+// Unlock undoes Lock (munlock). A Secret region stays locked: Unlock of one
+// returns an error matching fs.ErrInvalid.
 func (r *Region) Unlock() error {
+	if r.flags&Secret != 0 {
+		return invalidf("Unlock of a Secret region")
+	}
 	return r.lockOp("munlock", sysUnlock)
 }
 
