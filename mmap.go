@@ -32,8 +32,9 @@
 // own conditions; a flag or call that the platform cannot honour matches
 // [errors.ErrUnsupported]. An error from the operating system is an
 // [*fs.PathError] whose Op names the system call ("mmap", "munmap", "msync",
-// "madvise", "mprotect", "mlock", "munlock", "mincore") and whose Path is the
-// file's name, or "anonymous"; its errno stays reachable, as in
+// "madvise", "mprotect", "mlock", "munlock", "mincore", and "memfd_create",
+// "ftruncate" and "fcntl" for shared memory) and whose Path is the file's
+// name, or "anonymous"; its errno stays reachable, as in
 // errors.Is(err, syscall.ENOMEM).
 //
 // # Concurrency

@@ -22,7 +22,9 @@ var (
 // Nothing appears in the file system and nothing reaches a disk except
 // through swap: the memory lives as long as a process holds the file open or
 // mapped. name is a label for debugging (on Linux it shows as "memfd:name" in
-// /proc/PID/maps and /proc/PID/fd) and need not be unique.
+// /proc/PID/maps and /proc/PID/fd) and need not be unique; on Linux it must
+// be at most 249 bytes long and hold no NUL byte (an error matching
+// fs.ErrInvalid otherwise).
 //
 // length must be positive; it need not be a multiple of PageSize, in which
 // case the file and Bytes are exactly length bytes long.

@@ -280,6 +280,11 @@ func TestMemSharedMemoryInvalid(t *testing.T) {
 		}
 		return
 	}
+	for _, name := range []string{"nul\x00byte", strings.Repeat("n", 250)} {
+		if r, err := NewSharedMemory(name, pageSize); r != nil || !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("NewSharedMemory(%.20q...): %v, %v; want nil and fs.ErrInvalid", name, r, err)
+		}
+	}
 	anon, err := NewAnon(pageSize, Read|Write, Private)
 	if err != nil {
 		t.Fatal(err)
