@@ -126,7 +126,8 @@ func (r *Region) Mapped() bool {
 // region from NewSharedMemory after Close. The region keeps using the file:
 // do not close it while the region may still be mapped again. A region from
 // NewSharedMemory owns its file, which its Close closes; pass the file to
-// another process (exec.Cmd.ExtraFiles duplicates it) but do not close it.
+// another process (exec.Cmd.ExtraFiles duplicates it) but do not close it,
+// nor use it while another goroutine may call Close.
 func (r *Region) File() *os.File {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

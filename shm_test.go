@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -395,5 +396,41 @@ func TestMemSealString(t *testing.T) {
 		if got := tt.s.String(); got != tt.want {
 			t.Errorf("Seal(%#x).String() = %q, want %q", uint8(tt.s), got, tt.want)
 		}
+	}
+}
+
+// TestMemSharedMemoryConcurrent runs the methods that read or release the
+// file of shared memory from several goroutines at once, for the race
+// detector to check.
+func TestMemSharedMemoryConcurrent(t *testing.T) {
+	r := memNewShared(t, "mem-race", pageSize)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for range 50 {
+				switch i {
+				case 0:
+					if err := r.Map(); err == nil {
+						r.WriteAt([]byte{1}, 0)
+						r.Unmap()
+					}
+				case 1:
+					r.File() // using the file while Close closes it would be the caller's race
+				case 2:
+					r.Seal(SealGrow)
+				case 3:
+					r.ReadAt(make([]byte, 1), 0)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	wg.Wait()
+	if r.Mapped() || r.File() != nil {
+		t.Errorf("after Close: mapped %v, File %v", r.Mapped(), r.File())
 	}
 }
