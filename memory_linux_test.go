@@ -145,6 +145,7 @@ func memChildLockLimit() int {
 }
 
 func TestMemLockLimit(t *testing.T) {
+	t.Parallel() // the child's start is slow under the race detector
 	err := childCommand(t, "memLockLimit", nil).Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 2 {

@@ -160,6 +160,7 @@ func memRunChild(t *testing.T, name string, r *Region) {
 }
 
 func TestMemSharedMemoryChild(t *testing.T) {
+	t.Parallel() // the child's start is slow under the race detector
 	size := 3*pageSize + 100 // not a whole number of pages
 	r := memNewShared(t, "mem-child", size)
 	if err := r.Map(); err != nil {
@@ -193,6 +194,7 @@ func TestMemSharedMemoryChild(t *testing.T) {
 }
 
 func TestMemSharedMemorySealedChild(t *testing.T) {
+	t.Parallel() // the child's start is slow under the race detector
 	size := 2 * pageSize
 	r := memNewShared(t, "mem-sealed", size)
 	if err := r.Map(); err != nil {
