@@ -331,6 +331,9 @@ func TestMemPopulate(t *testing.T) {
 func TestMemNoReserve(t *testing.T) {
 	memNeedSmaps(t)
 	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(b)) == "2" {
+		if _, err := NewAnon(pageSize, Read|Write, Private|NoReserve); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("NoReserve under strict overcommit: %v, want errors.ErrUnsupported", err)
+		}
 		t.Skip("vm.overcommit_memory is 2: the kernel ignores MAP_NORESERVE")
 	}
 	for _, flags := range []Flag{Private, Shared, Private | Guard} {
