@@ -160,7 +160,7 @@ func memRunChild(t *testing.T, name string, r *Region) {
 }
 
 func TestMemSharedMemoryChild(t *testing.T) {
-	t.Parallel() // the child's start is slow under the race detector
+	t.Parallel()             // the child's start is slow under the race detector
 	size := 3*pageSize + 100 // not a whole number of pages
 	r := memNewShared(t, "mem-child", size)
 	if err := r.Map(); err != nil {
