@@ -32,8 +32,9 @@
 // own conditions; a flag or call that the platform cannot honour matches
 // [errors.ErrUnsupported]. An error from the operating system is an
 // [*fs.PathError] whose Op names the system call ("mmap", "munmap", "msync",
-// "madvise", "mprotect", "mlock", "munlock", "mincore") and whose Path is the
-// file's name, or "anonymous"; its errno stays reachable, as in
+// "madvise", "mprotect", "mlock", "munlock", "mincore", and "memfd_create",
+// "ftruncate" and "fcntl" for shared memory) and whose Path is the file's
+// name, or "anonymous"; its errno stays reachable, as in
 // errors.Is(err, syscall.ENOMEM).
 //
 // # Concurrency
@@ -62,8 +63,9 @@
 // access to Bytes as you would for memory shared with another process.
 //
 // Go programs do not fork, but a child created by a raw fork would inherit
-// every mapping; to share memory with another process, pass it a file (see
-// [NewFile]) and map it there.
+// every mapping; to share memory with another process, make it with
+// [NewSharedMemory], pass its [Region.File] to the process and map it there
+// with [NewFile].
 //
 // No finalizer unmaps a Region behind the program's back: a Region that is
 // never unmapped keeps its memory until the process exits.
@@ -140,25 +142,80 @@ const (
 	// never reach the file.
 	Private
 	// Populate faults every page in when the region is mapped, so that the
-	// first access does not wait for the disk or the page allocator.
-	// On Linux it is MAP_POPULATE; elsewhere the package touches each page.
+	// first access does not wait for the disk or the page allocator. On
+	// Linux it is MAP_POPULATE (for HugePages regions, a touch of each page
+	// after the huge page advice, so that the pages it faults in are huge);
+	// elsewhere the package touches each page: it writes a zero to each page
+	// of new anonymous memory, which reads as zeros anyway, and reads a byte
+	// of each page of a file. Populated pages may still be paged out later
+	// unless the region is Locked. A region without access (Prot 0) is not
+	// populated.
 	Populate
 	// HugePages backs an anonymous region with transparent huge pages: the
-	// mapping is aligned to the huge page size and advised to use them.
-	// It is an error for file regions, and on systems without them.
+	// mapping is placed at an address aligned to the huge page size (2 MiB
+	// on most systems; the alignment costs address space, not memory) and
+	// advised MADV_HUGEPAGE. Only whole huge pages inside the region can be
+	// huge, so make its length a multiple of the huge page size. The kernel
+	// still decides at each fault, and falls back to small pages when no
+	// huge page is free.
+	//
+	// HugePages on a file region is an invalid argument (fs.ErrInvalid). It
+	// gives an error matching errors.ErrUnsupported where the system has no
+	// transparent huge pages, where they are disabled for the kind of memory
+	// (on Linux: "never" in /sys/kernel/mm/transparent_hugepage/enabled, or
+	// "never" or "deny" in its shmem_enabled for a Shared region), and on
+	// every system but Linux.
 	HugePages
-	// NoReserve maps the region without reserving swap space for it. Writing
-	// to such a region when memory is short can kill the process.
+	// NoReserve maps the region without reserving swap space for it
+	// (MAP_NORESERVE), so that a large sparse region costs nothing until it
+	// is written. Writing to such a region when memory is short can kill
+	// the process. On Linux under strict overcommit (vm.overcommit_memory
+	// 2), where the kernel reserves regardless, it gives an error matching
+	// errors.ErrUnsupported; FreeBSD and AIX never reserve swap at mmap.
 	NoReserve
-	// Locked locks the region's pages in memory at Map (mlock) and unlocks
-	// them at Unmap. It is subject to RLIMIT_MEMLOCK.
+	// Locked locks the region's pages in memory when it is mapped (mlock,
+	// which also faults them in), so that they are never paged out, and
+	// unlocks them at Unmap.
+	//
+	// Locking is subject to RLIMIT_MEMLOCK (ulimit -l; often 8 MiB, on older
+	// systems 64 KiB, for a process without CAP_IPC_LOCK), which counts
+	// every Locked and Secret region and every Region.Lock of the process:
+	// beyond it Map fails with an *fs.PathError of Op "mlock" (ENOMEM, or
+	// EPERM where the limit is 0) and leaves the region unmapped.
 	Locked
-	// Guard places an inaccessible page before and after the region, so that
-	// an overrun in either direction faults at once.
+	// Guard places an inaccessible page (PROT_NONE) right before and right
+	// after the region's memory, so that an overrun in either direction
+	// faults at once (SIGSEGV, which crashes the program unless the goroutine
+	// has called debug.SetPanicOnFault) instead of reading or corrupting the
+	// neighbouring memory. An access more than a page past either end skips
+	// the guard. For a file region whose length is not a whole number of
+	// pages, the guard starts at the next page boundary: the bytes between
+	// the end of the file and it read as zeros. The guard pages cost address
+	// space, not memory; they stay in place until Unmap.
 	Guard
-	// Secret is for keys and other secrets: the region is locked in memory,
-	// excluded from core dumps, guarded, and overwritten with zeros before it
-	// is unmapped. It is only allowed for anonymous private regions.
+	// Secret is for keys and other secrets, laid out as libsodium's
+	// sodium_malloc and memguard lay them out: the region is guarded (as
+	// with Guard: an overrun faults at the first byte past either end),
+	// locked in memory (as with Locked, so it is
+	// never written to swap), excluded from core dumps (MADV_DONTDUMP),
+	// replaced by zeros in a child created by a raw fork (MADV_WIPEONFORK,
+	// Linux 4.14 and later) and overwritten with zeros by Unmap before it is
+	// released, whatever Protect set. Protect(0) while the secret is not in
+	// use makes stray accesses fault.
+	//
+	// Secret is only allowed for anonymous Private regions (fs.ErrInvalid
+	// otherwise), and gives an error matching errors.ErrUnsupported where
+	// memory cannot be kept out of core dumps (every system but Linux, for
+	// now). Locking counts against RLIMIT_MEMLOCK, as for Locked.
+	//
+	// Secret does not protect against: copies the program makes of the
+	// secret (strings, buffers, the Go heap and stacks, registers: none of
+	// them is locked or wiped, so read and write the secret in place); a
+	// process of the same user or root that reads /proc/PID/mem, ptraces the
+	// process or reads its memory in other ways; the kernel, a hypervisor,
+	// or a hibernation image written to disk; a program that exits or
+	// crashes without Unmap (the kernel clears the pages before reusing them,
+	// but nothing wipes them sooner); side channels. It does not encrypt.
 	Secret
 )
 

@@ -42,8 +42,6 @@ var hugePageSize = sync.OnceValue(func() int {
 	return 2 << 20
 })
 
-func sysSupports(Flag, bool) error { return nil }
-
 // sysResident fills res with the residency of each page (mincore).
 func sysResident(addr unsafe.Pointer, length uintptr, res []bool) error {
 	vec := make([]byte, len(res))

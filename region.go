@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"unsafe"
@@ -27,6 +28,7 @@ type Region struct {
 	prot   Prot // protection the region was built with
 	flags  Flag
 	opened bool // built by Open, which closes the file once mapped
+	owned  bool // built by NewSharedMemory: Close closes the file
 	device bool // the file is a device: no end-of-file check
 
 	// Guarded by mu.
@@ -119,11 +121,18 @@ func (r *Region) Mapped() bool {
 	return r.mapped
 }
 
-// File returns the file backing the region, or nil for anonymous memory and
-// for a region from Open (whose file is closed once it is mapped). The
-// region keeps using the file: do not close it while the region may still be
-// mapped again.
-func (r *Region) File() *os.File { return r.file }
+// File returns the file backing the region, or nil for anonymous memory, for
+// a region from Open (whose file is closed once it is mapped) and for a
+// region from NewSharedMemory after Close. The region keeps using the file:
+// do not close it while the region may still be mapped again. A region from
+// NewSharedMemory owns its file, which its Close closes; pass the file to
+// another process (exec.Cmd.ExtraFiles duplicates it) but do not close it,
+// nor use it while another goroutine may call Close.
+func (r *Region) File() *os.File {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.file
+}
 
 // Map establishes the mapping. After Unmap, Map maps the same range again:
 // fresh zero pages for anonymous memory, the file's current contents for a
@@ -142,6 +151,9 @@ func (r *Region) Map() error {
 	}
 	if r.opened && r.file == nil {
 		return errClosedRegion
+	}
+	if r.owned && r.file == nil {
+		return errClosedShared
 	}
 	return r.mapLocked()
 }
@@ -186,8 +198,12 @@ func (r *Region) mapLocked() error {
 		addr unsafe.Pointer
 		err  error
 	)
+	flags := r.flags
+	if flags&HugePages != 0 {
+		flags &^= Populate // populated after the huge page advice, by applyFlags
+	}
 	if resLen == mapLen {
-		addr, err = sysMap(fd, r.off, nil, uintptr(mapLen), r.prot, r.flags)
+		addr, err = sysMap(fd, r.off, nil, uintptr(mapLen), r.prot, flags)
 		base = addr
 	} else {
 		base, err = sysReserve(uintptr(resLen))
@@ -196,7 +212,7 @@ func (r *Region) mapLocked() error {
 			if align > 0 {
 				at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
 			}
-			addr, err = sysMap(fd, r.off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, r.flags)
+			addr, err = sysMap(fd, r.off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, flags)
 			if err != nil {
 				sysUnmap(base, uintptr(resLen))
 			}
@@ -226,33 +242,39 @@ func (r *Region) applyFlags(mapLen int) error {
 		if err := sysAdvise(r.addr, uintptr(mapLen), DontDump); err != nil {
 			return pathError("madvise", r.name, err)
 		}
+		if err := sysWipeOnFork(r.addr, uintptr(mapLen)); err != nil {
+			return pathError("madvise", r.name, err)
+		}
 	}
 	if r.flags&(Locked|Secret) != 0 {
 		if err := sysLock(r.addr, uintptr(mapLen)); err != nil {
 			return pathError("mlock", r.name, err)
 		}
 	}
-	if r.flags&Populate != 0 && !populateByMap {
+	if r.flags&Populate != 0 && (!populateByMap || r.flags&HugePages != 0) {
 		r.touch(mapLen)
 	}
 	return nil
 }
 
-// touchSink keeps the loads of touch from being removed.
-//
-//lint:ignore U1000 written, never read, so that the compiler keeps the loads
-var touchSink byte
-
-// touch reads one byte of every page, faulting the pages in.
+// touch faults every page in: by writing a zero to each page of a new
+// anonymous mapping, which reads as zeros anyway (reading would only map the
+// shared zero page), and by reading one byte of each page of a file.
 func (r *Region) touch(mapLen int) {
 	if r.prot&(Read|Write) == 0 {
+		return
+	}
+	if r.file == nil && r.prot&Write != 0 {
+		for off := 0; off < mapLen; off += pageSize {
+			*(*byte)(unsafe.Add(r.addr, off)) = 0
+		}
 		return
 	}
 	var s byte
 	for off := 0; off < mapLen; off += pageSize {
 		s += *(*byte)(unsafe.Add(r.addr, off))
 	}
-	touchSink = s
+	runtime.KeepAlive(s) // keeps the loads from being removed
 }
 
 // checkEOF returns ErrPastEOF if the region has a whole page beyond size.
@@ -274,6 +296,11 @@ func (r *Region) checkEOF(size int64) error {
 func (r *Region) Unmap() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.unmapLocked()
+}
+
+// unmapLocked unmaps the region; r.mu is held for writing.
+func (r *Region) unmapLocked() error {
 	if !r.mapped {
 		return ErrNotMapped
 	}
@@ -286,6 +313,9 @@ func (r *Region) Unmap() error {
 				}
 			}
 			clear(unsafe.Slice((*byte)(r.addr), mapLen))
+			if testHookWiped != nil {
+				testHookWiped(unsafe.Slice((*byte)(r.addr), mapLen))
+			}
 		}
 		if r.flags&(Locked|Secret) != 0 {
 			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil {
@@ -300,9 +330,23 @@ func (r *Region) Unmap() error {
 	return nil
 }
 
+// testHookWiped, when set by a test, sees the memory of a Secret region
+// after it is wiped and before it is unmapped.
+var testHookWiped func([]byte)
+
 // Close unmaps the region, so that a Region is an io.Closer. It returns what
 // Unmap returns.
-func (r *Region) Close() error { return r.Unmap() }
+//
+// A region from NewSharedMemory owns its file, and Close releases both: it
+// unmaps the region if it is mapped and closes the file, after which File
+// returns nil and Map fails with an error matching fs.ErrClosed. A second
+// Close of such a region returns an error matching fs.ErrClosed.
+func (r *Region) Close() error {
+	if r.owned {
+		return r.closeOwned()
+	}
+	return r.Unmap()
+}
 
 // mappedLen returns the region's length rounded up to whole pages.
 func (r *Region) mappedLen() uintptr {
@@ -352,11 +396,15 @@ func (r *Region) flush(off, n int, async bool) error {
 
 // Advise tells the operating system how the region will be used; see
 // [Advice] for what each one does to the data. It returns ErrNotMapped if
-// the region is not mapped, fs.ErrInvalid for an unknown Advice, and an error
+// the region is not mapped, fs.ErrInvalid for an unknown Advice or for
+// DoDump on a Secret region (which stays out of core dumps), and an error
 // matching errors.ErrUnsupported for advice the platform does not have.
 func (r *Region) Advise(a Advice) error {
 	if a < 0 || int(a) >= len(adviceNames) {
 		return invalidf("unknown advice %d", int(a))
+	}
+	if a == DoDump && r.flags&Secret != 0 {
+		return invalidf("DoDump advice for a Secret region")
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -379,8 +427,12 @@ func (r *Region) Lock() error {
 	return r.lockOp("mlock", sysLock)
 }
 
-// Unlock undoes Lock (munlock).
+// Unlock undoes Lock (munlock). A Secret region stays locked: Unlock of one
+// returns an error matching fs.ErrInvalid.
 func (r *Region) Unlock() error {
+	if r.flags&Secret != 0 {
+		return invalidf("Unlock of a Secret region")
+	}
 	return r.lockOp("munlock", sysUnlock)
 }
 

@@ -1,0 +1,438 @@
+package mmap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// Seeds of the patterns that parent and child write to shared memory.
+const (
+	memSeedParent = 11
+	memSeedChild  = 97
+	memSizeEnv    = "MMAP_TEST_MEM_SIZE"
+)
+
+func init() {
+	childFuncs["memShmReadWrite"] = memChildReadWrite
+	childFuncs["memShmSealed"] = memChildSealed
+}
+
+// memNewShared returns a new shared memory region, closed at the end of the
+// test; it skips the test where the system has no shared memory files.
+func memNewShared(t *testing.T, name string, length int) *Region {
+	t.Helper()
+	r, err := NewSharedMemory(name, length)
+	if errors.Is(err, errors.ErrUnsupported) && runtime.GOOS != "linux" {
+		t.Skipf("no shared memory on %s: %v", runtime.GOOS, err)
+	}
+	if err != nil {
+		t.Fatalf("NewSharedMemory(%q, %d): %v", name, length, err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// memChildFile returns the shared memory file a child received as
+// descriptor 3, and the size its parent announced.
+func memChildFile() (*os.File, int, error) {
+	f := os.NewFile(3, "shared")
+	size, err := strconv.Atoi(os.Getenv(memSizeEnv))
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, size, nil
+}
+
+// memChildReadWrite maps the shared memory it received, checks that it holds
+// what the parent wrote, and overwrites it with a pattern of its own.
+func memChildReadWrite() int {
+	if err := memReadWrite(); err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	return 0
+}
+
+func memReadWrite() error {
+	f, size, err := memChildFile()
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() != int64(size) {
+		return fmt.Errorf("file size %d, want %d", fi.Size(), size)
+	}
+	r, err := NewFile(f, 0, size, Read|Write, Shared)
+	if err != nil {
+		return err
+	}
+	if err := r.Map(); err != nil {
+		return err
+	}
+	defer r.Unmap()
+	if !bytes.Equal(r.Bytes(), pattern(size, memSeedParent)) {
+		return errors.New("the memory does not hold what the parent wrote")
+	}
+	copy(r.Bytes(), pattern(size, memSeedChild))
+	return r.Unmap()
+}
+
+// memChildSealed checks that the shared memory it received is sealed
+// against growing, shrinking and writing, that every attempt to do so fails
+// with EPERM, and that it can still map it read-only.
+func memChildSealed() int {
+	if errs := memSealed(); len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(os.Stderr, "child:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func memSealed() (errs []error) {
+	f, size, err := memChildFile()
+	if err != nil {
+		return []error{err}
+	}
+	seals, err := Seals(f)
+	if err != nil {
+		return []error{err}
+	}
+	if want := SealShrink | SealGrow | SealWrite; seals&want != want {
+		errs = append(errs, fmt.Errorf("seals %v, want at least %v", seals, want))
+	}
+	wantEPERM := func(what string, err error) {
+		if !errors.Is(err, syscall.EPERM) {
+			errs = append(errs, fmt.Errorf("%s: %v, want EPERM", what, err))
+		}
+	}
+	wantEPERM("grow", f.Truncate(int64(size+pageSize)))
+	wantEPERM("shrink", f.Truncate(int64(size/2)))
+	_, err = f.WriteAt([]byte("x"), 0)
+	wantEPERM("write", err)
+	if rw, err := NewFile(f, 0, size, Read|Write, Shared); err != nil {
+		errs = append(errs, err)
+	} else {
+		err := rw.Map()
+		wantEPERM("writable shared Map", err)
+		if err == nil {
+			rw.Unmap()
+		}
+	}
+
+	ro, err := NewFile(f, 0, size, Read, Shared)
+	if err != nil {
+		return append(errs, err)
+	}
+	if err := ro.Map(); err != nil {
+		return append(errs, err)
+	}
+	defer ro.Unmap()
+	if !bytes.Equal(ro.Bytes(), pattern(size, memSeedParent)) {
+		errs = append(errs, errors.New("the read-only mapping does not hold what the parent wrote"))
+	}
+	if err := ro.Protect(Read | Write); !errors.Is(err, fs.ErrPermission) {
+		errs = append(errs, fmt.Errorf("Protect(Read|Write) of a write-sealed mapping: %v, want EPERM or EACCES", err))
+	}
+	return errs
+}
+
+// memRunChild runs the child function name with r's file as descriptor 3.
+func memRunChild(t *testing.T, name string, r *Region) {
+	t.Helper()
+	cmd := childCommand(t, name, []*os.File{r.File()}, memSizeEnv+"="+strconv.Itoa(r.Len()))
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child %s: %v", name, err)
+	}
+}
+
+func TestMemSharedMemoryChild(t *testing.T) {
+	t.Parallel()             // the child's start is slow under the race detector
+	size := 3*pageSize + 100 // not a whole number of pages
+	r := memNewShared(t, "mem-child", size)
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.Bytes()); got != size {
+		t.Fatalf("len(Bytes()) = %d, want %d", got, size)
+	}
+	copy(r.Bytes(), pattern(size, memSeedParent))
+
+	// The memory is in no file system: its file has no name left.
+	if runtime.GOOS == "linux" {
+		link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", r.File().Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(link, "/memfd:mem-child") || !strings.HasSuffix(link, "(deleted)") {
+			t.Errorf("descriptor links to %q, want an unlinked memfd", link)
+		}
+	}
+
+	memRunChild(t, "memShmReadWrite", r)
+	// No Flush: the child's writes are in the same pages.
+	if got, want := r.Bytes(), pattern(size, memSeedChild); !bytes.Equal(got, want) {
+		t.Errorf("after the child wrote: memory holds %x..., want %x...", got[:16], want[:16])
+	}
+	buf := make([]byte, 100)
+	if _, err := r.ReadAt(buf, int64(size-100)); err != nil || !bytes.Equal(buf, pattern(size, memSeedChild)[size-100:]) {
+		t.Errorf("ReadAt of the last 100 bytes: %v, %x", err, buf)
+	}
+}
+
+func TestMemSharedMemorySealedChild(t *testing.T) {
+	t.Parallel() // the child's start is slow under the race detector
+	size := 2 * pageSize
+	r := memNewShared(t, "mem-sealed", size)
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	copy(r.Bytes(), pattern(size, memSeedParent))
+	if err := r.Unmap(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Seal(SealShrink | SealGrow | SealWrite); err != nil {
+		t.Fatal(err)
+	}
+	memRunChild(t, "memShmSealed", r)
+
+	// The creator is bound by the seals as well.
+	if err := r.Map(); !errors.Is(err, syscall.EPERM) {
+		t.Errorf("Map of a write-sealed Read|Write region: %v, want EPERM", err)
+	}
+}
+
+func TestMemSharedMemoryLifetime(t *testing.T) {
+	r := memNewShared(t, "mem-life", pageSize)
+	if r.Flags() != Shared || r.Prot() != Read|Write || r.Mapped() {
+		t.Fatalf("new region: flags %v, prot %v, mapped %v; want Shared, rw-, false", r.Flags(), r.Prot(), r.Mapped())
+	}
+	f := r.File()
+	if f == nil {
+		t.Fatal("File() is nil")
+	}
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	copy(r.Bytes(), "kept")
+	// Unmap keeps the file, and its contents, for the next Map.
+	if err := r.Unmap(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(r.Bytes()[:4]); got != "kept" {
+		t.Errorf("after Unmap and Map: %q, want %q", got, "kept")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Mapped() || r.File() != nil {
+		t.Errorf("after Close: mapped %v, File %v; want false, nil", r.Mapped(), r.File())
+	}
+	if _, err := f.Stat(); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("the file after Close: %v, want fs.ErrClosed", err)
+	}
+	if err := r.Map(); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Map after Close: %v, want fs.ErrClosed", err)
+	}
+	if err := r.Close(); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("second Close: %v, want fs.ErrClosed", err)
+	}
+	if err := r.Seal(SealGrow); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Seal after Close: %v, want fs.ErrClosed", err)
+	}
+
+	// Close of a region never mapped closes the file too.
+	r2 := memNewShared(t, "mem-life2", pageSize)
+	f2 := r2.File()
+	if err := r2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f2.Stat(); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("file of an unmapped region after Close: %v, want fs.ErrClosed", err)
+	}
+}
+
+func TestMemSharedMemoryInvalid(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		if r, err := NewSharedMemory("mem-bad", n); r != nil || !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("NewSharedMemory(%d): %v, %v; want nil and fs.ErrInvalid", n, r, err)
+		}
+	}
+	if runtime.GOOS != "linux" {
+		if _, err := NewSharedMemory("mem", pageSize); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("NewSharedMemory on %s: %v, want errors.ErrUnsupported", runtime.GOOS, err)
+		}
+		if _, err := Seals(os.Stdin); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("Seals on %s: %v, want errors.ErrUnsupported", runtime.GOOS, err)
+		}
+		return
+	}
+	for _, name := range []string{"nul\x00byte", strings.Repeat("n", 250)} {
+		if r, err := NewSharedMemory(name, pageSize); r != nil || !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("NewSharedMemory(%.20q...): %v, %v; want nil and fs.ErrInvalid", name, r, err)
+		}
+	}
+	anon, err := NewAnon(pageSize, Read|Write, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := anon.Seal(SealGrow); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Seal of an anonymous region: %v, want fs.ErrInvalid", err)
+	}
+	if _, err := Seals(nil); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Seals(nil): %v, want fs.ErrInvalid", err)
+	}
+	f, _ := tempFile(t, make([]byte, pageSize), os.O_RDWR)
+	_, err = Seals(f)
+	var pe *fs.PathError
+	if !errors.Is(err, fs.ErrInvalid) || !errors.As(err, &pe) || pe.Op != "fcntl" {
+		t.Errorf("Seals of a file on disk: %v, want an *fs.PathError (fcntl) matching fs.ErrInvalid", err)
+	}
+	r := memNewShared(t, "mem-invalid", pageSize)
+	if err := r.Seal(1 << 7); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Seal of unknown bits: %v, want fs.ErrInvalid", err)
+	}
+}
+
+func TestMemSeal(t *testing.T) {
+	size := 4 * pageSize
+	r := memNewShared(t, "mem-seal", size)
+	seals, err := Seals(r.File())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seals&^SealExec != 0 {
+		t.Errorf("seals of new shared memory: %v, want none (or Exec)", seals)
+	}
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+
+	// SealWrite needs every writable shared mapping gone.
+	err = r.Seal(SealWrite)
+	var pe *fs.PathError
+	if !errors.Is(err, syscall.EBUSY) || !errors.As(err, &pe) || pe.Op != "fcntl" || pe.Path != "memfd:mem-seal" {
+		t.Errorf("SealWrite while mapped writable: %v, want an *fs.PathError (fcntl, memfd:mem-seal) with EBUSY", err)
+	}
+
+	if err := r.Seal(SealShrink | SealGrow); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.File().Truncate(int64(size / 2)); !errors.Is(err, syscall.EPERM) {
+		t.Errorf("shrink after SealShrink: %v, want EPERM", err)
+	}
+	if err := r.File().Truncate(int64(2 * size)); !errors.Is(err, syscall.EPERM) {
+		t.Errorf("grow after SealGrow: %v, want EPERM", err)
+	}
+
+	// SealFutureWrite: this mapping keeps writing, new ones cannot.
+	if err := r.Seal(SealFutureWrite); err != nil {
+		t.Fatal(err)
+	}
+	copy(r.Bytes(), "still writable")
+	f := r.File()
+	rw, err := NewFile(f, 0, size, Read|Write, Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Map(); !errors.Is(err, syscall.EPERM) {
+		t.Errorf("new writable mapping after SealFutureWrite: %v, want EPERM", err)
+		if err == nil {
+			rw.Unmap()
+		}
+	}
+	ro, err := NewFile(f, 0, size, Read, Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ro.Map(); err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Unmap()
+	copy(r.Bytes()[pageSize:], "seen by readers")
+	if got := string(ro.Bytes()[pageSize : pageSize+15]); got != "seen by readers" {
+		t.Errorf("reader sees %q, want %q", got, "seen by readers")
+	}
+
+	if err := r.Seal(SealSeal); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Seal(SealExec); !errors.Is(err, syscall.EPERM) {
+		t.Errorf("Seal after SealSeal: %v, want EPERM", err)
+	}
+	seals, err = Seals(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := SealShrink | SealGrow | SealFutureWrite | SealSeal; seals&^SealExec != want {
+		t.Errorf("Seals = %v, want %v (and maybe Exec)", seals, want)
+	}
+}
+
+func TestMemSealString(t *testing.T) {
+	for _, tt := range []struct {
+		s    Seal
+		want string
+	}{
+		{0, "0"},
+		{SealShrink | SealGrow, "Shrink|Grow"},
+		{SealWrite | SealSeal | 1<<7, "Write|Seal|0x80"},
+		{SealFutureWrite | SealExec, "FutureWrite|Exec"},
+	} {
+		if got := tt.s.String(); got != tt.want {
+			t.Errorf("Seal(%#x).String() = %q, want %q", uint8(tt.s), got, tt.want)
+		}
+	}
+}
+
+// TestMemSharedMemoryConcurrent runs the methods that read or release the
+// file of shared memory from several goroutines at once, for the race
+// detector to check.
+func TestMemSharedMemoryConcurrent(t *testing.T) {
+	r := memNewShared(t, "mem-race", pageSize)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for range 50 {
+				switch i {
+				case 0:
+					if err := r.Map(); err == nil {
+						r.WriteAt([]byte{1}, 0)
+						r.Unmap()
+					}
+				case 1:
+					r.File() // using the file while Close closes it would be the caller's race
+				case 2:
+					r.Seal(SealGrow)
+				case 3:
+					r.ReadAt(make([]byte, 1), 0)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	wg.Wait()
+	if r.Mapped() || r.File() != nil {
+		t.Errorf("after Close: mapped %v, File %v", r.Mapped(), r.File())
+	}
+}
