@@ -1161,6 +1161,9 @@ func TestReadAtDuringUnmap(t *testing.T) {
 						t.Errorf("goroutine %d: ReadAt(%d bytes, %d) = %d, %v; want the data or ErrNotMapped", g, len(buf), off, n, err)
 					}
 				}
+				// Let the goroutine that maps and unmaps run often,
+				// rather than at the next preemption.
+				runtime.Gosched()
 			}
 		})
 	}
@@ -1175,7 +1178,7 @@ func TestReadAtDuringUnmap(t *testing.T) {
 		}
 		return true
 	}
-	for round := 0; round < 100 && !t.Failed(); round++ {
+	for round := 0; round < 500 && !t.Failed(); round++ {
 		if err := r.Unmap(); err != nil {
 			t.Fatalf("round %d: Unmap: %v", round, err)
 		}
