@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"unsafe"
@@ -241,9 +242,6 @@ func (r *Region) applyFlags(mapLen int) error {
 	return nil
 }
 
-// touchSink keeps the loads of touch from being removed.
-var touchSink byte
-
 // touch reads one byte of every page, faulting the pages in.
 func (r *Region) touch(mapLen int) {
 	if r.prot&(Read|Write) == 0 {
@@ -253,7 +251,7 @@ func (r *Region) touch(mapLen int) {
 	for off := 0; off < mapLen; off += pageSize {
 		s += *(*byte)(unsafe.Add(r.addr, off))
 	}
-	touchSink = s
+	runtime.KeepAlive(s) // keeps the loads from being removed
 }
 
 // checkEOF returns ErrPastEOF if the region has a whole page beyond size.
