@@ -1260,3 +1260,67 @@ func TestMapAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestAdviseContents checks what DontNeed and Free do to the data of each
+// kind of region, as the Advice docs say.
+func TestAdviseContents(t *testing.T) {
+	ps := PageSize()
+	file := pattern(2*ps, 51)
+	written := pattern(2*ps, 52)
+	zeros := make([]byte, 2*ps)
+	for _, c := range []struct {
+		name        string
+		anon        bool
+		flags       Flag
+		dontNeed    []byte // contents after DontNeed
+		freeRefused bool   // Free is refused with fs.ErrInvalid
+	}{
+		{"shared file", false, Shared, written, true},
+		{"private file", false, Private, file, true},
+		{"shared anonymous", true, Shared, written, true},
+		{"private anonymous", true, Private, zeros, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var r *Region
+			if c.anon {
+				r = coreAnon(t, 2, Read|Write, c.flags)
+			} else {
+				r, _, _ = coreFileRegion(t, file, os.O_RDWR, 0, len(file), Read|Write, c.flags)
+			}
+			if _, err := r.WriteAt(written, 0); err != nil {
+				t.Fatal(err)
+			}
+			err := r.Advise(DontNeed)
+			if errors.Is(err, errors.ErrUnsupported) {
+				t.Skipf("DontNeed: %v", err)
+			}
+			if err != nil {
+				t.Fatalf("Advise(DontNeed): %v", err)
+			}
+			if got := r.Bytes(); !bytes.Equal(got, c.dontNeed) {
+				t.Errorf("contents after DontNeed (-want +got):\n%s", coreDiff(got, c.dontNeed))
+			}
+			if _, err := r.WriteAt(written, 0); err != nil {
+				t.Fatal(err)
+			}
+			err = r.Advise(Free)
+			switch {
+			case errors.Is(err, errors.ErrUnsupported):
+			case c.freeRefused:
+				coreCheckErr(t, "Advise(Free)", err, "madvise", fs.ErrInvalid)
+			case err != nil:
+				t.Errorf("Advise(Free): %v", err)
+			default:
+				// Each page keeps its contents until memory is short,
+				// and reads as zeros once the kernel has taken it.
+				b := r.Bytes()
+				for off := 0; off < len(b); off += ps {
+					page := b[off : off+ps]
+					if !bytes.Equal(page, written[off:off+ps]) && coreFirstNonZero(page) >= 0 {
+						t.Errorf("page at %d after Free holds neither its contents nor zeros", off)
+					}
+				}
+			}
+		})
+	}
+}
