@@ -387,3 +387,33 @@ func TestWriteToReadOnlyRegion(t *testing.T) {
 		})
 	}
 }
+
+// TestDevice maps /dev/zero, a device that supports mapping: NewFile
+// takes a page-multiple length without an end-of-file check, and the
+// region reads as zeros and takes writes.
+func TestDevice(t *testing.T) {
+	ps := PageSize()
+	f, err := os.OpenFile("/dev/zero", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no /dev/zero: %v", err)
+	}
+	defer f.Close()
+	r, err := NewFile(f, 0, 4*ps, Read|Write, Private)
+	if err != nil {
+		t.Fatalf("NewFile of /dev/zero: %v", err)
+	}
+	if err := r.Map(); err != nil {
+		t.Fatalf("Map of /dev/zero: %v", err)
+	}
+	defer r.Unmap()
+	if i := coreFirstNonZero(r.Bytes()); i >= 0 {
+		t.Fatalf("byte %d of /dev/zero is %#x", i, r.Bytes()[i])
+	}
+	p := pattern(ps, 61)
+	if n, err := r.WriteAt(p, int64(3*ps)); n != ps || err != nil {
+		t.Fatalf("WriteAt = %d, %v", n, err)
+	}
+	if got := r.Bytes()[3*ps:]; !bytes.Equal(got, p) {
+		t.Fatalf("last page after WriteAt (-want +got):\n%s", coreDiff(got, p))
+	}
+}
