@@ -255,10 +255,10 @@ const (
 	Random
 	// WillNeed expects access soon: start reading the pages in now.
 	WillNeed
-	// DontNeed expects no access soon: the pages may be dropped. A shared file
-	// region keeps its contents (dirty pages are written back first or kept);
-	// a private or anonymous region loses its changes, and reads zeros (anonymous)
-	// or the file's contents (private file) afterwards.
+	// DontNeed expects no access soon: the pages may be dropped. A shared
+	// region (of a file or anonymous) keeps its contents; a private region
+	// loses its changes, and reads zeros (anonymous) or the file's contents
+	// (private file) afterwards.
 	DontNeed
 	// HugePage asks for transparent huge pages (Linux). Contents are kept.
 	HugePage
@@ -268,10 +268,11 @@ const (
 	DontDump
 	// DoDump undoes DontDump.
 	DoDump
-	// Free lets the kernel reclaim the pages of a private or anonymous region
+	// Free lets the kernel reclaim the pages of a private anonymous region
 	// lazily, when memory is short; until then they keep their contents, and
 	// afterwards they read as zeros. Writing to a page cancels the advice for
-	// that page.
+	// that page. Linux refuses it for every other kind of region (an error
+	// matching fs.ErrInvalid).
 	Free
 )
 

@@ -71,6 +71,9 @@ func validate(prot Prot, flags Flag, anon bool) error {
 	if flags&Secret != 0 && (!anon || flags&Shared != 0) {
 		return invalidf("Secret is for anonymous private regions only")
 	}
+	if flags&(Locked|Secret) != 0 && prot == 0 {
+		return invalidf("%v needs a protection other than none: pages without access cannot be locked", flags&(Locked|Secret))
+	}
 	return sysSupports(flags, anon)
 }
 
