@@ -212,6 +212,10 @@ func (r *Region) shrink(oldLen, newLen int) error {
 // reservation where there is room, else by remapping.
 func (r *Region) grow(oldLen, newLen int) error {
 	guard, align := r.layout()
+	if r.reserve > 0 && newLen > r.reserve {
+		return fmt.Errorf("mmap: %s: %d bytes asked for, reservation of %d bytes: %w (%w)",
+			r.name, newLen, r.reserve, errReserveLimit, fs.ErrInvalid)
+	}
 	if r.reserved() {
 		room := int(uintptr(r.base) + r.size - uintptr(guard) - uintptr(r.addr))
 		if newLen <= room {
