@@ -2,6 +2,7 @@ package mmap
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 )
@@ -43,6 +44,11 @@ func (r *Region) Grow(length int) error {
 	}
 	if length < r.length {
 		return invalidf("%s: Grow to %d bytes would shrink a region of %d bytes", r.name, length, r.length)
+	}
+	if n, ok := roundUp(length, pageSize); r.reserve > 0 && (!ok || n > r.reserve) {
+		// Refused before the file grows.
+		return fmt.Errorf("mmap: %s: %d bytes asked for, reservation of %d bytes: %w (%w)",
+			r.name, length, r.reserve, errReserveLimit, fs.ErrInvalid)
 	}
 	if r.file != nil && !r.device {
 		if int64(length) > math.MaxInt64-r.off-int64(pageSize) {
