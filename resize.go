@@ -248,16 +248,21 @@ func (r *Region) growInPlace(oldLen, newLen int) error {
 	if _, err := sysMap(fd, off, at, uintptr(newLen-oldLen), r.cur, r.flags); err != nil {
 		return pathError("mmap", r.name, err)
 	}
-	if err := r.growFlags(oldLen, newLen, populateByMap); err != nil {
-		r.release(at, newLen-oldLen)
-		return err
-	}
-	return nil
+	return r.growFlags(oldLen, newLen, populateByMap)
 }
 
 // growFlags applies the region's flags to the pages from oldLen to newLen.
+// If that fails, it releases those pages again, so that the mapping has the
+// old length, and returns the error.
 func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
-	return r.applyFlags(unsafe.Add(r.addr, oldLen), newLen-oldLen, populated)
+	tail := unsafe.Add(r.addr, oldLen)
+	err := r.applyFlags(tail, newLen-oldLen, populated)
+	if err != nil {
+		if r.release(tail, newLen-oldLen) == nil && !r.reserved() {
+			r.size = uintptr(oldLen)
+		}
+	}
+	return err
 }
 
 // move maps the region again at a new place, with the room its flags need

@@ -120,7 +120,12 @@ func TestStorResizeAnon(t *testing.T) {
 			if _, err := r.WriteAt(want, 0); err != nil {
 				t.Fatal(err)
 			}
-			for _, pages := range []int{5, 3, 1, 40, 2, 64} {
+			steps := []int{5, 3, 1, 40, 2, 64}
+			if flags&HugePages != 0 {
+				// Past the slack left for alignment: the region moves.
+				steps = append(steps, 2*hugePageSize()/ps+3, 7)
+			}
+			for _, pages := range steps {
 				if err := r.Resize(pages * ps); err != nil {
 					t.Fatalf("Resize(%d pages): %v", pages, err)
 				}
@@ -169,6 +174,9 @@ func storCheckFlags(t *testing.T, r *Region) {
 		if r.Flags()&Secret != 0 && !v.flags["lo"] {
 			t.Errorf("Secret mapping at %#x is not locked", a)
 		}
+	}
+	if h := uintptr(hugePageSize()); r.Flags()&HugePages != 0 && first%h != 0 {
+		t.Errorf("HugePages region at %#x is not aligned to %#x after Resize", first, h)
 	}
 	if r.Flags()&(Guard|Secret) != 0 {
 		for _, a := range []uintptr{first - 1, last + 1} {
@@ -302,34 +310,57 @@ func TestStorResizeErrors(t *testing.T) {
 
 func TestStorResizeKeepsProtection(t *testing.T) {
 	ps := PageSize()
-	for _, reserve := range []int{0, 16 * ps} {
-		t.Run(fmt.Sprint("reserve=", reserve), func(t *testing.T) {
-			r, err := NewAnon(ps, Read|Write, Private)
+	for _, tc := range []struct {
+		flags   Flag
+		reserve int
+		prot    Prot
+		perm    string
+	}{
+		{Private, 0, Read, "r--"},
+		{Private, 16 * ps, Read, "r--"},
+		{Shared, 0, Read, "r--"}, // moved by copying
+		{Shared, 0, 0, "---"},
+		{Private | Guard, 0, 0, "---"},
+	} {
+		t.Run(fmt.Sprintf("%v/reserve=%d/%v", tc.flags, tc.reserve, tc.prot), func(t *testing.T) {
+			r, err := NewAnon(ps, Read|Write, tc.flags)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if reserve > 0 {
-				if err := r.Reserve(reserve); err != nil {
+			if tc.reserve > 0 {
+				if err := r.Reserve(tc.reserve); err != nil {
 					t.Fatal(err)
 				}
 			}
 			r = storMapped(t, r, nil)
-			if err := r.Protect(Read); err != nil {
+			if _, err := r.WriteAt([]byte("kept"), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Protect(tc.prot); err != nil {
 				t.Fatal(err)
 			}
 			if err := r.Resize(4 * ps); err != nil {
 				t.Fatal(err)
 			}
+			if r.Prot() != tc.prot {
+				t.Errorf("Prot() = %v after Resize, want %v", r.Prot(), tc.prot)
+			}
 			if _, err := r.WriteAt([]byte{1}, int64(3*ps)); !errors.Is(err, ErrFault) {
-				t.Errorf("WriteAt to a grown read-only region = %v, want ErrFault", err)
+				t.Errorf("WriteAt to a grown %v region = %v, want ErrFault", tc.prot, err)
 			}
 			if runtime.GOOS == "linux" {
 				b := r.Bytes()
-				v, ok := storFindVMA(t, uintptr(unsafe.Pointer(&b[3*ps])))
-				if !ok || v.perm[:3] != "r--" {
-					t.Errorf("grown page has permissions %q, want r--", v.perm)
+				for _, off := range []int{0, 3 * ps} {
+					v, ok := storFindVMA(t, uintptr(unsafe.Pointer(&b[off])))
+					if !ok || v.perm[:3] != tc.perm {
+						t.Errorf("page at %d has permissions %q after Resize, want %s", off, v.perm, tc.perm)
+					}
 				}
 			}
+			if err := r.Protect(Read | Write); err != nil {
+				t.Fatal(err)
+			}
+			storCheckContents(t, r, append([]byte("kept"), make([]byte, 4*ps-4)...))
 		})
 	}
 }
