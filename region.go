@@ -76,9 +76,9 @@ func validate(prot Prot, flags Flag, anon bool) error {
 // boundary. It returns nil when the region is not mapped, and an empty,
 // non-nil slice for a mapped region of length 0.
 //
-// The slice is valid only until Unmap. Using it afterwards crashes the
-// program or, worse, reads or writes whatever is mapped at that address
-// next. Access beyond the end of a truncated file raises SIGBUS, and a write
+// The slice is valid only until Unmap, Resize or Grow. Using it afterwards
+// crashes the program or, worse, reads or writes whatever is mapped at that
+// address next. Access beyond the end of a truncated file raises SIGBUS, and a write
 // to memory without Write protection raises SIGSEGV; both crash the program
 // unless the goroutine has called debug.SetPanicOnFault. ReadAt and WriteAt
 // are the safe alternatives.
