@@ -117,6 +117,31 @@ func (m *storMachine) Grow(t *rapid.T) {
 	m.model = m.resized(n)
 }
 
+// AppendFile grows the file from outside the region, as another writer
+// would.
+func (m *storMachine) AppendFile(t *rapid.T) {
+	if m.f == nil {
+		t.Skip("anonymous memory has no file")
+	}
+	mapEnd := m.off + AlignLength(len(m.model))
+	if !m.shared && mapEnd > len(m.file) {
+		// Whether the private page that holds the file's end shows the
+		// new bytes depends on whether it was copied on write yet.
+		t.Skip("private region holds the file's last page")
+	}
+	p := pattern(rapid.IntRange(1, 2*PageSize()).Draw(t, "n"), rapid.Byte().Draw(t, "seed"))
+	if _, err := m.f.WriteAt(p, int64(len(m.file))); err != nil {
+		t.Fatal(err)
+	}
+	// A shared region shows the new bytes in its last page at once.
+	for i, b := range p {
+		if at := len(m.file) + i - m.off; at >= 0 && at < len(m.model) {
+			m.model[at] = b
+		}
+	}
+	m.file = append(m.file, p...)
+}
+
 func (m *storMachine) WriteAt(t *rapid.T) {
 	limit := len(m.model)
 	if m.f != nil && m.shared {
@@ -125,7 +150,7 @@ func (m *storMachine) WriteAt(t *rapid.T) {
 		limit = min(limit, len(m.file)-m.off)
 	}
 	off := rapid.IntRange(0, limit).Draw(t, "off")
-	p := rapid.SliceOfN(rapid.Byte(), 0, 2*PageSize()).Draw(t, "p")
+	p := pattern(rapid.IntRange(0, 2*PageSize()).Draw(t, "n"), rapid.Byte().Draw(t, "seed"))
 	if off+len(p) > limit && limit < len(m.model) {
 		p = p[:limit-off]
 	}
@@ -249,6 +274,7 @@ func TestStorResizeMachine(t *testing.T) {
 			"ReadAt":  m.ReadAt,
 			"Flush":   m.Flush,
 			"Remap":   m.Remap,
+			"Append":  m.AppendFile,
 			"":        m.check,
 		})
 	})
