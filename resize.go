@@ -8,6 +8,10 @@ import (
 	"unsafe"
 )
 
+// remap is sysRemap; tests replace it to take the path of systems without
+// mremap.
+var remap = sysRemap
+
 var (
 	errResizeOpened = fmt.Errorf("mmap: region from Open cannot change size, its file is closed: %w", fs.ErrClosed)
 	errReserveLimit = errors.New("mmap: growth beyond the region's reservation")
@@ -228,7 +232,7 @@ func (r *Region) grow(oldLen, newLen int) error {
 	} else if r.file != nil || r.flags&Private != 0 {
 		// Shared anonymous memory cannot grow with mremap: its backing
 		// object keeps the old size and the new pages would raise SIGBUS.
-		addr, err := sysRemap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
+		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
 		if err == nil {
 			r.addr, r.base, r.size = addr, addr, uintptr(newLen)
 			return r.growFlags(oldLen, newLen, false)
@@ -282,7 +286,7 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 	dst := unsafe.Add(base, at-uintptr(base))
 	moved := false
 	if r.file != nil || r.flags&Private != 0 {
-		_, err = sysRemap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
+		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			sysUnmap(base, uintptr(resLen))
 			return pathError("mremap", r.name, err)

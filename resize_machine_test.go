@@ -220,7 +220,9 @@ func (m *storMachine) check(t *rapid.T) {
 	}
 }
 
-func TestStorResizeMachine(t *testing.T) {
+func TestStorResizeMachine(t *testing.T) { storResizeMachine(t) }
+
+func storResizeMachine(t *testing.T) {
 	dir := tempDir(t)
 	rapid.Check(t, func(t *rapid.T) {
 		ps := PageSize()

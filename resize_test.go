@@ -108,7 +108,21 @@ func storCheckContents(t *testing.T, r *Region, want []byte) {
 	}
 }
 
-func TestStorResizeAnon(t *testing.T) {
+func TestStorResizeAnon(t *testing.T) { storResizeAnon(t) }
+
+// TestStorResizeNoMremap takes the path of systems without mremap, mapping
+// again and copying, on this one.
+func TestStorResizeNoMremap(t *testing.T) {
+	old := remap
+	remap = func(unsafe.Pointer, uintptr, unsafe.Pointer, uintptr) (unsafe.Pointer, error) {
+		return nil, errors.ErrUnsupported
+	}
+	t.Cleanup(func() { remap = old })
+	t.Run("anon", storResizeAnon)
+	t.Run("machine", storResizeMachine)
+}
+
+func storResizeAnon(t *testing.T) {
 	ps := PageSize()
 	for _, flags := range []Flag{
 		Private, Shared, Private | Guard, Shared | Guard, Private | Locked, Private | Secret,
