@@ -664,3 +664,63 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkStorResize grows a region from one page to 64 and shrinks it
+// back, per way of growing.
+func BenchmarkStorResize(b *testing.B) {
+	ps := PageSize()
+	for _, tc := range []struct {
+		name    string
+		flags   Flag
+		reserve int
+	}{
+		{"mremap", Private, 0},
+		{"reserved", Private, 64 * ps},
+		{"copy", Shared, 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r, err := NewAnon(ps, Read|Write, tc.flags)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if tc.reserve > 0 {
+				if err := r.Reserve(tc.reserve); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := r.Map(); err != nil {
+				b.Fatal(err)
+			}
+			defer r.Unmap()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := r.Resize(64 * ps); err != nil {
+					b.Fatal(err)
+				}
+				if err := r.Resize(ps); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStorView measures the cost of View's checks on a cached type.
+func BenchmarkStorView(b *testing.B) {
+	r, err := NewAnon(PageSize(), Read|Write, Private)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Unmap()
+	type rec struct{ A, B uint64 }
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := View[rec](r, 16, 4)
+		if err != nil || len(v) != 4 {
+			b.Fatal(err)
+		}
+	}
+}
