@@ -225,10 +225,7 @@ func (r *Region) grow(oldLen, newLen int) error {
 		if newLen <= room {
 			return r.growInPlace(oldLen, newLen)
 		}
-		if r.reserve > 0 {
-			return fmt.Errorf("mmap: %s: %d bytes asked for, reservation of %d bytes: %w (%w)",
-				r.name, newLen, r.reserve, errReserveLimit, fs.ErrInvalid)
-		}
+		// No room: only a region without Reserve gets here, to move.
 	} else if r.file != nil || r.flags&Private != 0 {
 		// Shared anonymous memory cannot grow with mremap: its backing
 		// object keeps the old size and the new pages would raise SIGBUS.
