@@ -2,7 +2,6 @@ package mmap
 
 import (
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 )
@@ -47,8 +46,7 @@ func (r *Region) Grow(length int) error {
 	}
 	if n, ok := roundUp(length, pageSize); r.reserve > 0 && (!ok || n > r.reserve) {
 		// Refused before the file grows.
-		return fmt.Errorf("mmap: %s: %d bytes asked for, reservation of %d bytes: %w (%w)",
-			r.name, length, r.reserve, errReserveLimit, fs.ErrInvalid)
+		return invalidf("%s: growing to %d bytes, beyond the reservation of %d bytes", r.name, length, r.reserve)
 	}
 	if r.file != nil && !r.device {
 		if int64(length) > math.MaxInt64-r.off-int64(pageSize) {

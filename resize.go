@@ -14,7 +14,6 @@ var remap = sysRemap
 
 var (
 	errResizeOpened = fmt.Errorf("mmap: region from Open cannot change size, its file is closed: %w", fs.ErrClosed)
-	errReserveLimit = errors.New("mmap: growth beyond the region's reservation")
 )
 
 // Reserve reserves max bytes of address space for the region, to be taken
@@ -217,8 +216,7 @@ func (r *Region) shrink(oldLen, newLen int) error {
 func (r *Region) grow(oldLen, newLen int) error {
 	guard, align := r.layout()
 	if r.reserve > 0 && newLen > r.reserve {
-		return fmt.Errorf("mmap: %s: %d bytes asked for, reservation of %d bytes: %w (%w)",
-			r.name, newLen, r.reserve, errReserveLimit, fs.ErrInvalid)
+		return invalidf("%s: growing to %d bytes, beyond the reservation of %d bytes", r.name, newLen, r.reserve)
 	}
 	if r.reserved() {
 		room := int(uintptr(r.base) + r.size - uintptr(guard) - uintptr(r.addr))
