@@ -28,7 +28,7 @@ import (
 // errors.Is(err, syscall.ENOSPC) for a full disk; the region is then left as
 // it was, and the file may have grown by part of the request. Grow returns
 // ErrNotMapped if the region is not mapped and an error matching
-// fs.ErrClosed for a region from Open. Like Resize, it waits for ReadAt and
+// fs.ErrClosed for a region from Open or whose file is closed. Like Resize, it waits for ReadAt and
 // WriteAt calls in flight, invalidates every slice from Bytes or View, and
 // keeps the region's address if the region has a reservation large enough
 // (see Reserve).
@@ -47,6 +47,9 @@ func (r *Region) Grow(length int) error {
 	if n, ok := roundUp(length, pageSize); r.reserve > 0 && (!ok || n > r.reserve) {
 		// Refused before the file grows.
 		return invalidf("%s: growing to %d bytes, beyond the reservation of %d bytes", r.name, length, r.reserve)
+	}
+	if err := r.checkFile(); err != nil {
+		return err
 	}
 	if r.file != nil && !r.device {
 		if int64(length) > math.MaxInt64-r.off-int64(pageSize) {

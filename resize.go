@@ -84,7 +84,7 @@ func (r *Region) Reserve(max int) error {
 // Resize waits for ReadAt and WriteAt calls in flight and excludes new ones
 // while it runs, so none of them ever sees the old address. It returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
-// for a region from Open, and *fs.PathError for errors of the operating
+// for a region from Open or whose file is closed, and *fs.PathError for errors of the operating
 // system (Op "mremap", "mmap", "mlock"...), after which the region keeps its
 // old length and contents.
 func (r *Region) Resize(length int) error {
@@ -107,6 +107,9 @@ func (r *Region) resizeLocked(length int) error {
 	newLen, ok := roundUp(length, pageSize)
 	if !ok || (r.file != nil && int64(newLen) > math.MaxInt64-r.off) {
 		return invalidf("%s: length %d overflows", r.name, length)
+	}
+	if err := r.checkFile(); err != nil {
+		return err
 	}
 	if r.file != nil && !r.device {
 		size, err := sysFileSize(r.file.Fd())
@@ -135,6 +138,15 @@ func (r *Region) resizeLocked(length int) error {
 		return err
 	}
 	r.length = length
+	return nil
+}
+
+// checkFile returns an error matching fs.ErrClosed if the region's file
+// is closed: its pages cannot be mapped any more.
+func (r *Region) checkFile() error {
+	if r.file != nil && r.file.Fd() == ^uintptr(0) {
+		return fmt.Errorf("mmap: %s: %w", r.name, fs.ErrClosed)
+	}
 	return nil
 }
 

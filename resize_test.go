@@ -308,7 +308,17 @@ func TestStorResizeErrors(t *testing.T) {
 		t.Errorf("Grow(0) = %v, want fs.ErrInvalid", err)
 	}
 
-	_, name := tempFile(t, pattern(2*ps, 0), os.O_RDONLY)
+	f, name := tempFile(t, pattern(2*ps, 0), os.O_RDWR)
+	fr, err := NewFile(f, 0, ps, Read|Write, Shared)
+	fr = storMapped(t, fr, err)
+	f.Close()
+	if err := fr.Resize(2 * ps); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Resize of a region whose file is closed = %v, want fs.ErrClosed", err)
+	}
+	if err := fr.Grow(2 * ps); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Grow of a region whose file is closed = %v, want fs.ErrClosed", err)
+	}
+
 	o, err := Open(name)
 	if err != nil {
 		t.Fatal(err)
