@@ -27,11 +27,12 @@ import (
 // *fs.PathError (Op "fallocate" or "write") keeping its errno, as in
 // errors.Is(err, syscall.ENOSPC) for a full disk; the region is then left as
 // it was, and the file may have grown by part of the request. Grow returns
-// ErrNotMapped if the region is not mapped and an error matching
-// fs.ErrClosed for a region from Open or whose file is closed. Like Resize, it waits for ReadAt and
-// WriteAt calls in flight, invalidates every slice from Bytes or View, and
-// keeps the region's address if the region has a reservation large enough
-// (see Reserve).
+// ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
+// for a region from Open or whose file is closed, and the errors of Resize.
+// Like Resize, it waits for ReadAt and WriteAt calls in flight, invalidates
+// every slice from Bytes or View, and keeps the region's address up to the
+// size given to Reserve; growing beyond that is refused (fs.ErrInvalid)
+// before the file is touched.
 func (r *Region) Grow(length int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -72,10 +72,10 @@ func (r *Region) Reserve(max int) error {
 // is never grown past the end of its file: ErrPastEOF if a whole page would
 // lie beyond it (grow the file first, or use Grow, which does).
 //
-// Where the region has a reservation (see Reserve), Resize grows and shrinks
-// it in place and its address never changes; growing beyond the reservation
-// is refused with an error matching fs.ErrInvalid. Otherwise, Resize grows in
-// place where it can (mremap on Linux) and moves the region where it cannot.
+// After Reserve, Resize grows and shrinks the region in place and its
+// address never changes; growing beyond the reserved size is refused with
+// an error matching fs.ErrInvalid. Otherwise, Resize grows in place where it
+// can (mremap on Linux) and moves the region where it cannot.
 // The flags stay in force: Guard pages follow the end of the region, Locked
 // and Secret lock the new pages, HugePages advises them, Populate faults them
 // in, and they get the region's current protection. The part cut off by a
@@ -84,9 +84,9 @@ func (r *Region) Reserve(max int) error {
 // Resize waits for ReadAt and WriteAt calls in flight and excludes new ones
 // while it runs, so none of them ever sees the old address. It returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
-// for a region from Open or whose file is closed, and *fs.PathError for errors of the operating
-// system (Op "mremap", "mmap", "mlock"...), after which the region keeps its
-// old length and contents.
+// for a region from Open or whose file is closed, and an *fs.PathError for
+// an error of the operating system (Op "mremap", "mmap", "mlock"...), after
+// which the region keeps its old length and contents.
 func (r *Region) Resize(length int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
