@@ -222,62 +222,72 @@ func (m *storMachine) check(t *rapid.T) {
 
 func TestStorResizeMachine(t *testing.T) { storResizeMachine(t) }
 
+// FuzzStorResizeMachine runs the state machine from fuzzed input.
+func FuzzStorResizeMachine(f *testing.F) {
+	dir := tempDir(f)
+	f.Fuzz(rapid.MakeFuzz(func(t *rapid.T) { storMachineRun(t, dir) }))
+}
+
 func storResizeMachine(t *testing.T) {
 	dir := tempDir(t)
-	rapid.Check(t, func(t *rapid.T) {
-		ps := PageSize()
-		m := &storMachine{}
-		flags := rapid.SampledFrom([]Flag{Shared, Private}).Draw(t, "sharing")
-		flags |= rapid.SampledFrom([]Flag{0, Guard, Populate}).Draw(t, "flag")
-		m.shared = flags&Shared != 0
-		pages := rapid.IntRange(1, 4).Draw(t, "pages")
-		var (
-			r   *Region
-			err error
-		)
-		if rapid.Bool().Draw(t, "file") {
-			m.off = rapid.IntRange(0, 1).Draw(t, "offPages") * ps
-			size := m.off + rapid.IntRange(pages, 6).Draw(t, "filePages")*ps + rapid.IntRange(0, ps-1).Draw(t, "extra")
-			m.file = pattern(size, byte(size))
-			name := filepath.Join(dir, "machine")
-			if err := os.WriteFile(name, m.file, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			m.f, err = os.OpenFile(name, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { m.f.Close(); os.Remove(name) })
-			r, err = NewFile(m.f, int64(m.off), pages*ps, Read|Write, flags)
-		} else {
-			r, err = NewAnon(pages*ps, Read|Write, flags)
+	rapid.Check(t, func(t *rapid.T) { storMachineRun(t, dir) })
+}
+
+// storMachineRun builds a region, anonymous or of a file in dir, and runs
+// the state machine on it.
+func storMachineRun(t *rapid.T, dir string) {
+	ps := PageSize()
+	m := &storMachine{}
+	flags := rapid.SampledFrom([]Flag{Shared, Private}).Draw(t, "sharing")
+	flags |= rapid.SampledFrom([]Flag{0, Guard, Populate}).Draw(t, "flag")
+	m.shared = flags&Shared != 0
+	pages := rapid.IntRange(1, 4).Draw(t, "pages")
+	var (
+		r   *Region
+		err error
+	)
+	if rapid.Bool().Draw(t, "file") {
+		m.off = rapid.IntRange(0, 1).Draw(t, "offPages") * ps
+		size := m.off + rapid.IntRange(pages, 6).Draw(t, "filePages")*ps + rapid.IntRange(0, ps-1).Draw(t, "extra")
+		m.file = pattern(size, byte(size))
+		name := filepath.Join(dir, "machine")
+		if err := os.WriteFile(name, m.file, 0o644); err != nil {
+			t.Fatal(err)
 		}
+		m.f, err = os.OpenFile(name, os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rapid.Bool().Draw(t, "reserve") {
-			m.reserve = 32 * ps
-			if err := r.Reserve(m.reserve); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := r.Map(); err != nil {
+		t.Cleanup(func() { m.f.Close(); os.Remove(name) })
+		r, err = NewFile(m.f, int64(m.off), pages*ps, Read|Write, flags)
+	} else {
+		r, err = NewAnon(pages*ps, Read|Write, flags)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rapid.Bool().Draw(t, "reserve") {
+		m.reserve = 32 * ps
+		if err := r.Reserve(m.reserve); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { r.Unmap() })
-		m.r = r
-		m.model = m.resized(0)
-		m.model = m.resized(pages * ps)
-		m.base = unsafe.SliceData(r.Bytes())
-		t.Repeat(map[string]func(*rapid.T){
-			"Resize":  m.Resize,
-			"Grow":    m.Grow,
-			"WriteAt": m.WriteAt,
-			"ReadAt":  m.ReadAt,
-			"Flush":   m.Flush,
-			"Remap":   m.Remap,
-			"Append":  m.AppendFile,
-			"":        m.check,
-		})
+	}
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Unmap() })
+	m.r = r
+	m.model = m.resized(0)
+	m.model = m.resized(pages * ps)
+	m.base = unsafe.SliceData(r.Bytes())
+	t.Repeat(map[string]func(*rapid.T){
+		"Resize":  m.Resize,
+		"Grow":    m.Grow,
+		"WriteAt": m.WriteAt,
+		"ReadAt":  m.ReadAt,
+		"Flush":   m.Flush,
+		"Remap":   m.Remap,
+		"Append":  m.AppendFile,
+		"":        m.check,
 	})
 }

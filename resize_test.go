@@ -598,15 +598,28 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 		name    string
 		reserve int
 		flags   Flag
+		file    bool
 	}{
-		{"moving", 0, Private},
-		{"shared", 0, Shared},
-		{"guard", 0, Private | Guard},
-		{"reserved", maxPages * ps, Private},
+		{"moving", 0, Private, false},
+		{"shared", 0, Shared, false},
+		{"guard", 0, Private | Guard, false},
+		{"reserved", maxPages * ps, Private, false},
+		{"file", 0, Shared, true},
+		{"file reserved", maxPages * ps, Private, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := pattern(maxPages*ps, 7)
-			r, err := NewAnon(ps, Read|Write, tc.flags)
+			var (
+				r   *Region
+				err error
+			)
+			if tc.file {
+				// The file holds every byte: reads must match exactly.
+				f, _ := tempFile(t, want, os.O_RDWR)
+				r, err = NewFile(f, 0, ps, Read|Write, tc.flags)
+			} else {
+				r, err = NewAnon(ps, Read|Write, tc.flags)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -641,7 +654,7 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 						// Every page holds the pattern or, if just grown
 						// and not written yet, zeros.
 						for j := 0; j < n; j++ {
-							if b := buf[j]; b != want[off+j] && (b != 0 || off+j < ps) {
+							if b := buf[j]; b != want[off+j] && (b != 0 || off+j < ps || tc.file) {
 								errs <- fmt.Errorf("byte %d = %#x, want %#x (or 0)", off+j, b, want[off+j])
 								return
 							}
