@@ -24,6 +24,14 @@
 // values to these rules. A value that breaks them gives an error matching
 // [ErrUnaligned].
 //
+// # Growing regions
+//
+// Storage code that appends to a file grows its region with [Region.Grow],
+// which allocates the file's blocks first so that a full disk is an error
+// and not a SIGBUS, or with [Region.Resize] once the file is long enough.
+// [Region.Reserve] keeps the region's address fixed as it grows, and [View]
+// reads and writes fixed-size records in place.
+//
 // # Errors
 //
 // Every error the package returns can be classified with [errors.Is]:
@@ -40,17 +48,18 @@
 // # Concurrency
 //
 // Every method of [Region] is safe to call from several goroutines at once.
-// ReadAt and WriteAt run in parallel with each other; Map, Unmap and Protect
-// wait for the ReadAt and WriteAt calls in flight and exclude new ones while
-// they run. The memory returned by [Region.Bytes] is not protected by the
+// ReadAt and WriteAt run in parallel with each other; Map, Unmap, Protect,
+// Resize and Grow wait for the ReadAt and WriteAt calls in flight and exclude
+// new ones while they run. The memory returned by [Region.Bytes] is not protected by the
 // package: what the program does with it is the program's to synchronize.
 //
 // # Caveats
 //
-// The slice returned by Bytes is valid only until Unmap. Using it afterwards
-// crashes the program with a segmentation fault or, worse, reads or writes
-// whatever the process has mapped at that address since. Keep such slices
-// inside the code that owns the Region.
+// The slice returned by Bytes or [View] is valid only until Unmap, or until
+// [Region.Resize] or [Region.Grow] changes the region's size. Using it
+// afterwards crashes the program with a segmentation fault or, worse, reads
+// or writes whatever the process has mapped at that address since. Keep such
+// slices inside the code that owns the Region.
 //
 // Access to a file mapping beyond the file's current end raises SIGBUS, which
 // crashes a Go program when it happens on a plain slice access. This happens

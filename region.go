@@ -20,11 +20,11 @@ import (
 type Region struct {
 	mu sync.RWMutex
 
-	// Set by the constructor and never changed.
+	// Set by the constructor and never changed (length: see below).
 	file   *os.File // backing file; nil for anonymous memory and for Open once mapped
 	name   string   // the file's name, or "anonymous"
 	off    int64
-	length int
+	length int  // set by the constructor, changed only by Resize and Grow with mu held for writing: read it with mu held
 	prot   Prot // protection the region was built with
 	flags  Flag
 	opened bool // built by Open, which closes the file once mapped
@@ -81,9 +81,9 @@ func validate(prot Prot, flags Flag, anon bool) error {
 // boundary. It returns nil when the region is not mapped, and an empty,
 // non-nil slice for a mapped region of length 0.
 //
-// The slice is valid only until Unmap. Using it afterwards crashes the
-// program or, worse, reads or writes whatever is mapped at that address
-// next. Access beyond the end of a truncated file raises SIGBUS, and a write
+// The slice is valid only until Unmap, Resize or Grow. Using it afterwards
+// crashes the program or, worse, reads or writes whatever is mapped at that
+// address next. Access beyond the end of a truncated file raises SIGBUS, and a write
 // to memory without Write protection raises SIGSEGV; both crash the program
 // unless the goroutine has called debug.SetPanicOnFault. ReadAt and WriteAt
 // are the safe alternatives.
@@ -99,8 +99,12 @@ func (r *Region) Bytes() []byte {
 	return unsafe.Slice((*byte)(r.addr), r.length)
 }
 
-// Len returns the region's length in bytes.
-func (r *Region) Len() int { return r.length }
+// Len returns the region's length in bytes. Resize and Grow change it.
+func (r *Region) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.length
+}
 
 // Offset returns the offset in the file at which the region starts; 0 for
 // anonymous memory.
@@ -224,8 +228,8 @@ func (r *Region) mapLocked() error {
 	if err != nil {
 		return pathError("mmap", r.name, err)
 	}
-	r.addr, r.base, r.size = addr, base, uintptr(resLen)
-	if err := r.applyFlags(mapLen); err != nil {
+	r.addr, r.base, r.size, r.cur = addr, base, uintptr(resLen), r.prot
+	if err := r.applyFlags(r.addr, mapLen, populateByMap && r.flags&HugePages == 0); err != nil {
 		sysUnmap(r.base, r.size)
 		r.addr, r.base, r.size = nil, nil, 0
 		return err
@@ -234,58 +238,65 @@ func (r *Region) mapLocked() error {
 	return nil
 }
 
-// applyFlags applies the flags that take effect after mmap.
-func (r *Region) applyFlags(mapLen int) error {
+// applyFlags applies the flags that take effect after mmap to the n bytes
+// of the region's memory at addr (all of it at Map, the new part after
+// Resize); populated tells whether the pages are already faulted in.
+func (r *Region) applyFlags(addr unsafe.Pointer, n int, populated bool) error {
 	if r.flags&HugePages != 0 {
-		if err := sysAdvise(r.addr, uintptr(mapLen), HugePage); err != nil {
+		if err := sysAdvise(addr, uintptr(n), HugePage); err != nil {
 			return pathError("madvise", r.name, err)
 		}
 	}
 	if r.flags&Secret != 0 {
-		if err := sysAdvise(r.addr, uintptr(mapLen), DontDump); err != nil {
+		if err := sysAdvise(addr, uintptr(n), DontDump); err != nil {
 			return pathError("madvise", r.name, err)
 		}
-		if err := sysWipeOnFork(r.addr, uintptr(mapLen)); err != nil {
+		if err := sysWipeOnFork(addr, uintptr(n)); err != nil {
 			return pathError("madvise", r.name, err)
 		}
 	}
 	if r.flags&(Locked|Secret) != 0 {
-		if err := sysLock(r.addr, uintptr(mapLen)); err != nil {
+		if err := sysLock(addr, uintptr(n)); err != nil {
 			return pathError("mlock", r.name, err)
 		}
 	}
-	if r.flags&Populate != 0 && (!populateByMap || r.flags&HugePages != 0) {
-		r.touch(mapLen)
+	if r.flags&Populate != 0 && !populated {
+		r.touch(addr, n)
 	}
 	return nil
 }
 
-// touch faults every page in: by writing a zero to each page of a new
-// anonymous mapping, which reads as zeros anyway (reading would only map the
-// shared zero page), and by reading one byte of each page of a file.
-func (r *Region) touch(mapLen int) {
-	if r.prot&(Read|Write) == 0 {
+// touch faults every page of the n bytes at addr in, if the current
+// protection allows it: by writing a zero to each page of new anonymous
+// memory, which reads as zeros anyway (reading would only map the shared zero
+// page), and by reading one byte of each page of a file.
+func (r *Region) touch(addr unsafe.Pointer, n int) {
+	if r.cur&(Read|Write) == 0 {
 		return
 	}
-	if r.file == nil && r.prot&Write != 0 {
-		for off := 0; off < mapLen; off += pageSize {
-			*(*byte)(unsafe.Add(r.addr, off)) = 0
+	if r.file == nil && r.cur&Write != 0 {
+		for off := 0; off < n; off += pageSize {
+			*(*byte)(unsafe.Add(addr, off)) = 0
 		}
 		return
 	}
 	var s byte
-	for off := 0; off < mapLen; off += pageSize {
-		s += *(*byte)(unsafe.Add(r.addr, off))
+	for off := 0; off < n; off += pageSize {
+		s += *(*byte)(unsafe.Add(addr, off))
 	}
 	runtime.KeepAlive(s) // keeps the loads from being removed
 }
 
 // checkEOF returns ErrPastEOF if the region has a whole page beyond size.
-func (r *Region) checkEOF(size int64) error {
-	mapLen, _ := roundUp(r.length, pageSize)
+func (r *Region) checkEOF(size int64) error { return r.checkEOFLen(r.length, size) }
+
+// checkEOFLen returns ErrPastEOF if a region of length bytes at r.off would
+// have a whole page beyond size.
+func (r *Region) checkEOFLen(length int, size int64) error {
+	mapLen, _ := roundUp(length, pageSize)
 	end := (size + int64(pageSize) - 1) &^ int64(pageSize-1)
 	if r.off > size || int64(mapLen) > end-r.off {
-		return fmt.Errorf("mmap: %s: %d bytes at offset %d, file size %d: %w", r.name, r.length, r.off, size, ErrPastEOF)
+		return fmt.Errorf("mmap: %s: %d bytes at offset %d, file size %d: %w", r.name, length, r.off, size, ErrPastEOF)
 	}
 	return nil
 }
@@ -362,29 +373,36 @@ func (r *Region) mappedLen() uintptr {
 // private and anonymous regions, whose writes never reach a file, and
 // ErrNotMapped if the region is not mapped.
 func (r *Region) Flush() error {
-	return r.flush(0, r.length, false)
+	return r.flush(0, -1, false)
 }
 
 // FlushAsync starts writing the dirty pages of a shared file region to the
 // file and returns without waiting (msync with MS_ASYNC).
 func (r *Region) FlushAsync() error {
-	return r.flush(0, r.length, true)
+	return r.flush(0, -1, true)
 }
 
 // FlushRange is Flush for the n bytes at offset off, rounded out to whole
 // pages. The range must lie inside the region (fs.ErrInvalid otherwise).
 func (r *Region) FlushRange(off, n int) error {
-	if off < 0 || n < 0 || off > r.length || n > r.length-off {
-		return invalidf("flush range [%d, %d+%d) outside region of length %d", off, off, n, r.length)
+	if off < 0 || n < 0 {
+		return invalidf("flush range [%d, %d+%d) is negative", off, off, n)
 	}
 	return r.flush(off, n, false)
 }
 
+// flush flushes the n bytes at off, or the whole region if n is negative.
 func (r *Region) flush(off, n int, async bool) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if !r.mapped {
 		return ErrNotMapped
+	}
+	if n < 0 {
+		n = r.length
+	}
+	if off > r.length || n > r.length-off {
+		return invalidf("flush range [%d, %d+%d) outside region of length %d", off, off, n, r.length)
 	}
 	if r.flags&Shared == 0 || (r.file == nil && !r.opened) || n == 0 {
 		return nil

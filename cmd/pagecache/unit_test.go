@@ -265,10 +265,11 @@ func TestPagecacheEmpty(t *testing.T) {
 }
 
 func TestPagecacheRepository(t *testing.T) {
-	// The README's first command: the tool on the repository itself.
-	code, out, errs := pcRun(t, "../..")
+	// The README's first command: the tool on the repository itself,
+	// skipping the repository's .git directory.
+	code, out, errs := pcRun(t, "-i", ".git", "../..")
 	if code != exitOK || errs != "" {
-		t.Fatalf("pagecache ../..: exit %d, stderr %q", code, errs)
+		t.Fatalf("pagecache -i .git ../..: exit %d, stderr %q", code, errs)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 3 || !strings.HasPrefix(strings.TrimSpace(lines[0]), "SIZE") ||

@@ -1,0 +1,363 @@
+package mmap
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"unsafe"
+)
+
+// remap is sysRemap; tests replace it to take the path of systems without
+// mremap.
+var remap = sysRemap
+
+var (
+	errResizeOpened = fmt.Errorf("mmap: region from Open cannot change size, its file is closed: %w", fs.ErrClosed)
+)
+
+// Reserve reserves max bytes of address space for the region, to be taken
+// at the next Map: Map places the region at the start of an inaccessible
+// (PROT_NONE) reservation of max bytes, and every later Resize or Grow up to
+// max bytes maps the new pages in place, inside that reservation, so that
+// the address of Bytes never changes. Reserving address space costs no
+// memory; on 32-bit systems address space itself is scarce.
+//
+// Growing beyond max is refused: Resize and Grow return an error matching
+// fs.ErrInvalid and leave the region as it was, so that pointers into it
+// stay valid. To grow further, Unmap, Reserve more and Map again (which may
+// place the region elsewhere). Unmap releases the whole reservation; the
+// reservation is kept for every later Map.
+//
+// Reserve must be called while the region is not mapped (ErrMapped
+// otherwise). max must be a multiple of PageSize (ErrUnaligned) and at least
+// Len (fs.ErrInvalid). A reservation larger than the free address space
+// makes Map fail with an error of the operating system (ENOMEM). A region
+// from Open cannot be reserved for (fs.ErrClosed).
+func (r *Region) Reserve(max int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mapped {
+		return ErrMapped
+	}
+	if r.opened {
+		return errResizeOpened
+	}
+	if max < 0 {
+		return invalidf("negative reservation %d", max)
+	}
+	if max%pageSize != 0 {
+		return fmt.Errorf("mmap: reservation of %d bytes is not a multiple of the page size %d: %w", max, pageSize, ErrUnaligned)
+	}
+	if max < int(r.mappedLen()) {
+		return invalidf("reservation of %d bytes is smaller than the region's %d bytes", max, r.length)
+	}
+	if max > math.MaxInt-2*pageSize-hugePageSize() {
+		return invalidf("reservation of %d bytes overflows", max)
+	}
+	r.reserve = max
+	return nil
+}
+
+// Resize changes the length of a mapped region to length bytes, keeping its
+// contents up to the smaller of the two lengths. Bytes then returns the new
+// length and may have moved: every slice from Bytes or View is invalid
+// after Resize, as after Unmap. New pages of anonymous memory read as zeros;
+// new pages of a file region show the file. The new length stays for later
+// Maps.
+//
+// The length rules are those of NewAnon and NewFile: length must be positive
+// (fs.ErrInvalid) and a multiple of PageSize, or, for a file region, end
+// exactly at the file's current end (ErrUnaligned otherwise). A file region
+// is never grown past the end of its file: ErrPastEOF if a whole page would
+// lie beyond it (grow the file first, or use Grow, which does).
+//
+// After Reserve, Resize grows and shrinks the region in place and its
+// address never changes; growing beyond the reserved size is refused with
+// an error matching fs.ErrInvalid. Otherwise, Resize grows in place where it
+// can (mremap on Linux) and moves the region where it cannot.
+// The flags stay in force: Guard pages follow the end of the region, Locked
+// and Secret lock the new pages, HugePages advises them, Populate faults them
+// in, and they get the region's current protection. The part cut off by a
+// shrink is released (overwritten with zeros first for Secret).
+//
+// Resize waits for ReadAt and WriteAt calls in flight and excludes new ones
+// while it runs, so none of them ever sees the old address. It returns
+// ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
+// for a region from Open or whose file is closed, and an *fs.PathError for
+// an error of the operating system (Op "mremap", "mmap", "mlock"...), after
+// which the region keeps its old length and contents.
+func (r *Region) Resize(length int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.resizeLocked(length)
+}
+
+// resizeLocked is Resize; r.mu is held for writing.
+func (r *Region) resizeLocked(length int) error {
+	if !r.mapped {
+		return ErrNotMapped
+	}
+	if r.opened {
+		return errResizeOpened
+	}
+	if length <= 0 {
+		return invalidf("%s: length %d is not positive", r.name, length)
+	}
+	newLen, ok := roundUp(length, pageSize)
+	if !ok || (r.file != nil && int64(newLen) > math.MaxInt64-r.off) {
+		return invalidf("%s: length %d overflows", r.name, length)
+	}
+	if err := r.checkFile(); err != nil {
+		return err
+	}
+	if r.file != nil && !r.device {
+		size, err := sysFileSize(r.file.Fd())
+		if err != nil {
+			return pathError("fstat", r.name, err)
+		}
+		if length != newLen && r.off+int64(length) != size {
+			return fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d and does not end at the end of the file: %w",
+				r.name, length, pageSize, ErrUnaligned)
+		}
+		if err := r.checkEOFLen(length, size); err != nil {
+			return err
+		}
+	} else if length != newLen {
+		return fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d: %w", r.name, length, pageSize, ErrUnaligned)
+	}
+	oldLen := int(r.mappedLen())
+	var err error
+	switch {
+	case newLen < oldLen:
+		err = r.shrink(oldLen, newLen)
+	case newLen > oldLen:
+		err = r.grow(oldLen, newLen)
+	}
+	if err != nil {
+		return err
+	}
+	r.length = length
+	return nil
+}
+
+// checkFile returns an error matching fs.ErrClosed if the region's file
+// is closed: its pages cannot be mapped any more.
+func (r *Region) checkFile() error {
+	if r.file != nil && r.file.Fd() == ^uintptr(0) {
+		return fmt.Errorf("mmap: %s: %w", r.name, fs.ErrClosed)
+	}
+	return nil
+}
+
+// layout returns the room the region's mapping needs around it: a guard page
+// on each side, and slack to align it for huge pages.
+func (r *Region) layout() (guard, align int) {
+	if r.flags&(Guard|Secret) != 0 {
+		guard = pageSize
+	}
+	if r.flags&HugePages != 0 {
+		align = hugePageSize()
+	}
+	return guard, align
+}
+
+// reserved reports whether the mapping lies in a reservation of address
+// space (made by mapLocked or grow), whose free parts are PROT_NONE mappings
+// that belong to the region.
+func (r *Region) reserved() bool {
+	guard, align := r.layout()
+	return r.reserve > 0 || guard > 0 || align > 0
+}
+
+// fdOff returns the descriptor and file offset to map the region's pages
+// from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
+func (r *Region) fdOff(off int) (uintptr, int64) {
+	if r.file == nil {
+		return ^uintptr(0), 0
+	}
+	return r.file.Fd(), r.off + int64(off)
+}
+
+// release gives the n bytes at addr, part of the region's mapping, back:
+// inside a reservation they become PROT_NONE again, else they are unmapped.
+func (r *Region) release(addr unsafe.Pointer, n int) error {
+	if r.reserved() {
+		if _, err := sysMap(^uintptr(0), 0, addr, uintptr(n), 0, Private|NoReserve); err != nil {
+			return pathError("mmap", r.name, err)
+		}
+		return nil
+	}
+	if err := sysUnmap(addr, uintptr(n)); err != nil {
+		return pathError("munmap", r.name, err)
+	}
+	return nil
+}
+
+// wipe overwrites the n bytes at addr with zeros, making them writable first
+// if they are not.
+func (r *Region) wipe(addr unsafe.Pointer, n int) error {
+	if r.cur&Write == 0 {
+		if err := sysProtect(addr, uintptr(n), Read|Write); err != nil {
+			return pathError("mprotect", r.name, err)
+		}
+	}
+	clear(unsafe.Slice((*byte)(addr), n))
+	return nil
+}
+
+// shrink cuts the mapping from oldLen to newLen bytes, in place.
+func (r *Region) shrink(oldLen, newLen int) error {
+	tail := unsafe.Add(r.addr, newLen)
+	if r.flags&Secret != 0 {
+		if err := r.wipe(tail, oldLen-newLen); err != nil {
+			return err
+		}
+	}
+	if err := r.release(tail, oldLen-newLen); err != nil {
+		return err
+	}
+	if !r.reserved() {
+		r.size = uintptr(newLen)
+	}
+	return nil
+}
+
+// grow extends the mapping from oldLen to newLen bytes: in place inside its
+// reservation where there is room, else by remapping.
+func (r *Region) grow(oldLen, newLen int) error {
+	guard, align := r.layout()
+	if r.reserve > 0 && newLen > r.reserve {
+		return invalidf("%s: growing to %d bytes, beyond the reservation of %d bytes", r.name, newLen, r.reserve)
+	}
+	if r.reserved() {
+		room := int(uintptr(r.base) + r.size - uintptr(guard) - uintptr(r.addr))
+		if newLen <= room {
+			return r.growInPlace(oldLen, newLen)
+		}
+		// No room: only a region without Reserve gets here, to move.
+	} else if r.file != nil || r.flags&Private != 0 {
+		// Shared anonymous memory cannot grow with mremap: its backing
+		// object keeps the old size and the new pages would raise SIGBUS.
+		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
+		if err == nil {
+			r.addr, r.base, r.size = addr, addr, uintptr(newLen)
+			return r.growFlags(oldLen, newLen, false)
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return pathError("mremap", r.name, err)
+		}
+	}
+	return r.move(oldLen, newLen, guard, align)
+}
+
+// growInPlace maps the pages from oldLen to newLen at the end of the
+// mapping, over the reservation's PROT_NONE pages.
+func (r *Region) growInPlace(oldLen, newLen int) error {
+	fd, off := r.fdOff(oldLen)
+	at := unsafe.Add(r.addr, oldLen)
+	if _, err := sysMap(fd, off, at, uintptr(newLen-oldLen), r.cur, r.flags); err != nil {
+		return pathError("mmap", r.name, err)
+	}
+	return r.growFlags(oldLen, newLen, populateByMap)
+}
+
+// growFlags applies the region's flags to the pages from oldLen to newLen.
+// If that fails, it releases those pages again, so that the mapping has the
+// old length, and returns the error.
+func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
+	tail := unsafe.Add(r.addr, oldLen)
+	err := r.applyFlags(tail, newLen-oldLen, populated)
+	if err != nil {
+		if r.release(tail, newLen-oldLen) == nil && !r.reserved() {
+			r.size = uintptr(oldLen)
+		}
+	}
+	return err
+}
+
+// move maps the region again at a new place, with the room its flags need
+// around it, and newLen bytes long. On Linux mremap moves the pages
+// themselves; elsewhere the contents of anonymous and private memory are
+// copied (a shared file region needs no copy: the file holds its contents).
+func (r *Region) move(oldLen, newLen, guard, align int) error {
+	resLen := newLen + 2*guard + align
+	base, err := sysReserve(uintptr(resLen))
+	if err != nil {
+		return pathError("mmap", r.name, err)
+	}
+	at := uintptr(base) + uintptr(guard)
+	if align > 0 {
+		at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
+	}
+	dst := unsafe.Add(base, at-uintptr(base))
+	moved := false
+	if r.file != nil || r.flags&Private != 0 {
+		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			sysUnmap(base, uintptr(resLen))
+			return pathError("mremap", r.name, err)
+		}
+		moved = err == nil
+	}
+	if moved {
+		// The old pages are gone from the old place: release what is left
+		// of the old reservation around them, never the hole they left,
+		// which another mapping may take at any moment.
+		if head := int(uintptr(r.addr) - uintptr(r.base)); head > 0 {
+			sysUnmap(r.base, uintptr(head))
+		}
+		if rest := int(uintptr(r.base) + r.size - uintptr(r.addr) - uintptr(oldLen)); rest > 0 {
+			sysUnmap(unsafe.Add(r.addr, oldLen), uintptr(rest))
+		}
+		r.addr, r.base, r.size = dst, base, uintptr(resLen)
+		return r.growFlags(oldLen, newLen, false)
+	}
+	if err := r.copyTo(dst, oldLen, newLen); err != nil {
+		sysUnmap(base, uintptr(resLen))
+		return err
+	}
+	if r.flags&Secret != 0 {
+		r.wipe(r.addr, oldLen)
+	}
+	if r.flags&(Locked|Secret) != 0 {
+		sysUnlock(r.addr, uintptr(oldLen))
+	}
+	sysUnmap(r.base, r.size)
+	r.addr, r.base, r.size = dst, base, uintptr(resLen)
+	return nil
+}
+
+// copyTo maps newLen bytes of the region at dst, over a reservation, and
+// copies the region's contents there unless the file holds them.
+func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) error {
+	fd, off := r.fdOff(0)
+	copying := r.file == nil || r.flags&Private != 0
+	prot := r.cur
+	if copying {
+		prot = Read | Write
+	}
+	if _, err := sysMap(fd, off, dst, uintptr(newLen), prot, r.flags); err != nil {
+		return pathError("mmap", r.name, err)
+	}
+	if copying {
+		if r.cur&(Read|Write) == 0 {
+			if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
+				return pathError("mprotect", r.name, err)
+			}
+		}
+		n, fault := tryCopy(unsafe.Slice((*byte)(dst), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
+		if r.cur&(Read|Write) == 0 {
+			sysProtect(r.addr, uintptr(oldLen), r.cur)
+		}
+		if fault != 0 {
+			return &FaultError{Op: "read", Offset: int64(n), Addr: fault}
+		}
+		if prot != r.cur {
+			if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
+				return pathError("mprotect", r.name, err)
+			}
+		}
+	}
+	return r.applyFlags(dst, newLen, populateByMap || copying)
+}

@@ -1,0 +1,749 @@
+package mmap
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+// storMapped returns a mapped region built by build, unmapped at the end of
+// the test.
+func storMapped(t *testing.T, r *Region, err error) *Region {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Unmap() })
+	return r
+}
+
+// storAnon returns a mapped anonymous region, unmapped at the end of the
+// test.
+func storAnon(t *testing.T, length int, prot Prot, flags Flag) *Region {
+	t.Helper()
+	r, err := NewAnon(length, prot, flags)
+	return storMapped(t, r, err)
+}
+
+// storVMA describes the mapping that holds one address, from
+// /proc/self/smaps.
+type storVMA struct {
+	start, end uintptr
+	perm       string
+	flags      map[string]bool
+}
+
+// storFindVMA returns the mapping that holds addr, or ok false if none does.
+// It skips the test where /proc/self/smaps does not exist.
+func storFindVMA(t *testing.T, addr uintptr) (v storVMA, ok bool) {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("no /proc/self/smaps on %s: %v", runtime.GOOS, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	found := false
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) >= 2 && strings.Contains(fields[0], "-") && len(fields[1]) == 4 {
+			if found {
+				break // the next mapping: the wanted one had no VmFlags line
+			}
+			lo, hi, _ := strings.Cut(fields[0], "-")
+			s, err1 := strconv.ParseUint(lo, 16, 64)
+			e, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 == nil && err2 == nil && uint64(addr) >= s && uint64(addr) < e {
+				found = true
+				v = storVMA{start: uintptr(s), end: uintptr(e), perm: fields[1], flags: map[string]bool{}}
+			}
+			continue
+		}
+		if found && strings.HasPrefix(line, "VmFlags:") {
+			for _, fl := range fields[1:] {
+				v.flags[fl] = true
+			}
+			break
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return v, found
+}
+
+// storCheckContents checks that the region holds want.
+func storCheckContents(t *testing.T, r *Region, want []byte) {
+	t.Helper()
+	if r.Len() != len(want) {
+		t.Fatalf("Len() = %d, want %d", r.Len(), len(want))
+	}
+	got := make([]byte, len(want))
+	if n, err := r.ReadAt(got, 0); n != len(want) || (err != nil && err != io.EOF) {
+		t.Fatalf("ReadAt = %d, %v; want %d bytes", n, err, len(want))
+	}
+	if !bytes.Equal(got, want) {
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("contents differ first at byte %d: got %#x, want %#x", i, got[i], want[i])
+			}
+		}
+	}
+	if b := r.Bytes(); len(b) != len(want) {
+		t.Fatalf("len(Bytes()) = %d, want %d", len(b), len(want))
+	}
+}
+
+func TestStorResizeAnon(t *testing.T) { storResizeAnon(t) }
+
+// TestStorResizeNoMremap takes the path of systems without mremap, mapping
+// again and copying, on this one.
+func TestStorResizeNoMremap(t *testing.T) {
+	old := remap
+	remap = func(unsafe.Pointer, uintptr, unsafe.Pointer, uintptr) (unsafe.Pointer, error) {
+		return nil, errors.ErrUnsupported
+	}
+	t.Cleanup(func() { remap = old })
+	t.Run("anon", storResizeAnon)
+	t.Run("machine", storResizeMachine)
+}
+
+func storResizeAnon(t *testing.T) {
+	ps := PageSize()
+	for _, flags := range []Flag{
+		Private, Shared, Private | Guard, Shared | Guard, Private | Locked, Private | Secret,
+		Private | HugePages, Private | Populate, Shared | NoReserve,
+	} {
+		t.Run(flags.String(), func(t *testing.T) {
+			r := storAnon(t, 2*ps, Read|Write, flags)
+			want := pattern(2*ps, 1)
+			if _, err := r.WriteAt(want, 0); err != nil {
+				t.Fatal(err)
+			}
+			steps := []int{5, 3, 1, 40, 2, 64}
+			if flags&HugePages != 0 {
+				// Past the slack left for alignment: the region moves.
+				steps = append(steps, 2*hugePageSize()/ps+3, 7)
+			}
+			for _, pages := range steps {
+				if err := r.Resize(pages * ps); err != nil {
+					t.Fatalf("Resize(%d pages): %v", pages, err)
+				}
+				if n := pages * ps; n < len(want) {
+					want = want[:n]
+				} else {
+					want = append(want, make([]byte, n-len(want))...)
+				}
+				storCheckContents(t, r, want)
+				// New data in the new part must stick, the guard pages and
+				// flags must follow the end.
+				fresh := pattern(ps, byte(pages))
+				if _, err := r.WriteAt(fresh, int64(len(want)-ps)); err != nil {
+					t.Fatal(err)
+				}
+				copy(want[len(want)-ps:], fresh)
+				storCheckFlags(t, r)
+			}
+			storCheckContents(t, r, want)
+		})
+	}
+}
+
+// storCheckFlags checks in /proc/self/smaps that the mapping of r has the
+// kernel flags that its Flags ask for, from its first to its last page, and
+// that Guard pages lie on both sides. It checks nothing on other systems.
+func storCheckFlags(t *testing.T, r *Region) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		return
+	}
+	b := r.Bytes()
+	first := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	last := first + uintptr(len(b)) - 1
+	for _, a := range []uintptr{first, last} {
+		v, ok := storFindVMA(t, a)
+		if !ok {
+			t.Fatalf("no mapping holds address %#x of the region", a)
+		}
+		want := map[Flag]string{Locked: "lo", Secret: "dd", HugePages: "hg"}
+		for f, name := range want {
+			if r.Flags()&f != 0 && !v.flags[name] {
+				t.Errorf("mapping at %#x lacks VmFlag %q for %v after Resize; flags %v", a, name, f, v.flags)
+			}
+		}
+		if r.Flags()&Secret != 0 && !v.flags["lo"] {
+			t.Errorf("Secret mapping at %#x is not locked", a)
+		}
+	}
+	if h := uintptr(hugePageSize()); r.Flags()&HugePages != 0 && first%h != 0 {
+		t.Errorf("HugePages region at %#x is not aligned to %#x after Resize", first, h)
+	}
+	if r.Flags()&(Guard|Secret) != 0 {
+		for _, a := range []uintptr{first - 1, last + 1} {
+			v, ok := storFindVMA(t, a)
+			if !ok || v.perm[:3] != "---" {
+				t.Errorf("no guard page at %#x (mapping %+v, found %v)", a, v, ok)
+			}
+		}
+	}
+}
+
+func TestStorResizeFile(t *testing.T) {
+	ps := PageSize()
+	for _, flags := range []Flag{Shared, Private, Shared | Guard, Shared | Populate} {
+		t.Run(flags.String(), func(t *testing.T) {
+			data := pattern(3*ps+100, 3)
+			f, _ := tempFile(t, data, os.O_RDWR)
+			r, err := NewFile(f, 0, 2*ps, Read|Write, flags)
+			r = storMapped(t, r, err)
+
+			// Past the end of the file: refused, region unchanged.
+			if err := r.Resize(5 * ps); !errors.Is(err, ErrPastEOF) {
+				t.Fatalf("Resize past EOF = %v, want ErrPastEOF", err)
+			}
+			storCheckContents(t, r, data[:2*ps])
+			// Unaligned and not at the end of the file.
+			if err := r.Resize(3*ps + 1); !errors.Is(err, ErrUnaligned) {
+				t.Fatalf("Resize(3 pages + 1) = %v, want ErrUnaligned", err)
+			}
+			// Exactly to the end of the file, unaligned.
+			if err := r.Resize(len(data)); err != nil {
+				t.Fatal(err)
+			}
+			storCheckContents(t, r, data)
+			// The file grows; so may the region.
+			more := pattern(2*ps, 9)
+			if _, err := f.WriteAt(more, int64(len(data))); err != nil {
+				t.Fatal(err)
+			}
+			data = append(data, more...)
+			if err := r.Resize(5 * ps); err != nil {
+				t.Fatal(err)
+			}
+			storCheckContents(t, r, data[:5*ps])
+			if _, err := r.WriteAt([]byte("tail"), int64(5*ps-4)); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			onDisk := make([]byte, 4)
+			if _, err := f.ReadAt(onDisk, int64(5*ps-4)); err != nil {
+				t.Fatal(err)
+			}
+			if want := data[5*ps-4 : 5*ps]; flags&Shared != 0 {
+				want = []byte("tail")
+				copy(data[5*ps-4:], want)
+				if !bytes.Equal(onDisk, want) {
+					t.Errorf("file holds %q after a write to the grown part, want %q", onDisk, want)
+				}
+			} else if !bytes.Equal(onDisk, want) {
+				t.Errorf("private write reached the file: %q, want %q", onDisk, want)
+			}
+			if err := r.Resize(ps); err != nil {
+				t.Fatal(err)
+			}
+			want := data[:ps]
+			storCheckContents(t, r, want)
+			storCheckFlags(t, r)
+			// Map again after Unmap keeps the new length.
+			if err := r.Unmap(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Map(); err != nil {
+				t.Fatal(err)
+			}
+			storCheckContents(t, r, want)
+		})
+	}
+}
+
+func TestStorResizeErrors(t *testing.T) {
+	ps := PageSize()
+	r, err := NewAnon(ps, Read|Write, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Resize(2 * ps); err != ErrNotMapped {
+		t.Errorf("Resize of an unmapped region = %v, want ErrNotMapped", err)
+	}
+	if err := r.Grow(2 * ps); err != ErrNotMapped {
+		t.Errorf("Grow of an unmapped region = %v, want ErrNotMapped", err)
+	}
+	r = storMapped(t, r, nil)
+	for _, tc := range []struct {
+		name   string
+		length int
+		want   error
+	}{
+		{"zero", 0, fs.ErrInvalid},
+		{"negative", -ps, fs.ErrInvalid},
+		{"unaligned", ps + 1, ErrUnaligned},
+		{"overflow", int(^uint(0) >> 1), fs.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := r.Resize(tc.length); !errors.Is(err, tc.want) {
+				t.Errorf("Resize(%d) = %v, want %v", tc.length, err, tc.want)
+			}
+			if r.Len() != ps {
+				t.Errorf("Len() = %d after a refused Resize, want %d", r.Len(), ps)
+			}
+		})
+	}
+	if err := r.Grow(0); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Grow(0) = %v, want fs.ErrInvalid", err)
+	}
+
+	f, name := tempFile(t, pattern(2*ps, 0), os.O_RDWR)
+	fr, err := NewFile(f, 0, ps, Read|Write, Shared)
+	fr = storMapped(t, fr, err)
+	f.Close()
+	if err := fr.Resize(2 * ps); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Resize of a region whose file is closed = %v, want fs.ErrClosed", err)
+	}
+	if err := fr.Grow(2 * ps); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Grow of a region whose file is closed = %v, want fs.ErrClosed", err)
+	}
+
+	o, err := Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if err := o.Resize(ps); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Resize of a region from Open = %v, want fs.ErrClosed", err)
+	}
+	if err := o.Grow(4 * ps); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Grow of a region from Open = %v, want fs.ErrClosed", err)
+	}
+}
+
+func TestStorResizeKeepsProtection(t *testing.T) {
+	ps := PageSize()
+	for _, tc := range []struct {
+		flags   Flag
+		reserve int
+		prot    Prot
+		perm    string
+	}{
+		{Private, 0, Read, "r--"},
+		{Private, 16 * ps, Read, "r--"},
+		{Shared, 0, Read, "r--"}, // moved by copying
+		{Shared, 0, 0, "---"},
+		{Private | Guard, 0, 0, "---"},
+	} {
+		t.Run(fmt.Sprintf("%v/reserve=%d/%v", tc.flags, tc.reserve, tc.prot), func(t *testing.T) {
+			r, err := NewAnon(ps, Read|Write, tc.flags)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.reserve > 0 {
+				if err := r.Reserve(tc.reserve); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r = storMapped(t, r, nil)
+			if _, err := r.WriteAt([]byte("kept"), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Protect(tc.prot); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Resize(4 * ps); err != nil {
+				t.Fatal(err)
+			}
+			if r.Prot() != tc.prot {
+				t.Errorf("Prot() = %v after Resize, want %v", r.Prot(), tc.prot)
+			}
+			if _, err := r.WriteAt([]byte{1}, int64(3*ps)); !errors.Is(err, ErrFault) {
+				t.Errorf("WriteAt to a grown %v region = %v, want ErrFault", tc.prot, err)
+			}
+			if runtime.GOOS == "linux" {
+				b := r.Bytes()
+				for _, off := range []int{0, 3 * ps} {
+					v, ok := storFindVMA(t, uintptr(unsafe.Pointer(&b[off])))
+					if !ok || v.perm[:3] != tc.perm {
+						t.Errorf("page at %d has permissions %q after Resize, want %s", off, v.perm, tc.perm)
+					}
+				}
+			}
+			if err := r.Protect(Read | Write); err != nil {
+				t.Fatal(err)
+			}
+			storCheckContents(t, r, append([]byte("kept"), make([]byte, 4*ps-4)...))
+		})
+	}
+}
+
+func TestStorReserveStable(t *testing.T) {
+	ps := PageSize()
+	const steps = 300
+	for _, flags := range []Flag{Private, Shared, Private | Guard, Private | HugePages} {
+		t.Run(flags.String(), func(t *testing.T) {
+			r, err := NewAnon(ps, Read|Write, flags)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Reserve(steps * ps); err != nil {
+				t.Fatal(err)
+			}
+			r = storMapped(t, r, nil)
+			base := unsafe.SliceData(r.Bytes())
+			for i := 1; i < steps; i++ {
+				if _, err := r.WriteAt([]byte{byte(i)}, int64(r.Len()-1)); err != nil {
+					t.Fatal(err)
+				}
+				if err := r.Resize((i + 1) * ps); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if p := unsafe.SliceData(r.Bytes()); p != base {
+					t.Fatalf("step %d: region moved from %p to %p", i, base, p)
+				}
+			}
+			b := r.Bytes()
+			for i := 1; i < steps; i++ {
+				if got := b[i*ps-1]; got != byte(i) {
+					t.Fatalf("last byte of page %d = %d, want %d", i-1, got, byte(i))
+				}
+			}
+			sink = b[len(b)-1]
+			// Shrink and grow again: still in place, new pages zero.
+			if err := r.Resize(10 * ps); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Resize(steps * ps); err != nil {
+				t.Fatal(err)
+			}
+			b = r.Bytes()
+			if unsafe.SliceData(b) != base {
+				t.Fatal("region moved after shrinking and growing again")
+			}
+			if b[10*ps-1] != 10 || b[20*ps-1] != 0 {
+				t.Errorf("after shrink and regrow: byte %d = %d (want 10), byte %d = %d (want 0)",
+					10*ps-1, b[10*ps-1], 20*ps-1, b[20*ps-1])
+			}
+			storCheckFlags(t, r)
+			// Beyond the reservation: refused, nothing changed.
+			if err := r.Resize((steps + 1) * ps); !errors.Is(err, fs.ErrInvalid) {
+				t.Errorf("Resize beyond the reservation = %v, want fs.ErrInvalid", err)
+			}
+			if r.Len() != steps*ps || unsafe.SliceData(r.Bytes()) != base {
+				t.Errorf("refused Resize changed the region: Len %d, address %p", r.Len(), unsafe.SliceData(r.Bytes()))
+			}
+			// Map again after Unmap uses the reservation again.
+			if err := r.Unmap(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Map(); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Resize(ps); err != nil {
+				t.Fatal(err)
+			}
+			base = unsafe.SliceData(r.Bytes())
+			if err := r.Resize(steps * ps); err != nil {
+				t.Fatal(err)
+			}
+			if unsafe.SliceData(r.Bytes()) != base {
+				t.Error("region moved inside its reservation after a second Map")
+			}
+		})
+	}
+}
+
+func TestStorReserveFileGrow(t *testing.T) {
+	ps := PageSize()
+	const steps = 200
+	f, _ := tempFile(t, pattern(ps, 5), os.O_RDWR)
+	r, err := NewFile(f, 0, ps, Read|Write, Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reserve(steps * ps); err != nil {
+		t.Fatal(err)
+	}
+	r = storMapped(t, r, nil)
+	base := unsafe.SliceData(r.Bytes())
+	for i := 1; i < steps; i++ {
+		if err := r.Grow((i + 1) * ps); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if _, err := r.WriteAt([]byte{byte(i)}, int64(i*ps)); err != nil {
+			t.Fatal(err)
+		}
+		if p := unsafe.SliceData(r.Bytes()); p != base {
+			t.Fatalf("step %d: region moved from %p to %p", i, base, p)
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != steps*int64(ps) {
+		t.Errorf("file size %d after Grow, want %d", fi.Size(), steps*ps)
+	}
+	got := make([]byte, 1)
+	for _, i := range []int{1, steps / 2, steps - 1} {
+		if _, err := f.ReadAt(got, int64(i*ps)); err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != byte(i) {
+			t.Errorf("file byte at page %d = %d, want %d", i, got[0], byte(i))
+		}
+	}
+	if err := r.Grow((steps + 1) * ps); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Grow beyond the reservation = %v, want fs.ErrInvalid", err)
+	}
+}
+
+func TestStorReserveErrors(t *testing.T) {
+	ps := PageSize()
+	r, err := NewAnon(2*ps, Read|Write, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		max  int
+		want error
+	}{
+		{"unaligned", 4*ps + 1, ErrUnaligned},
+		{"smaller than Len", ps, fs.ErrInvalid},
+		{"negative", -ps, fs.ErrInvalid},
+		{"overflow", int(^uint(0)>>1) &^ (ps - 1), fs.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := r.Reserve(tc.max); !errors.Is(err, tc.want) {
+				t.Errorf("Reserve(%d) = %v, want %v", tc.max, err, tc.want)
+			}
+		})
+	}
+	if err := r.Reserve(2 * ps); err != nil {
+		t.Errorf("Reserve(Len) = %v", err)
+	}
+	r = storMapped(t, r, nil)
+	if err := r.Reserve(8 * ps); err != ErrMapped {
+		t.Errorf("Reserve after Map = %v, want ErrMapped", err)
+	}
+}
+
+// TestStorReserveUnmapReleases checks that Unmap gives the whole
+// reservation back, and that shrinking keeps it.
+func TestStorReserveUnmapReleases(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/self/smaps")
+	}
+	ps := PageSize()
+	r, err := NewAnon(ps, Read|Write, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reserve(64 * ps); err != nil {
+		t.Fatal(err)
+	}
+	r = storMapped(t, r, nil)
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(r.Bytes())))
+	if err := r.Resize(32 * ps); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Resize(2 * ps); err != nil {
+		t.Fatal(err)
+	}
+	end := start + uintptr(64*ps) - 1
+	before := map[uintptr]storVMA{}
+	for _, a := range []uintptr{start, start + uintptr(2*ps), end} {
+		v, ok := storFindVMA(t, a)
+		if !ok {
+			t.Fatalf("address %#x of the reservation is not mapped", a)
+		}
+		before[a] = v
+	}
+	if p := before[end].perm; p[:3] != "---" {
+		t.Fatalf("last page of the reservation after shrinking has permissions %q, want an inaccessible mapping", p)
+	}
+	if err := r.Unmap(); err != nil {
+		t.Fatal(err)
+	}
+	// Other mappings of the process (the runtime's, the race detector's)
+	// may take the freed addresses at once, but are not pieces of ours:
+	// inside their bounds, with their permissions.
+	for a, old := range before {
+		if v, ok := storFindVMA(t, a); ok && v.start >= old.start && v.end <= old.end && v.perm == old.perm {
+			t.Errorf("address %#x still mapped after Unmap: %+v", a, v)
+		}
+	}
+}
+
+// TestStorResizeConcurrentReadAt resizes a region while other goroutines
+// read it: every read returns the right bytes, or io.EOF after the right
+// bytes where the region was shorter, or ErrNotMapped once it is unmapped.
+func TestStorResizeConcurrentReadAt(t *testing.T) {
+	ps := PageSize()
+	const maxPages = 16
+	for _, tc := range []struct {
+		name    string
+		reserve int
+		flags   Flag
+		file    bool
+	}{
+		{"moving", 0, Private, false},
+		{"shared", 0, Shared, false},
+		{"guard", 0, Private | Guard, false},
+		{"reserved", maxPages * ps, Private, false},
+		{"file", 0, Shared, true},
+		{"file reserved", maxPages * ps, Private, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := pattern(maxPages*ps, 7)
+			var (
+				r   *Region
+				err error
+			)
+			if tc.file {
+				// The file holds every byte: reads must match exactly.
+				f, _ := tempFile(t, want, os.O_RDWR)
+				r, err = NewFile(f, 0, ps, Read|Write, tc.flags)
+			} else {
+				r, err = NewAnon(ps, Read|Write, tc.flags)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.reserve > 0 {
+				if err := r.Reserve(tc.reserve); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r = storMapped(t, r, nil)
+			if _, err := r.WriteAt(want[:ps], 0); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for g := range 3 {
+				wg.Go(func() {
+					buf := make([]byte, 3*ps)
+					for i := 0; ; i++ {
+						off := (i*(g+1)*ps/3 + g) % (maxPages * ps)
+						n, err := r.ReadAt(buf, int64(off))
+						if err == ErrNotMapped {
+							return
+						}
+						if err != nil && err != io.EOF {
+							errs <- fmt.Errorf("ReadAt(%d bytes at %d) = %d, %v", len(buf), off, n, err)
+							return
+						}
+						if err == nil && n != len(buf) {
+							errs <- fmt.Errorf("ReadAt = %d, nil; want %d", n, len(buf))
+							return
+						}
+						// Every page holds the pattern or, if just grown
+						// and not written yet, zeros.
+						for j := 0; j < n; j++ {
+							if b := buf[j]; b != want[off+j] && (b != 0 || off+j < ps || tc.file) {
+								errs <- fmt.Errorf("byte %d = %#x, want %#x (or 0)", off+j, b, want[off+j])
+								return
+							}
+						}
+					}
+				})
+			}
+			for i := range 200 {
+				pages := 1 + (i*7)%maxPages
+				old := r.Len()
+				if err := r.Resize(pages * ps); err != nil {
+					t.Error(err)
+					break
+				}
+				if pages*ps > old {
+					if _, err := r.WriteAt(want[old:pages*ps], int64(old)); err != nil {
+						t.Error(err)
+						break
+					}
+				}
+			}
+			if err := r.Unmap(); err != nil {
+				t.Error(err)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// BenchmarkStorResize grows a region from one page to 64 and shrinks it
+// back, per way of growing.
+func BenchmarkStorResize(b *testing.B) {
+	ps := PageSize()
+	for _, tc := range []struct {
+		name    string
+		flags   Flag
+		reserve int
+	}{
+		{"mremap", Private, 0},
+		{"reserved", Private, 64 * ps},
+		{"copy", Shared, 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r, err := NewAnon(ps, Read|Write, tc.flags)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if tc.reserve > 0 {
+				if err := r.Reserve(tc.reserve); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := r.Map(); err != nil {
+				b.Fatal(err)
+			}
+			defer r.Unmap()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := r.Resize(64 * ps); err != nil {
+					b.Fatal(err)
+				}
+				if err := r.Resize(ps); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStorView measures the cost of View's checks on a cached type.
+func BenchmarkStorView(b *testing.B) {
+	r, err := NewAnon(PageSize(), Read|Write, Private)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Unmap()
+	type rec struct{ A, B uint64 }
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := View[rec](r, 16, 4)
+		if err != nil || len(v) != 4 {
+			b.Fatal(err)
+		}
+	}
+}
