@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -180,6 +181,9 @@ func (r *Region) mapLocked() error {
 	if r.flags&HugePages != 0 {
 		align = hugePageSize()
 	}
+	if max(mapLen, r.reserve) > math.MaxInt-2*guard-align {
+		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, r.length)
+	}
 	resLen := max(mapLen, r.reserve) + 2*guard + align
 	var (
 		base unsafe.Pointer
@@ -222,7 +226,7 @@ func (r *Region) applyFlags(mapLen int) error {
 			return pathError("madvise", r.name, err)
 		}
 	}
-	if r.flags&Secret != 0 {
+	if r.flags&Secret != 0 && mapConceal == 0 {
 		if err := sysAdvise(r.addr, uintptr(mapLen), DontDump); err != nil {
 			return pathError("madvise", r.name, err)
 		}
@@ -233,6 +237,11 @@ func (r *Region) applyFlags(mapLen int) error {
 		}
 	}
 	if r.flags&Populate != 0 && !populateByMap {
+		if r.file != nil {
+			// Start reading the whole region in at once; touch then waits
+			// for it. It is only a hint, so its error does not matter.
+			_ = sysAdvise(r.addr, uintptr(mapLen), WillNeed)
+		}
 		r.touch(mapLen)
 	}
 	return nil
@@ -256,8 +265,10 @@ func (r *Region) touch(mapLen int) {
 // checkEOF returns ErrPastEOF if the region has a whole page beyond size.
 func (r *Region) checkEOF(size int64) error {
 	mapLen, _ := roundUp(r.length, pageSize)
-	end := (size + int64(pageSize) - 1) &^ int64(pageSize-1)
-	if r.off > size || int64(mapLen) > end-r.off {
+	// r.off is a multiple of the page size, so a whole page lies beyond the
+	// end when mapLen exceeds what is left of the file by a page or more.
+	// (Rounding size up to a page could overflow an int64.)
+	if r.off > size || int64(mapLen)-(size-r.off) >= int64(pageSize) {
 		return fmt.Errorf("mmap: %s: %d bytes at offset %d, file size %d: %w", r.name, r.length, r.off, size, ErrPastEOF)
 	}
 	return nil
