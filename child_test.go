@@ -19,6 +19,10 @@ const childEnv = "MMAP_TEST_CHILD"
 // (scripts/test-qemu.sh sets it); childCommand runs children under it too.
 const emulatorEnv = "MMAP_TEST_EMULATOR"
 
+// noChildEnv, when set, says why tests that need a child process cannot run
+// (an emulator that cannot run them), and makes childCommand skip them.
+const noChildEnv = "MMAP_TEST_NO_CHILD"
+
 // childFuncs maps a name to the function that a child process runs; its
 // result is the child's exit status.
 var childFuncs = map[string]func() int{}
@@ -40,6 +44,9 @@ func TestMain(m *testing.M) {
 // env added to the environment.
 func childCommand(t *testing.T, name string, files []*os.File, env ...string) *exec.Cmd {
 	t.Helper()
+	if reason := os.Getenv(noChildEnv); reason != "" {
+		t.Skipf("no child processes here: %s", reason)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Skipf("cannot find the test binary to run a child: %v", err)
