@@ -18,11 +18,6 @@ import (
 
 func sysGranularity() int { return os.Getpagesize() }
 
-// mincoreInCore is the bit of each byte of mincore's vector that says the
-// page is resident: the low bit on every unix that has mincore (the BSDs and
-// macOS name it MINCORE_INCORE).
-const mincoreInCore = 1
-
 func sysProt(p Prot) int {
 	prot := unix.PROT_NONE
 	if p&Read != 0 {
