@@ -21,6 +21,9 @@ vet_pairs=(
 	android/arm64
 )
 build_pairs=(js/wasm wasip1/wasm plan9/amd64)
+# Pairs whose test binary is also linked: on darwin the package reaches
+# libSystem through a dynamic import that only the linker checks.
+link_pairs=(darwin/arm64 darwin/amd64)
 
 failed=()
 for pair in "${vet_pairs[@]}"; do
@@ -40,9 +43,15 @@ for pair in "${build_pairs[@]}"; do
 		failed+=("test build $pair")
 	fi
 done
+for pair in "${link_pairs[@]}"; do
+	if ! GOOS=${pair%/*} GOARCH=${pair#*/} CGO_ENABLED=0 go test -c -o /dev/null . >/dev/null; then
+		echo "vet-matrix: linking the test binary failed for $pair" >&2
+		failed+=("link $pair")
+	fi
+done
 
 if ((${#failed[@]})); then
 	echo "vet-matrix: FAIL: ${failed[*]}"
 	exit 1
 fi
-echo "vet-matrix: OK: go vet for ${#vet_pairs[@]} pairs, go build for ${#build_pairs[@]} pairs"
+echo "vet-matrix: OK: go vet for ${#vet_pairs[@]} pairs, go build for ${#build_pairs[@]}, test binary linked for ${#link_pairs[@]}"
