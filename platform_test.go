@@ -426,3 +426,78 @@ func TestPlatOverflowFarOffset(t *testing.T) {
 		}
 	}
 }
+
+// TestPlatPageSizeFault truncates a mapped file and checks that ReadAt
+// stops with ErrFault on a page boundary, having copied the bytes before it,
+// at whatever page size runs. A file page that holds the end of the file
+// stays readable on a real system; an emulator with pages larger than the
+// host's may fault inside it, so the test takes any page boundary between
+// the end of the file's last whole page and the end of its last page.
+func TestPlatPageSizeFault(t *testing.T) {
+	p := PageSize()
+	data := pattern(3*p, 5)
+	f, _ := tempFile(t, data, os.O_RDWR)
+	r, err := NewFile(f, 0, len(data), Read, Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Unmap()
+	size := p + 100
+	if err := f.Truncate(int64(size)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(data))
+	n, err := r.ReadAt(got, 0)
+	if !errors.Is(err, ErrFault) {
+		t.Fatalf("ReadAt of a mapping truncated to %d bytes: n = %d, err = %v; want ErrFault", size, n, err)
+	}
+	var fe *FaultError
+	if !errors.As(err, &fe) || fe.Offset != int64(n) {
+		t.Errorf("error %v does not say the fault is at offset %d", err, n)
+	}
+	if n%p != 0 || n < p || n > AlignLength(size) {
+		t.Fatalf("ReadAt copied %d bytes before the fault; want a multiple of %d in [%d, %d]", n, p, p, AlignLength(size))
+	}
+	if !bytes.Equal(got[:min(n, size)], data[:min(n, size)]) {
+		t.Errorf("bytes copied before the fault differ from the file's")
+	}
+}
+
+// TestPlatFaultWithoutAddress checks how ReadAt finds the faulting page
+// when the system does not say where a fault happened (qemu-user gives no
+// address for SIGBUS): by copying a page at a time.
+func TestPlatFaultWithoutAddress(t *testing.T) {
+	p := PageSize()
+	r, err := NewAnon(3*p, Read|Write, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Unmap()
+	mem := r.Bytes()
+	copy(mem, pattern(len(mem), 9))
+	if err := sysProtect(unsafe.Add(unsafe.Pointer(&mem[0]), p), uintptr(p), 0); err != nil {
+		t.Fatal(err)
+	}
+	start := uintptr(unsafe.Pointer(&mem[0]))
+	for _, from := range []int{0, 100, p - 1} {
+		dst := make([]byte, len(mem)-from)
+		n, fault := copyByPage(dst, mem[from:], start+uintptr(from))
+		if n != p-from || fault != start+uintptr(p) {
+			t.Errorf("copyByPage from %d: %d bytes, fault at %#x; want %d bytes, fault at %#x", from, n, fault, p-from, start+uintptr(p))
+		}
+		if !bytes.Equal(dst[:n], pattern(len(mem), 9)[from:p]) {
+			t.Errorf("copyByPage from %d copied wrong bytes", from)
+		}
+	}
+	// A copy that does not fault copies everything.
+	dst := make([]byte, p)
+	if n, fault := copyByPage(dst, mem[2*p:], start+uintptr(2*p)); n != p || fault != 0 {
+		t.Errorf("copyByPage of a readable page: %d, %#x; want %d, 0", n, fault, p)
+	}
+}

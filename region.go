@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"unsafe"
@@ -543,11 +544,12 @@ func tryCopy(dst, src []byte) (n int, fault uintptr) {
 		debug.SetPanicOnFault(old)
 		if n < 0 {
 			e := recover()
-			f, ok := e.(faultAddr)
-			if !ok {
+			if f, ok := e.(faultAddr); ok {
+				fault = f.Addr()
+			} else if _, ok := e.(runtime.Error); !ok {
 				panic(e)
-			}
-			n, fault = 0, f.Addr()
+			} // else a fault without an address (qemu-user gives none for SIGBUS): copy raises no other runtime error
+			n = 0
 			if fault == 0 {
 				fault = ^uintptr(0) // an address is needed to tell a fault from success
 			}
@@ -570,10 +572,12 @@ func safeCopy(dst, src, mem []byte) (int, uintptr) {
 	}
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	for {
-		good := 0
-		if fault > start && fault-start < uintptr(len(mem)) {
-			good = int((fault &^ uintptr(pageSize-1)) - min(start, fault&^uintptr(pageSize-1)))
+		if fault < start || fault-start >= uintptr(len(mem)) {
+			// The fault is not known to be in mem: find the page by copying
+			// one page at a time.
+			return copyByPage(dst, src, start)
 		}
+		good := int((fault &^ uintptr(pageSize-1)) - min(start, fault&^uintptr(pageSize-1)))
 		good = min(good, len(dst), len(src))
 		if good == 0 {
 			return 0, fault
@@ -584,4 +588,20 @@ func safeCopy(dst, src, mem []byte) (int, uintptr) {
 		}
 		return good, fault
 	}
+}
+
+// copyByPage copies src to dst a page of mapped memory (which starts at
+// start) at a time, and returns the number of bytes copied before the page
+// that faults, with the address of that page.
+func copyByPage(dst, src []byte, start uintptr) (int, uintptr) {
+	total := min(len(dst), len(src))
+	for n := 0; n < total; {
+		at := start + uintptr(n)
+		end := min(total, n+int((at|uintptr(pageSize-1))+1-at))
+		if _, fault := tryCopy(dst[n:end], src[n:end]); fault != 0 {
+			return n, at &^ uintptr(pageSize-1)
+		}
+		n = end
+	}
+	return total, 0
 }

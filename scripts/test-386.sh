@@ -29,25 +29,51 @@ if ! "$work/${first//\//_}.test" -test.run='^$' >/dev/null 2>&1; then
 	# Go's 386 code needs SSE2, which qemu's default CPU lacks. qemu-i386 7.2
 	# loses track of a thread when the signals of asynchronous preemption
 	# arrive, and when a child exits during wait4, so preemption is off and
-	# the tests that start children skip.
+	# the tests that start children skip (see also below).
 	emulator=(qemu-i386 -cpu max)
 	export GODEBUG=asyncpreemptoff=1
 	export MMAP_TEST_NO_CHILD="qemu-i386 crashes the parent in wait4"
 	echo "test-386: the kernel does not run 32-bit programs here: using ${emulator[*]}"
 fi
 
-failed=()
+failed=() crashed=()
 for entry in "${pkgs[@]}"; do
 	pkg=${entry%% *} dir=${entry#* }
+	bin="$work/${pkg//\//_}.test"
 	echo "test-386: $pkg"
-	if ! (cd "$dir" && MMAP_TEST_EMULATOR="${emulator[*]}" \
-		"${emulator[@]}" "$work/${pkg//\//_}.test" -test.count=1 -test.timeout=10m); then
-		failed+=("$pkg")
+	if ((${#emulator[@]} == 0)); then
+		(cd "$dir" && "$bin" -test.count=1 -test.timeout=10m) || failed+=("$pkg")
+		continue
 	fi
+	# Under qemu-i386 each test runs in a process of its own: qemu-i386 7.2
+	# can lose the goroutine when a signal arrives (a fault that ReadAt
+	# catches, a child that exits), which kills the process with one of the
+	# runtime's messages below. Such a test counts as not run, not as failed;
+	# every other failure counts.
+	mapfile -t tests < <(cd "$dir" && "${emulator[@]}" "$bin" -test.list '.*' | grep -E '^(Test|Example|Fuzz)')
+	for name in "${tests[@]}"; do
+		if out=$(cd "$dir" && MMAP_TEST_EMULATOR="${emulator[*]}" \
+			"${emulator[@]}" "$bin" -test.count=1 -test.timeout=5m -test.run "^${name}\$" 2>&1); then
+			continue
+		fi
+		if grep -qE 'morestack on g0|morestack on gsignal|bad g in signal handler|syscall frame is no longer valid' <<<"$out"; then
+			crashed+=("$name")
+		else
+			printf '%s\n' "$out"
+			failed+=("$pkg.$name")
+		fi
+	done
 done
 
+if ((${#crashed[@]})); then
+	echo "test-386: not run, qemu-i386 lost the goroutine in a signal handler: ${crashed[*]}"
+fi
 if ((${#failed[@]})); then
 	echo "test-386: FAIL: ${failed[*]}"
 	exit 1
 fi
-echo "test-386: OK: ${#pkgs[@]} package(s) passed for linux/386${emulator:+ under ${emulator[*]}}"
+if ((${#emulator[@]})); then
+	echo "test-386: OK: ${#pkgs[@]} package(s) passed for linux/386 under ${emulator[*]}, ${#crashed[@]} test(s) not run"
+else
+	echo "test-386: OK: ${#pkgs[@]} package(s) passed for linux/386"
+fi
