@@ -124,7 +124,8 @@ const (
 	Private
 	// Populate faults every page in when the region is mapped, so that the
 	// first access does not wait for the disk or the page allocator.
-	// On Linux it is MAP_POPULATE; elsewhere the package touches each page.
+	// On Linux it is MAP_POPULATE; elsewhere the package touches each page,
+	// after advising WillNeed for a file region.
 	Populate
 	// HugePages backs an anonymous region with transparent huge pages: the
 	// mapping is aligned to the huge page size and advised to use them.
@@ -186,7 +187,9 @@ const (
 	// a private or anonymous region loses its changes, and reads zeros (anonymous)
 	// or the file's contents (private file) afterwards.
 	DontNeed
-	// HugePage asks for transparent huge pages (Linux). Contents are kept.
+	// HugePage asks for transparent huge pages (Linux). FreeBSD gives
+	// anonymous memory superpages without being asked, so there it does
+	// nothing. Contents are kept.
 	HugePage
 	// NoHugePage asks for no transparent huge pages (Linux). Contents are kept.
 	NoHugePage
