@@ -175,8 +175,8 @@ func TestPlatPageSizeProtectGranule(t *testing.T) {
 	if err := sysProtect(unsafe.Add(addr, p), uintptr(p), Read); err != nil {
 		t.Errorf("mprotect of the second page (page size %d): %v", p, err)
 	}
-	if emu := os.Getenv(emulatorEnv); emu != "" && p > 4096 {
-		t.Skipf("under %s, whose mprotect works on 4 KiB pieces whatever page size it reports", emu)
+	if p > 4096 {
+		platSkipEmulated(t, "qemu-user's mprotect works on 4 KiB pieces whatever page size it reports")
 	}
 	if err := sysProtect(unsafe.Add(addr, p/2), uintptr(p/2), Read); err == nil {
 		t.Errorf("mprotect at half a page (%d bytes) succeeded: the page size is not %d", p/2, p)
@@ -400,8 +400,8 @@ func TestPlatOverflowOpen(t *testing.T) {
 // the right bytes or fails with fs.ErrInvalid, never maps another part of
 // the file.
 func TestPlatOverflowFarOffset(t *testing.T) {
-	if emu := os.Getenv(emulatorEnv); emu != "" && unsafe.Sizeof(uintptr(0)) == 4 {
-		t.Skipf("under %s, whose mmap2 cuts file offsets to 32 bits", emu)
+	if unsafe.Sizeof(uintptr(0)) == 4 {
+		platSkipEmulated(t, "qemu-i386 7.2 cuts the file offsets of mmap2 to 32 bits")
 	}
 	for _, off := range []int64{1 << 32, 1 << 44} {
 		off = AlignOffset(off)
@@ -505,5 +505,16 @@ func TestPlatFaultWithoutAddress(t *testing.T) {
 	dst := make([]byte, p)
 	if n, fault := copyByPage(dst, mem[2*p:], start+uintptr(2*p)); n != p || fault != 0 {
 		t.Errorf("copyByPage of a readable page: %d, %#x; want %d, 0", n, fault, p)
+	}
+}
+
+// platSkipEmulated skips t when the test binary runs under an emulator
+// (scripts/test-qemu.sh, scripts/test-386.sh) that does not reproduce what
+// the test checks; why says what the emulator does differently, such as
+// "qemu-user ignores madvise".
+func platSkipEmulated(t testing.TB, why string) {
+	t.Helper()
+	if emu := os.Getenv(emulatorEnv); emu != "" {
+		t.Skipf("under %s: %s", emu, why)
 	}
 }
