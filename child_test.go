@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -12,6 +13,15 @@ import (
 // functions in childFuncs from an init function.
 
 const childEnv = "MMAP_TEST_CHILD"
+
+// emulatorEnv names the emulator command (such as "qemu-aarch64 -p 65536")
+// that runs this test binary when it is not native to the machine
+// (scripts/test-qemu.sh sets it); childCommand runs children under it too.
+const emulatorEnv = "MMAP_TEST_EMULATOR"
+
+// noChildEnv, when set, says why tests that need a child process cannot run
+// (an emulator that cannot run them), and makes childCommand skip them.
+const noChildEnv = "MMAP_TEST_NO_CHILD"
 
 // childFuncs maps a name to the function that a child process runs; its
 // result is the child's exit status.
@@ -34,11 +44,18 @@ func TestMain(m *testing.M) {
 // env added to the environment.
 func childCommand(t *testing.T, name string, files []*os.File, env ...string) *exec.Cmd {
 	t.Helper()
+	if reason := os.Getenv(noChildEnv); reason != "" {
+		t.Skipf("no child processes here: %s", reason)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Skipf("cannot find the test binary to run a child: %v", err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
+	if emu := strings.Fields(os.Getenv(emulatorEnv)); len(emu) > 0 {
+		// Under qemu-user the kernel cannot run this binary by itself.
+		cmd = exec.Command(emu[0], append(emu[1:], exe, "-test.run=^$")...)
+	}
 	cmd.Env = append(append(os.Environ(), childEnv+"="+name), env...)
 	cmd.ExtraFiles = files
 	cmd.Stderr = os.Stderr

@@ -155,8 +155,8 @@ const (
 	// Linux it is MAP_POPULATE (for HugePages regions, a touch of each page
 	// after the huge page advice, so that the pages it faults in are huge);
 	// elsewhere the package touches each page: it writes a zero to each page
-	// of new anonymous memory, which reads as zeros anyway, and reads a byte
-	// of each page of a file. Populated pages may still be paged out later
+	// of new anonymous memory, which reads as zeros anyway, and advises WillNeed
+	// for a file region, then reads a byte of each of its pages. Populated pages may still be paged out later
 	// unless the region is Locked. A region without access (Prot 0) is not
 	// populated.
 	Populate
@@ -269,7 +269,9 @@ const (
 	// loses its changes, and reads zeros (anonymous) or the file's contents
 	// (private file) afterwards.
 	DontNeed
-	// HugePage asks for transparent huge pages (Linux). Contents are kept.
+	// HugePage asks for transparent huge pages (Linux). FreeBSD gives
+	// anonymous memory superpages without being asked, so there it does
+	// nothing. Contents are kept.
 	HugePage
 	// NoHugePage asks for no transparent huge pages (Linux). Contents are kept.
 	NoHugePage

@@ -43,14 +43,32 @@ var hugePageSize = sync.OnceValue(func() int {
 })
 
 // sysResident fills res with the residency of each page (mincore).
+//
+// The vector has room for one entry per 4 KiB, the smallest page of any
+// Linux port, whatever the page size: qemu-user run with a larger page size
+// (-p 65536) answers mincore per 4 KiB, and would otherwise write past the
+// end of a vector sized by the page size. When it does, a page counts as
+// resident if any of its 4 KiB pieces is.
 func sysResident(addr unsafe.Pointer, length uintptr, res []bool) error {
-	vec := make([]byte, len(res))
+	const piece = 4096
+	vec := make([]byte, max(uintptr(len(res)), length/piece))
+	const unwritten = 0xfe // mincore sets no bit but the lowest
+	for i := len(res); i < len(vec); i++ {
+		vec[i] = unwritten
+	}
 	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(addr), length, uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
 	if errno != 0 {
 		return errno
 	}
-	for i, v := range vec {
-		res[i] = v&1 != 0
+	per := 1
+	if len(vec) > len(res) && vec[len(res)] != unwritten {
+		per = len(vec) / len(res)
+	}
+	for i := range res {
+		res[i] = false
+		for _, v := range vec[i*per : (i+1)*per] {
+			res[i] = res[i] || v&mincoreInCore != 0
+		}
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ func sysMap(fd uintptr, off int64, addr unsafe.Pointer, length uintptr, prot Pro
 	if flags&NoReserve != 0 {
 		mflags |= mapNoReserve
 	}
+	if flags&Secret != 0 {
+		mflags |= mapConceal
+	}
 	if addr != nil {
 		mflags |= unix.MAP_FIXED
 	}
@@ -84,9 +87,20 @@ func sysFlush(addr unsafe.Pointer, length uintptr, async bool, _ *os.File) error
 	return unix.Msync(mem(addr, length), flags)
 }
 
+// Entries of an adviceTable that name no madvise advice.
+const (
+	// adviceNone is advice the system follows by itself: nothing to call.
+	adviceNone = -2
+	// adviceMissing is advice the system has no way to follow.
+	adviceMissing = -1
+)
+
 func sysAdvise(addr unsafe.Pointer, length uintptr, a Advice) error {
 	advice := adviceTable[a]
-	if advice < 0 {
+	switch advice {
+	case adviceNone:
+		return nil
+	case adviceMissing:
 		return unsupportedf("advice %v on this system", a)
 	}
 	return unix.Madvise(mem(addr, length), advice)

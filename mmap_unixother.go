@@ -1,47 +1,24 @@
 //go:build unix && !linux
 
-// This file holds the parts of the unix shims that Linux does differently:
-// other unix have no MAP_POPULATE (Populate touches each page), only the
-// portable madvise advice, and no transparent huge pages.
+// This file holds what the unix systems other than Linux have in common:
+// no MAP_POPULATE, so Populate touches each page (after MADV_WILLNEED for a
+// file), and flags that each system supports only if its own file
+// (mmap_darwin.go, mmap_freebsd.go...) gives it the means.
 
 package mmap
-
-import (
-	"unsafe"
-
-	"golang.org/x/sys/unix"
-)
 
 const (
 	mapPopulate   = 0
 	populateByMap = false
 )
 
-var adviceTable = [...]int{
-	Normal:     unix.MADV_NORMAL,
-	Sequential: unix.MADV_SEQUENTIAL,
-	Random:     unix.MADV_RANDOM,
-	WillNeed:   unix.MADV_WILLNEED,
-	DontNeed:   unix.MADV_DONTNEED,
-	HugePage:   -1,
-	NoHugePage: -1,
-	DontDump:   -1,
-	DoDump:     -1,
-	Free:       -1,
-}
-
-func hugePageSize() int { return pageSize }
-
+// sysSupports rejects the flags that the system has no means to honour.
 func sysSupports(f Flag, _ bool) error {
-	if f&HugePages != 0 {
+	if f&HugePages != 0 && hugePageSize() <= pageSize {
 		return unsupportedf("HugePages on this system")
 	}
-	if f&Secret != 0 {
-		return unsupportedf("Secret on this system")
+	if f&Secret != 0 && adviceTable[DontDump] == adviceMissing && mapConceal == 0 {
+		return unsupportedf("Secret on this system, which cannot keep memory out of core dumps")
 	}
 	return nil
-}
-
-func sysResident(unsafe.Pointer, uintptr, []bool) error {
-	return unsupportedf("Resident on this system")
 }

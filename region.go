@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -199,6 +200,9 @@ func (r *Region) mapLocked() error {
 	if r.flags&HugePages != 0 {
 		align = hugePageSize()
 	}
+	if max(mapLen, r.reserve) > math.MaxInt-2*guard-align {
+		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, r.length)
+	}
 	resLen := max(mapLen, r.reserve) + 2*guard + align
 	var (
 		base unsafe.Pointer
@@ -247,10 +251,12 @@ func (r *Region) applyFlags(addr unsafe.Pointer, n int, populated bool) error {
 			return pathError("madvise", r.name, err)
 		}
 	}
-	if r.flags&Secret != 0 {
+	if r.flags&Secret != 0 && mapConceal == 0 {
 		if err := sysAdvise(addr, uintptr(n), DontDump); err != nil {
 			return pathError("madvise", r.name, err)
 		}
+	}
+	if r.flags&Secret != 0 {
 		if err := sysWipeOnFork(addr, uintptr(n)); err != nil {
 			return pathError("madvise", r.name, err)
 		}
@@ -261,6 +267,11 @@ func (r *Region) applyFlags(addr unsafe.Pointer, n int, populated bool) error {
 		}
 	}
 	if r.flags&Populate != 0 && !populated {
+		if r.file != nil {
+			// Start reading the whole range in at once; touch then waits
+			// for it. It is only a hint, so its error does not matter.
+			_ = sysAdvise(addr, uintptr(n), WillNeed)
+		}
 		r.touch(addr, n)
 	}
 	return nil
@@ -294,8 +305,10 @@ func (r *Region) checkEOF(size int64) error { return r.checkEOFLen(r.length, siz
 // have a whole page beyond size.
 func (r *Region) checkEOFLen(length int, size int64) error {
 	mapLen, _ := roundUp(length, pageSize)
-	end := (size + int64(pageSize) - 1) &^ int64(pageSize-1)
-	if r.off > size || int64(mapLen) > end-r.off {
+	// r.off is a multiple of the page size, so a whole page lies beyond the
+	// end when mapLen exceeds what is left of the file by a page or more.
+	// (Rounding size up to a page could overflow an int64.)
+	if r.off > size || int64(mapLen)-(size-r.off) >= int64(pageSize) {
 		return fmt.Errorf("mmap: %s: %d bytes at offset %d, file size %d: %w", r.name, length, r.off, size, ErrPastEOF)
 	}
 	return nil
@@ -607,11 +620,12 @@ func tryCopy(dst, src []byte) (n int, fault uintptr) {
 		debug.SetPanicOnFault(old)
 		if n < 0 {
 			e := recover()
-			f, ok := e.(faultAddr)
-			if !ok {
+			if f, ok := e.(faultAddr); ok {
+				fault = f.Addr()
+			} else if _, ok := e.(runtime.Error); !ok {
 				panic(e)
-			}
-			n, fault = 0, f.Addr()
+			} // else a fault without an address (qemu-user gives none for SIGBUS): copy raises no other runtime error
+			n = 0
 			if fault == 0 {
 				fault = ^uintptr(0) // an address is needed to tell a fault from success
 			}
@@ -634,10 +648,12 @@ func safeCopy(dst, src, mem []byte) (int, uintptr) {
 	}
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	for {
-		good := 0
-		if fault > start && fault-start < uintptr(len(mem)) {
-			good = int((fault &^ uintptr(pageSize-1)) - min(start, fault&^uintptr(pageSize-1)))
+		if fault < start || fault-start >= uintptr(len(mem)) {
+			// The fault is not known to be in mem: find the page by copying
+			// one page at a time.
+			return copyByPage(dst, src, start)
 		}
+		good := int((fault &^ uintptr(pageSize-1)) - min(start, fault&^uintptr(pageSize-1)))
 		good = min(good, len(dst), len(src))
 		if good == 0 {
 			return 0, fault
@@ -648,4 +664,20 @@ func safeCopy(dst, src, mem []byte) (int, uintptr) {
 		}
 		return good, fault
 	}
+}
+
+// copyByPage copies src to dst a page of mapped memory (which starts at
+// start) at a time, and returns the number of bytes copied before the page
+// that faults, with the address of that page.
+func copyByPage(dst, src []byte, start uintptr) (int, uintptr) {
+	total := min(len(dst), len(src))
+	for n := 0; n < total; {
+		at := start + uintptr(n)
+		end := min(total, n+int((at|uintptr(pageSize-1))+1-at))
+		if _, fault := tryCopy(dst[n:end], src[n:end]); fault != 0 {
+			return n, at &^ uintptr(pageSize-1)
+		}
+		n = end
+	}
+	return total, 0
 }

@@ -1,0 +1,32 @@
+// This file exists for what OpenBSD does differently from the other unix:
+// MADV_FREE, no madvise to leave memory out of core dumps but MAP_CONCEAL
+// at mmap for Secret (conceal_openbsd.go), no huge pages, and no mincore:
+// OpenBSD only lets programs make system calls through its C library, and
+// Go reaches mincore there by no other way.
+
+package mmap
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+var adviceTable = [...]int{
+	Normal:     unix.MADV_NORMAL,
+	Sequential: unix.MADV_SEQUENTIAL,
+	Random:     unix.MADV_RANDOM,
+	WillNeed:   unix.MADV_WILLNEED,
+	DontNeed:   unix.MADV_DONTNEED,
+	HugePage:   adviceMissing,
+	NoHugePage: adviceMissing,
+	DontDump:   adviceMissing,
+	DoDump:     adviceMissing,
+	Free:       unix.MADV_FREE,
+}
+
+func hugePageSize() int { return pageSize }
+
+func sysResident(unsafe.Pointer, uintptr, []bool) error {
+	return unsupportedf("Resident on OpenBSD")
+}

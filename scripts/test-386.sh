@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs the test suite for linux/386, where int has 32 bits, to catch
+# overflows of lengths and offsets. The binaries run natively where the
+# kernel runs 32-bit programs, and under qemu-i386 (installed from Debian's
+# qemu-user if missing) where it does not, as in some sandboxes.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+mapfile -t pkgs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' ./...)
+for entry in "${pkgs[@]}"; do
+	pkg=${entry%% *}
+	GOOS=linux GOARCH=386 CGO_ENABLED=0 go test -c -o "$work/${pkg//\//_}.test" "$pkg"
+done
+
+# Probe whether the kernel runs 32-bit x86 programs.
+emulator=()
+first=${pkgs[0]%% *}
+if ! "$work/${first//\//_}.test" -test.run='^$' >/dev/null 2>&1; then
+	if ! command -v qemu-i386 >/dev/null; then
+		echo "test-386: installing qemu-user"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends qemu-user >/dev/null
+	fi
+	# Go's 386 code needs SSE2, which qemu's default CPU lacks. qemu-i386 7.2
+	# loses track of a thread when the signals of asynchronous preemption
+	# arrive, and when a child exits during wait4, so preemption is off and
+	# the tests that start children skip (see also below).
+	emulator=(qemu-i386 -cpu max)
+	export GODEBUG=asyncpreemptoff=1
+	export MMAP_TEST_NO_CHILD="qemu-i386 crashes the parent in wait4"
+	echo "test-386: the kernel does not run 32-bit programs here: using ${emulator[*]}"
+fi
+
+failed=() crashed=()
+for entry in "${pkgs[@]}"; do
+	pkg=${entry%% *} dir=${entry#* }
+	bin="$work/${pkg//\//_}.test"
+	echo "test-386: $pkg"
+	if ((${#emulator[@]} == 0)); then
+		(cd "$dir" && "$bin" -test.count=1 -test.timeout=10m) || failed+=("$pkg")
+		continue
+	fi
+	# Under qemu-i386 each test runs in a process of its own: qemu-i386 7.2
+	# can lose the goroutine when a signal arrives (a fault that ReadAt
+	# catches, a child that exits), which kills the process with one of the
+	# runtime's messages below. Such a test counts as not run, not as failed;
+	# every other failure counts.
+	mapfile -t tests < <(cd "$dir" && "${emulator[@]}" "$bin" -test.list '.*' | grep -E '^(Test|Example|Fuzz)')
+	for name in "${tests[@]}"; do
+		if out=$(cd "$dir" && MMAP_TEST_EMULATOR="${emulator[*]}" \
+			"${emulator[@]}" "$bin" -test.count=1 -test.timeout=5m -test.run "^${name}\$" 2>&1); then
+			continue
+		fi
+		if grep -qE 'morestack on g0|morestack on gsignal|bad g in signal handler|syscall frame is no longer valid' <<<"$out"; then
+			crashed+=("$name")
+		else
+			printf '%s\n' "$out"
+			failed+=("$pkg.$name")
+		fi
+	done
+done
+
+if ((${#crashed[@]})); then
+	echo "test-386: not run, qemu-i386 lost the goroutine in a signal handler: ${crashed[*]}"
+fi
+if ((${#failed[@]})); then
+	echo "test-386: FAIL: ${failed[*]}"
+	exit 1
+fi
+if ((${#emulator[@]})); then
+	echo "test-386: OK: ${#pkgs[@]} package(s) passed for linux/386 under ${emulator[*]}, ${#crashed[@]} test(s) not run"
+else
+	echo "test-386: OK: ${#pkgs[@]} package(s) passed for linux/386"
+fi
