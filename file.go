@@ -51,6 +51,10 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 		return nil, invalidf("%s: offset %d plus length %d overflows", name, offset, length)
 	}
 	fi, err := f.Stat()
+	if f.Fd() == ^uintptr(0) {
+		// Closed: Stat does not say so on every system.
+		err = fs.ErrClosed
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrClosed) {
 			return nil, fmt.Errorf("mmap: %s: %w (%w)", name, fs.ErrClosed, fs.ErrInvalid)

@@ -87,13 +87,20 @@
 // do not occur there; ReadAt and WriteAt still catch the faults that can (an
 // I/O error while paging in, EXCEPTION_IN_PAGE_ERROR, and access violations).
 // Anonymous memory is committed with VirtualAlloc; Shared and Private behave
-// alike for it. HugePages, Secret, Guard for a file region, and NoReserve
-// except for a shared file region give errors matching
-// [errors.ErrUnsupported], as do the advice Sequential, Random, HugePage,
-// NoHugePage, DontDump and DoDump, and DontNeed and Free for a private file
-// region. [Region.Resident] reports the pages in the process's working set.
-// Errors of the operating system name the Windows function in their Op
-// ("MapViewOfFile", "VirtualProtect"...).
+// alike for it, so DontNeed and Free drop the contents of both. HugePages,
+// Secret, Guard for a file region, and NoReserve except for a shared file
+// region give errors matching [errors.ErrUnsupported], as do the advice
+// Sequential, Random, HugePage, NoHugePage, DontDump and DoDump, DontNeed for
+// a private file region and Free for a file region. A view of a file cannot
+// be placed inside reserved address space nor unmapped in part: [Region.Reserve]
+// of a file region returns an error matching errors.ErrUnsupported, and
+// [Region.Resize] and [Region.Grow] of a file region map a new view and unmap
+// the old one, so the region moves whenever its length changes. Anonymous
+// regions grow in place inside a reservation and move, copying, otherwise.
+// [Region.Resident] reports the pages in the process's working set. Errors
+// of the operating system name the Windows function in their Op
+// ("MapViewOfFile", "VirtualProtect"...); a lack of memory or of commit
+// charge matches syscall.ENOMEM, as on unix.
 package mmap
 
 import (
@@ -267,7 +274,8 @@ const (
 	// DontNeed expects no access soon: the pages may be dropped. A shared
 	// region (of a file or anonymous) keeps its contents; a private region
 	// loses its changes, and reads zeros (anonymous) or the file's contents
-	// (private file) afterwards.
+	// (private file) afterwards. On Windows, where shared anonymous memory
+	// is private memory, every anonymous region reads zeros afterwards.
 	DontNeed
 	// HugePage asks for transparent huge pages (Linux). FreeBSD gives
 	// anonymous memory superpages without being asked, so there it does
@@ -283,7 +291,9 @@ const (
 	// lazily, when memory is short; until then they keep their contents, and
 	// afterwards they read as zeros. Writing to a page cancels the advice for
 	// that page. Linux refuses it for every other kind of region (an error
-	// matching fs.ErrInvalid).
+	// matching fs.ErrInvalid); Windows gives it to shared anonymous memory
+	// too (MEM_RESET) and refuses it for file regions
+	// (errors.ErrUnsupported).
 	Free
 )
 

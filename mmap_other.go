@@ -13,7 +13,9 @@ import (
 )
 
 const (
-	populateByMap = false
+	populateByMap     = false
+	fileInReservation = false
+	partialViewUnmap  = false
 )
 
 var errUnsupported = unsupportedf("memory mapping on this system")
@@ -30,6 +32,7 @@ func sysMap(uintptr, int64, unsafe.Pointer, uintptr, Prot, Flag) (unsafe.Pointer
 
 func sysReserve(uintptr) (unsafe.Pointer, error)             { return nil, errUnsupported }
 func sysUnmap(unsafe.Pointer, uintptr) error                 { return errUnsupported }
+func sysRelease(unsafe.Pointer, uintptr) error               { return errUnsupported }
 func sysProtect(unsafe.Pointer, uintptr, Prot) error         { return errUnsupported }
 func sysFlush(unsafe.Pointer, uintptr, bool, *os.File) error { return errUnsupported }
 func sysAdvise(unsafe.Pointer, uintptr, Advice) error        { return errUnsupported }

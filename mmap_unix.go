@@ -71,6 +71,20 @@ func sysUnmap(addr unsafe.Pointer, length uintptr) error {
 	return unix.MunmapPtr(addr, length)
 }
 
+// sysRelease gives length bytes at addr, inside a reservation made by
+// sysReserve, back to it: inaccessible again, their contents dropped.
+func sysRelease(addr unsafe.Pointer, length uintptr) error {
+	_, err := sysMap(^uintptr(0), 0, addr, length, 0, Private|NoReserve)
+	return err
+}
+
+// Views of a file can be placed anywhere in a reservation, and unmapped in
+// part.
+const (
+	fileInReservation = true
+	partialViewUnmap  = true
+)
+
 func mem(addr unsafe.Pointer, length uintptr) []byte {
 	return unsafe.Slice((*byte)(addr), length)
 }

@@ -8,8 +8,9 @@
 //
 // Windows maps a view of a file only at a multiple of the allocation
 // granularity and never inside address space reserved with VirtualAlloc, so
-// the reservation that region.go makes for Guard (and for growing in place)
-// is available to anonymous regions only; see sysSupports.
+// the reservation that region.go makes for Guard and Reserve (growing in
+// place) is available to anonymous regions only; see sysSupports and
+// fileInReservation.
 
 package mmap
 
@@ -260,6 +261,25 @@ func sysUnmap(addr unsafe.Pointer, length uintptr) error {
 	return nil
 }
 
+// sysRelease decommits length bytes at addr, inside a reservation made by
+// sysReserve: they stay reserved, inaccessible, and read as zeros once
+// committed again.
+func sysRelease(addr unsafe.Pointer, length uintptr) error {
+	if err := windows.VirtualFree(uintptr(addr), length, windows.MEM_DECOMMIT); err != nil {
+		return os.NewSyscallError("VirtualFree", err)
+	}
+	return nil
+}
+
+// A view of a file is placed where the system chooses, never inside a
+// reservation (that needs the placeholders of MapViewOfFile3, Windows 10
+// 1803 and later), and is unmapped only whole: Reserve is refused for a file
+// region, and Resize of one maps a new view and unmaps the old.
+const (
+	fileInReservation = false
+	partialViewUnmap  = false
+)
+
 func sysProtect(addr unsafe.Pointer, length uintptr, p Prot) error {
 	mbi, err := query(addr)
 	if err != nil {
@@ -463,13 +483,18 @@ func sysAccess(fd uintptr) (readable, writable bool, err error) {
 }
 
 // classify returns the class of error a Windows error code stands for,
-// beyond what syscall.Errno's own Is method tells, or nil.
+// beyond what syscall.Errno's own Is method tells, or nil: fs.ErrInvalid,
+// or syscall.ENOMEM for a lack of memory, so that portable code can test
+// errors.Is(err, syscall.ENOMEM) as on unix.
 func classify(err error) error {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return nil
 	}
 	switch errno {
+	case windows.ERROR_NOT_ENOUGH_MEMORY, windows.ERROR_OUTOFMEMORY, windows.ERROR_COMMITMENT_LIMIT:
+		// Out of memory or of commit charge, as ENOMEM on unix.
+		return syscall.ENOMEM
 	case windows.ERROR_INVALID_PARAMETER, windows.ERROR_INVALID_HANDLE, windows.ERROR_INVALID_ADDRESS,
 		windows.ERROR_MAPPED_ALIGNMENT, windows.ERROR_FILE_INVALID:
 		return fs.ErrInvalid

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"runtime"
 	"unsafe"
 )
 
@@ -33,7 +34,10 @@ var (
 // otherwise). max must be a multiple of PageSize (ErrUnaligned) and at least
 // Len (fs.ErrInvalid). A reservation larger than the free address space
 // makes Map fail with an error of the operating system (ENOMEM). A region
-// from Open cannot be reserved for (fs.ErrClosed).
+// from Open cannot be reserved for (fs.ErrClosed). On Windows, which cannot
+// place a view of a file inside reserved address space, Reserve of a file
+// region returns an error matching errors.ErrUnsupported; Resize still
+// works there, moving the region.
 func (r *Region) Reserve(max int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -42,6 +46,9 @@ func (r *Region) Reserve(max int) error {
 	}
 	if r.opened {
 		return errResizeOpened
+	}
+	if r.file != nil && !fileInReservation {
+		return unsupportedf("Reserve for a file region on %s", runtime.GOOS)
 	}
 	if max < 0 {
 		return invalidf("negative reservation %d", max)
@@ -183,7 +190,7 @@ func (r *Region) fdOff(off int) (uintptr, int64) {
 // inside a reservation they become PROT_NONE again, else they are unmapped.
 func (r *Region) release(addr unsafe.Pointer, n int) error {
 	if r.reserved() {
-		if _, err := sysMap(^uintptr(0), 0, addr, uintptr(n), 0, Private|NoReserve); err != nil {
+		if err := sysRelease(addr, uintptr(n)); err != nil {
 			return pathError("mmap", r.name, err)
 		}
 		return nil
@@ -208,6 +215,10 @@ func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
 func (r *Region) shrink(oldLen, newLen int) error {
+	if r.file != nil && !r.reserved() && !partialViewUnmap {
+		// The view cannot lose its tail: map a shorter one instead.
+		return r.moveView(oldLen, newLen)
+	}
 	tail := unsafe.Add(r.addr, newLen)
 	if r.flags&Secret != 0 {
 		if err := r.wipe(tail, oldLen-newLen); err != nil {
@@ -281,6 +292,11 @@ func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
 // themselves; elsewhere the contents of anonymous and private memory are
 // copied (a shared file region needs no copy: the file holds its contents).
 func (r *Region) move(oldLen, newLen, guard, align int) error {
+	if r.file != nil && !fileInReservation {
+		// No reservation can hold the view, nor guard pages or alignment,
+		// which file regions there do not have.
+		return r.moveView(oldLen, newLen)
+	}
 	resLen := newLen + 2*guard + align
 	base, err := sysReserve(uintptr(resLen))
 	if err != nil {
@@ -313,7 +329,7 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 		r.addr, r.base, r.size = dst, base, uintptr(resLen)
 		return r.growFlags(oldLen, newLen, false)
 	}
-	if err := r.copyTo(dst, oldLen, newLen); err != nil {
+	if _, err := r.copyTo(dst, oldLen, newLen); err != nil {
 		sysUnmap(base, uintptr(resLen))
 		return err
 	}
@@ -328,22 +344,45 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 	return nil
 }
 
-// copyTo maps newLen bytes of the region at dst, over a reservation, and
-// copies the region's contents there unless the file holds them.
-func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) error {
+// moveView maps a file region again as a new view of newLen bytes, where
+// the system chooses, copies the first min(oldLen, newLen) bytes into it if
+// the region is private, and unmaps the old view. It is how Resize works
+// where a view can neither be placed in a reservation nor unmapped in part.
+func (r *Region) moveView(oldLen, newLen int) error {
+	dst, err := r.copyTo(nil, min(oldLen, newLen), newLen)
+	if err != nil {
+		if dst != nil {
+			sysUnmap(dst, uintptr(newLen))
+		}
+		return err
+	}
+	if r.flags&Locked != 0 {
+		sysUnlock(r.addr, uintptr(oldLen))
+	}
+	sysUnmap(r.base, r.size)
+	r.addr, r.base, r.size = dst, dst, uintptr(newLen)
+	return nil
+}
+
+// copyTo maps newLen bytes of the region at dst, over a reservation, or
+// where the system chooses if dst is nil, and copies the first oldLen bytes
+// of the region's contents there unless the file holds them. It returns
+// where it mapped them, also with an error once they are mapped.
+func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
 	copying := r.file == nil || r.flags&Private != 0
 	prot := r.cur
 	if copying {
 		prot = Read | Write
 	}
-	if _, err := sysMap(fd, off, dst, uintptr(newLen), prot, r.flags); err != nil {
-		return pathError("mmap", r.name, err)
+	dst, err := sysMap(fd, off, dst, uintptr(newLen), prot, r.flags)
+	if err != nil {
+		return nil, pathError("mmap", r.name, err)
 	}
 	if copying {
 		if r.cur&(Read|Write) == 0 {
 			if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
-				return pathError("mprotect", r.name, err)
+				return dst, pathError("mprotect", r.name, err)
 			}
 		}
 		n, fault := tryCopy(unsafe.Slice((*byte)(dst), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
@@ -351,13 +390,13 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) error {
 			sysProtect(r.addr, uintptr(oldLen), r.cur)
 		}
 		if fault != 0 {
-			return &FaultError{Op: "read", Offset: int64(n), Addr: fault}
+			return dst, &FaultError{Op: "read", Offset: int64(n), Addr: fault}
 		}
 		if prot != r.cur {
 			if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
-				return pathError("mprotect", r.name, err)
+				return dst, pathError("mprotect", r.name, err)
 			}
 		}
 	}
-	return r.applyFlags(dst, newLen, populateByMap || copying)
+	return dst, r.applyFlags(dst, newLen, populateByMap || copying)
 }
