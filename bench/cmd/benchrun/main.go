@@ -343,15 +343,24 @@ func implRank(path, impl string) int {
 // measured in this run).
 func targets(s stats) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\tmeasured\tresult")
+	fmt.Fprintln(tw, "target\tmeasured\tresult\tcontext")
+	note := ""
 	check := func(name string, got float64, ok, pass bool, unit string) {
 		switch {
 		case !ok:
-			fmt.Fprintf(tw, "%s\t-\tSKIP\n", name)
+			fmt.Fprintf(tw, "%s\t-\tSKIP\t%s\n", name, note)
 		case pass:
-			fmt.Fprintf(tw, "%s\t%.2f%s\tPASS\n", name, got, unit)
+			fmt.Fprintf(tw, "%s\t%.2f%s\tPASS\t%s\n", name, got, unit, note)
 		default:
-			fmt.Fprintf(tw, "%s\t%.2f%s\tFAIL\n", name, got, unit)
+			fmt.Fprintf(tw, "%s\t%.2f%s\tFAIL\t%s\n", name, got, unit, note)
+		}
+		note = ""
+	}
+	// context sets the note of the next check: the same ratio for two
+	// other implementations, which shows what the machine allows.
+	context := func(label string, a, b key) {
+		if r, ok := s.ratio(a, b); ok {
+			note = fmt.Sprintf("%s %.2fx", label, r)
 		}
 	}
 	le := func(name string, a, b key, limit float64) {
@@ -368,6 +377,7 @@ func targets(s stats) {
 	}
 	for _, c := range []string{"anon-page", "file-1MiB"} {
 		p := "BenchmarkMap/" + c
+		context("edsrzf/xsys", key{p, "edsrzf"}, key{p, "xsys"})
 		le("map+unmap "+c+": NewX+Map+Unmap <= 1.10x x/sys", key{p, self}, key{p, "xsys"}, 1.10)
 		le("map+unmap "+c+": Map+Unmap of a built Region <= 1.10x x/sys", key{p, self + "-built"}, key{p, "xsys"}, 1.10)
 		allocs("map+unmap "+c+": NewX+Map+Unmap <= 1 alloc", key{p, self}, 1)
@@ -379,10 +389,12 @@ func targets(s stats) {
 		if sz == "64B" {
 			limit = 1.5
 		}
+		context("exp/copy", key{p, "exp"}, key{p, "copy"})
 		le(fmt.Sprintf("ReadAt %s <= %.2fx plain copy", sz, limit), key{p, self}, key{p, "copy"}, limit)
 		le(fmt.Sprintf("ReadAt %s <= 1.10x x/exp/mmap", sz), key{p, self}, key{p, "exp"}, 1.10)
 		pp := "BenchmarkReadAtParallel/" + sz
 		le(fmt.Sprintf("ReadAt %s parallel <= 1.10x x/exp/mmap parallel", sz), key{pp, self}, key{pp, "exp"}, 1.10)
+		context("copy scales", key{p, "copy"}, key{pp, "copy"})
 		ge(fmt.Sprintf("ReadAt %s: parallel (2 goroutines) >= 1.8x one goroutine", sz), key{p, self}, key{pp, self}, 1.8)
 	}
 	p := "BenchmarkFirstTouch/64MiB"
@@ -390,6 +402,7 @@ func targets(s stats) {
 	le("first touch 64MiB HugePages <= 1.2x make", key{p, self + "-huge"}, key{p, "make"}, 1.2)
 	p = "BenchmarkFullRead/256MiB"
 	for _, v := range []string{self, self + "-populate", self + "-willneed"} {
+		context("xsys/pread", key{p, "xsys"}, key{p, "pread"})
 		le("full read 256MiB "+v+" faster than pread (< 1.00x)", key{p, v}, key{p, "pread"}, 0.9999)
 	}
 	tw.Flush()
