@@ -46,6 +46,7 @@ var floors = map[string]string{
 	"BenchmarkReadAt":         "copy",
 	"BenchmarkReadAtParallel": "copy",
 	"BenchmarkWriteAt":        "copy",
+	"BenchmarkSafetyCost":     "copy",
 }
 
 const self = "mmapkit"
@@ -319,7 +320,7 @@ func fmtNs(ns float64) string {
 }
 
 var familyOrder = []string{"BenchmarkMap", "BenchmarkOpen", "BenchmarkMapParallel", "BenchmarkReadAt", "BenchmarkReadAtParallel",
-	"BenchmarkWriteAt", "BenchmarkFirstTouch", "BenchmarkFullRead"}
+	"BenchmarkWriteAt", "BenchmarkSafetyCost", "BenchmarkFirstTouch", "BenchmarkFullRead"}
 
 func familyRank(path string) int {
 	if i := slices.Index(familyOrder, family(path)); i >= 0 {
