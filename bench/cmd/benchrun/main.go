@@ -276,7 +276,12 @@ func report(all map[key][]result, order []key, rounds int) {
 	fmt.Fprintln(tw, "path\timpl\tns/op\tspread\tallocs/op\t×floor\tmmapkit÷impl\t")
 	for _, p := range paths {
 		impls := byPath[p]
-		slices.SortStableFunc(impls, func(a, b string) int { return implRank(p, a) - implRank(p, b) })
+		slices.SortStableFunc(impls, func(a, b string) int {
+			if d := implRank(p, a) - implRank(p, b); d != 0 {
+				return d
+			}
+			return strings.Compare(a, b)
+		})
 		floor := key{p, floors[family(p)]}
 		for _, im := range impls {
 			k := key{p, im}
@@ -405,6 +410,9 @@ func targets(s stats) {
 	for _, v := range []string{self, self + "-populate", self + "-willneed"} {
 		context("xsys/pread", key{p, "xsys"}, key{p, "pread"})
 		le("full read 256MiB "+v+" faster than pread (< 1.00x)", key{p, v}, key{p, "pread"}, 0.9999)
+	}
+	if r, ok := s.ratio(key{p, self + "-mapped"}, key{p, "pread"}); ok {
+		fmt.Fprintf(tw, "(info) full read 256MiB already mapped, read only, vs pread\t%.2fx\t-\t\n", r)
 	}
 	tw.Flush()
 }
