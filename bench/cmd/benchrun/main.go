@@ -334,8 +334,15 @@ func familyRank(path string) int {
 	return len(familyOrder)
 }
 
+// buildUp is the order of BenchmarkSafetyCost, which adds one part at a
+// time.
+var buildUp = []string{"copy", "panic-on-fault", "recover", "pin"}
+
 // implRank puts the floor first and this package's variants last.
 func implRank(path, impl string) int {
+	if family(path) == "BenchmarkSafetyCost" {
+		return slices.Index(buildUp, impl)
+	}
 	switch {
 	case impl == floors[family(path)]:
 		return 0
