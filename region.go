@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"unsafe"
 )
 
@@ -19,7 +18,7 @@ import (
 //
 // All methods are safe for concurrent use. A Region must not be copied.
 type Region struct {
-	mu sync.RWMutex
+	mu regionLock // see readers.go: ReadAt and WriteAt do not take it
 
 	// Set by the constructor and never changed (length: see below).
 	file   *os.File // backing file; nil for anonymous memory and for Open once mapped
@@ -539,8 +538,25 @@ func (r *Region) Resident() ([]bool, error) {
 // It returns ErrNotMapped if the region is not mapped, and a *FaultError
 // wrapping fs.ErrPermission if its protection does not allow reading.
 func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	// The copy runs in this frame, with panic-on-fault set and n at -1;
+	// a fault panics out of it into the deferred function, which finds the
+	// bytes that can be copied. One frame and one deferred call keep the
+	// cost small next to a copy of a few bytes.
+	counted := r.mu.enter()
+	var src []byte
+	old := false
+	defer func() {
+		if n == copying {
+			debug.SetPanicOnFault(old)
+			e := recover()
+			var ok bool
+			if n, err, ok = recoverFault(e, "read", off, p, src, src); !ok {
+				r.mu.exit(counted)
+				panic(e)
+			}
+		}
+		r.mu.exit(counted)
+	}()
 	if !r.mapped {
 		return 0, ErrNotMapped
 	}
@@ -556,11 +572,11 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 	if r.cur&(Read|Write) == 0 {
 		return 0, &FaultError{Op: "read", Offset: off, Err: fs.ErrPermission}
 	}
-	src := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
-	n, fault := safeCopy(p, src, src)
-	if fault != 0 {
-		return n, &FaultError{Op: "read", Offset: off + int64(n), Addr: fault}
-	}
+	src = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
+	old = debug.SetPanicOnFault(true)
+	n = copying
+	n = copy(p, src)
+	debug.SetPanicOnFault(old)
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -580,8 +596,22 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 // It returns ErrNotMapped if the region is not mapped, and a *FaultError
 // wrapping fs.ErrPermission if its protection does not allow writing.
 func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
+	// As in ReadAt, the copy runs in this frame.
+	counted := r.mu.enter()
+	var dst []byte
+	old := false
+	defer func() {
+		if n == copying {
+			debug.SetPanicOnFault(old)
+			e := recover()
+			var ok bool
+			if n, err, ok = recoverFault(e, "write", off, dst, p, dst); !ok {
+				r.mu.exit(counted)
+				panic(e)
+			}
+		}
+		r.mu.exit(counted)
+	}()
 	if !r.mapped {
 		return 0, ErrNotMapped
 	}
@@ -597,15 +627,35 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 	if off >= int64(r.length) {
 		return 0, fmt.Errorf("mmap: write at offset %d past the end of a %d-byte region: %w", off, r.length, io.ErrShortWrite)
 	}
-	dst := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
-	n, fault := safeCopy(dst, p, dst)
-	if fault != 0 {
-		return n, &FaultError{Op: "write", Offset: off + int64(n), Addr: fault}
-	}
+	dst = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
+	old = debug.SetPanicOnFault(true)
+	n = copying
+	n = copy(dst, p)
+	debug.SetPanicOnFault(old)
 	if n < len(p) {
 		return n, fmt.Errorf("mmap: write of %d bytes at offset %d past the end of a %d-byte region: %w", len(p), off, r.length, io.ErrShortWrite)
 	}
 	return n, nil
+}
+
+// copying is the value of ReadAt's and WriteAt's n while they copy.
+const copying = -1
+
+// recoverFault turns e, the value recovered from a fault while copying src
+// to dst at offset off (mem is the mapped one of the two), into the results
+// of ReadAt or WriteAt: the bytes before the faulting page copied again
+// and counted, and a *FaultError. It returns false if e is not a fault.
+func recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error, bool) {
+	f, ok := e.(faultAddr)
+	if !ok {
+		return 0, nil, false
+	}
+	fault := f.Addr()
+	if fault == 0 {
+		fault = ^uintptr(0)
+	}
+	n, fault := retryCopy(dst, src, mem, fault)
+	return n, &FaultError{Op: op, Offset: off + int64(n), Addr: fault}, true
 }
 
 // faultAddr is the value of a panic caused by a memory fault while
@@ -636,16 +686,12 @@ func tryCopy(dst, src []byte) (n int, fault uintptr) {
 	return n, 0
 }
 
-// safeCopy copies src to dst, where mem (one of the two) is mapped memory.
-// On a fault it returns the number of bytes copied before the page that
-// faulted, and the faulting address. The copy may have written bytes in any
-// order before it faulted, so the part before the faulting page is copied
-// again, until a copy succeeds.
-func safeCopy(dst, src, mem []byte) (int, uintptr) {
-	n, fault := tryCopy(dst, src)
-	if fault == 0 {
-		return n, 0
-	}
+// retryCopy is called after copying src to dst faulted at address fault,
+// where mem (one of the two) is mapped memory. The copy may have written
+// bytes in any order before it faulted, so the part before the faulting page
+// is copied again, until a copy succeeds. It returns the number of bytes
+// copied and the address of the last fault.
+func retryCopy(dst, src, mem []byte, fault uintptr) (int, uintptr) {
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	for {
 		if fault < start || fault-start >= uintptr(len(mem)) {

@@ -1,0 +1,90 @@
+package bench
+
+import (
+	"os"
+	"runtime/debug"
+	"testing"
+	_ "unsafe" // for go:linkname
+
+	"golang.org/x/sys/unix"
+)
+
+// BenchmarkSafetyCost builds, step by step, the fixed cost of a fault-safe
+// and Unmap-safe ReadAt of 64 bytes out of the parts it cannot do without,
+// to show the floor below which ReadAt cannot go on this machine:
+//
+//   - copy: the plain copy from mapped memory;
+//   - panic-on-fault: debug.SetPanicOnFault around it (a fault must not
+//     crash the program);
+//   - recover: the copy in a function of its own with a deferred recover
+//     (the fault panics out of the copy);
+//   - pin: two procPin/procUnpin pairs, which a per-P count of the calls in
+//     flight needs (Unmap waits for them).
+func BenchmarkSafetyCost(b *testing.B) {
+	const n = 64
+	f := openFixture(b, rwFileSize, os.O_RDONLY)
+	m := rawMap(b, f, rwFileSize, unix.PROT_READ)
+	buf := make([]byte, n)
+	b.Run("64B", func(b *testing.B) {
+		runImpls(b,
+			impl{"copy", func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(n)
+				for b.Loop() {
+					copy(buf, m)
+				}
+			}},
+			impl{"panic-on-fault", func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(n)
+				for b.Loop() {
+					old := debug.SetPanicOnFault(true)
+					copy(buf, m)
+					debug.SetPanicOnFault(old)
+				}
+			}},
+			impl{"recover", func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(n)
+				for b.Loop() {
+					floorCopy(buf, m)
+				}
+			}},
+			impl{"pin", func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(n)
+				for b.Loop() {
+					procPin()
+					procUnpin()
+					floorCopy(buf, m)
+					procPin()
+					procUnpin()
+				}
+			}},
+		)
+	})
+}
+
+// floorCopy copies src to dst with panic-on-fault set, recovering from a
+// fault, as ReadAt does.
+//
+//go:noinline
+func floorCopy(dst, src []byte) (n int) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		if n < 0 {
+			debug.SetPanicOnFault(old)
+			recover()
+		}
+	}()
+	n = -1
+	n = copy(dst, src)
+	debug.SetPanicOnFault(old)
+	return n
+}
+
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
