@@ -50,18 +50,16 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 	if !ok || int64(mapLen) > math.MaxInt64-offset {
 		return nil, invalidf("%s: offset %d plus length %d overflows", name, offset, length)
 	}
-	fi, err := f.Stat()
 	if f.Fd() == ^uintptr(0) {
-		// Closed: Stat does not say so on every system.
-		err = fs.ErrClosed
+		return nil, fmt.Errorf("mmap: %s: %w (%w)", name, fs.ErrClosed, fs.ErrInvalid)
 	}
+	size, mode, err := fileStat(f)
 	if err != nil {
 		if errors.Is(err, fs.ErrClosed) {
 			return nil, fmt.Errorf("mmap: %s: %w (%w)", name, fs.ErrClosed, fs.ErrInvalid)
 		}
 		return nil, err
 	}
-	mode := fi.Mode()
 	device := mode&fs.ModeDevice != 0
 	switch {
 	case mode.IsDir():
@@ -80,12 +78,12 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 		return nil, invalidf("%s: shared writable region of a file not open for writing", name)
 	}
 	r := &Region{file: f, name: name, off: offset, length: length, prot: prot, cur: prot, flags: flags, device: device}
-	if length != mapLen && (device || offset+int64(length) != fi.Size()) {
+	if length != mapLen && (device || offset+int64(length) != size) {
 		return nil, fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d and does not end at the end of the file: %w",
 			name, length, pageSize, ErrUnaligned)
 	}
 	if !device {
-		if err := r.checkEOF(fi.Size()); err != nil {
+		if err := r.checkEOF(size); err != nil {
 			return nil, err
 		}
 	}

@@ -8,6 +8,7 @@ package mmap
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"unsafe"
 )
@@ -42,3 +43,12 @@ func sysResident(unsafe.Pointer, uintptr, []bool) error      { return errUnsuppo
 func sysFileSize(uintptr) (int64, error)                     { return 0, errUnsupported }
 func sysAccess(uintptr) (readable, writable bool, err error) { return false, false, errUnsupported }
 func classify(error) error                                   { return errors.ErrUnsupported }
+
+// fileStat returns the size and the mode of f.
+func fileStat(f *os.File) (int64, fs.FileMode, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	return fi.Size(), fi.Mode(), nil
+}

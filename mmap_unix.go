@@ -137,6 +137,32 @@ func sysFileSize(fd uintptr) (int64, error) {
 	return st.Size, nil
 }
 
+// fileStat returns the size and the type bits of the mode of f, without the
+// allocation of f.Stat.
+func fileStat(f *os.File) (int64, fs.FileMode, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, 0, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	var mode fs.FileMode
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFDIR:
+		mode = fs.ModeDir
+	case unix.S_IFCHR:
+		mode = fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		mode = fs.ModeDevice
+	case unix.S_IFIFO:
+		mode = fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		mode = fs.ModeSocket
+	default:
+		mode = fs.ModeIrregular
+	}
+	return st.Size, mode, nil
+}
+
 // sysAccess reports whether the file fd is open for reading and for writing.
 func sysAccess(fd uintptr) (readable, writable bool, err error) {
 	fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)

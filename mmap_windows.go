@@ -501,3 +501,12 @@ func classify(err error) error {
 	}
 	return nil
 }
+
+// fileStat returns the size and the mode of f.
+func fileStat(f *os.File) (int64, fs.FileMode, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	return fi.Size(), fi.Mode(), nil
+}
