@@ -102,26 +102,20 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 // regular file gives an error matching fs.ErrInvalid, as does a file larger
 // than the address space.
 func Open(name string) (*Region, error) {
-	// Stat first: opening a named pipe would block.
-	fi, err := os.Stat(name)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, invalidf("%s: not a regular file", name)
-	}
-	f, err := os.Open(name)
+	// openNonblock keeps the open of a named pipe from waiting for a writer;
+	// the pipe is then refused as not a regular file.
+	f, err := os.OpenFile(name, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
+	size, mode, err := fileStat(f)
+	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
+	if !mode.IsRegular() {
 		return nil, invalidf("%s: not a regular file", name)
 	}
-	size := fi.Size()
 	if size > math.MaxInt-int64(pageSize) {
 		return nil, invalidf("%s: file of %d bytes is too large to map", name, size)
 	}

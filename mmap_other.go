@@ -52,3 +52,6 @@ func fileStat(f *os.File) (int64, fs.FileMode, error) {
 	}
 	return fi.Size(), fi.Mode(), nil
 }
+
+// openNonblock is added to the flags with which Open opens a file.
+const openNonblock = 0

@@ -191,3 +191,6 @@ func classify(err error) error {
 	}
 	return nil
 }
+
+// openNonblock is added to the flags with which Open opens a file.
+const openNonblock = unix.O_NONBLOCK
