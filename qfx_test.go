@@ -55,3 +55,31 @@ func TestQfxGrowPastFileEnd(t *testing.T) {
 		t.Fatal("file after Grow and WriteAt differs from what was written")
 	}
 }
+
+// qfxEmulated reports whether the test binary runs under an emulator
+// (scripts/test-qemu.sh, scripts/test-386.sh), for checks that the
+// emulator cannot reproduce while the rest of a test still runs; use
+// platSkipEmulated to skip a whole test or subtest.
+func qfxEmulated() bool { return os.Getenv(emulatorEnv) != "" }
+
+// qfxDeviceWhy is why devices cannot be mapped under qemu-user with pages
+// larger than the host's.
+const qfxDeviceWhy = "qemu-user with pages larger than the host's cuts a file mapping at the file's size, " +
+	"which fstat gives as 0 for a device, and fails the mmap with EINVAL"
+
+// qfxSkipLargePages skips t when it runs under an emulator whose guest
+// pages are larger than the host's (scripts/test-qemu.sh runs 16 and 64 KiB
+// pages on a host of 4 KiB pages): qemu-user then maps a file's pages with
+// host pages and cannot give the part of the guest's last page beyond the
+// file's end, nor map a device, as the guest's kernel would.
+func qfxSkipLargePages(t testing.TB, why string) {
+	t.Helper()
+	if qfxLargePagesEmulated() {
+		platSkipEmulated(t, why)
+	}
+}
+
+// qfxLargePagesEmulated reports whether the test binary runs under an
+// emulator whose guest pages are larger than the host's 4 KiB (see
+// qfxSkipLargePages).
+func qfxLargePagesEmulated() bool { return qfxEmulated() && PageSize() > 4096 }
