@@ -37,6 +37,9 @@ func memNeedSmaps(t *testing.T) {
 	if _, err := os.Stat("/proc/self/smaps"); err != nil {
 		t.Skipf("no /proc/self/smaps: %v", err)
 	}
+	if qfxSmapsUntrusted() {
+		platSkipEmulated(t, qfxSmapsWhy)
+	}
 }
 
 // memParseSmaps parses the text of /proc/self/smaps.

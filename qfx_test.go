@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"testing"
+	"unsafe"
 )
 
 // TestQfxGrowPastFileEnd grows a region that already reaches past its
@@ -83,3 +84,17 @@ func qfxSkipLargePages(t testing.TB, why string) {
 // emulator whose guest pages are larger than the host's 4 KiB (see
 // qfxSkipLargePages).
 func qfxLargePagesEmulated() bool { return qfxEmulated() && PageSize() > 4096 }
+
+// qfxSmapsWhy is why /proc/self/smaps cannot be checked under qemu-user
+// running a 32-bit guest.
+const qfxSmapsWhy = "qemu-user runs a 32-bit guest in a reservation of the host's address space and writes " +
+	"/proc/self/smaps itself, without the guest's protections, locks and flags"
+
+// qfxSmapsUntrusted reports whether /proc/self/smaps does not describe the
+// guest's mappings: under qemu-user with a 32-bit guest (scripts/test-386.sh
+// where the kernel runs no 32-bit programs). A 64-bit guest on a 64-bit host
+// sees the host's own smaps, which hold the guest's mappings but not what
+// qemu leaves out (madvise).
+func qfxSmapsUntrusted() bool {
+	return qfxEmulated() && unsafe.Sizeof(uintptr(0)) == 4
+}

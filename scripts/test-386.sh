@@ -61,7 +61,7 @@ for entry in "${pkgs[@]}"; do
 			"${emulator[@]}" "$bin" -test.count=1 -test.timeout=5m -test.run "^${name}\$" ${extra[$pkg]:-} 2>&1); then
 			continue
 		fi
-		if grep -qE 'morestack on g0|morestack on gsignal|bad g in signal handler|syscall frame is no longer valid' <<<"$out"; then
+		if grep -qE 'morestack on g0|morestack on gsignal|bad g in signal handler|syscall frame is no longer valid|unexpected signal during runtime execution|wirep: already in go|defer on system stack' <<<"$out"; then
 			crashed+=("$name")
 		else
 			printf '%s\n' "$out"

@@ -61,9 +61,20 @@ for p in "${page_sizes[@]}"; do
 	for entry in "${pkgs[@]}"; do
 		pkg=${entry%% *} dir=${entry#* }
 		echo "test-qemu: $pkg, linux/arm64, $p-byte pages"
-		if ! (cd "$dir" && MMAP_TEST_EMULATOR="qemu-aarch64 -p $p" \
-			qemu-aarch64 -p "$p" "$work/${pkg//\//_}.test" -test.count=1 -test.timeout=10m ${extra[$pkg]:-}); then
+		out="$work/out"
+		if (cd "$dir" && MMAP_TEST_EMULATOR="qemu-aarch64 -p $p" \
+			qemu-aarch64 -p "$p" "$work/${pkg//\//_}.test" -test.count=1 -test.timeout=10m -test.v ${extra[$pkg]:-}) >"$out" 2>&1; then
+			echo "test-qemu: $pkg, $p-byte pages: PASS"
+		else
+			# The failures and their output, without the passing tests.
+			grep -vE '^ *(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$out" || true
 			failed+=("$pkg@$p")
+		fi
+		# What the tests skip, and why (the emulator's skips name it).
+		mapfile -t skipped < <(grep -E '^ *--- SKIP' "$out" | sed -E 's/^ *--- SKIP: ([^ ]+).*/\1/')
+		if ((${#skipped[@]})); then
+			echo "test-qemu: $pkg, $p-byte pages: ${#skipped[@]} skipped: ${skipped[*]}"
+			grep -E ': under qemu-aarch64' "$out" | sed -E 's/^ *[^ ]+: under [^:]+: /test-qemu:   skipped under qemu: /' | sort -u || true
 		fi
 	done
 done
