@@ -65,7 +65,9 @@ func (r *Region) Grow(length int) error {
 			return fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d and the file is longer: %w",
 				r.name, length, pageSize, ErrUnaligned)
 		}
-		if from := r.off + int64(r.length); end > from {
+		// The region may reach past the file's end (Resize allows the
+		// rest of the file's last page): allocate from the file's end then.
+		if from := min(r.off+int64(r.length), size); end > from {
 			if err := sysAllocate(r.file, from, end-from); err != nil {
 				return err
 			}

@@ -43,6 +43,7 @@ func TestMemHugePages(t *testing.T) {
 			if uintptr(addr)%uintptr(hps) != 0 {
 				t.Errorf("address %p is not aligned to the huge page size %d", addr, hps)
 			}
+			platSkipEmulated(t, "qemu-user ignores madvise(MADV_HUGEPAGE), and smaps shows the host's mapping")
 			memCheckEntry(t, r, "hg", "!nh")
 			if flags&Populate == 0 {
 				b := r.Bytes()

@@ -1029,6 +1029,8 @@ func TestResident(t *testing.T) {
 	}
 
 	data := pattern(3*ps+5, 3)
+	qfxSkipLargePages(t, "qemu-user maps a file only up to the end of the host page that holds the file's end, "+
+		"so mincore of the rest of the guest's last page fails (ENOMEM)")
 	fr, _, _ := coreFileRegion(t, data, os.O_RDONLY, 0, len(data), Read, Shared|Populate)
 	res, err = fr.Resident()
 	if err != nil {
@@ -1331,6 +1333,9 @@ func TestAdviseContents(t *testing.T) {
 			err = r.Advise(Free)
 			switch {
 			case errors.Is(err, errors.ErrUnsupported):
+			case c.freeRefused && err == nil && qfxEmulated():
+				// qemu-user ignores madvise, so MADV_FREE of shared
+				// memory does not fail with EINVAL as on Linux.
 			case c.freeRefused:
 				coreCheckErr(t, "Advise(Free)", err, "madvise", fs.ErrInvalid)
 			case err != nil:

@@ -58,6 +58,7 @@ func init() {
 			if err != nil {
 				t.Fatalf("NewFile of %s: %v", os.DevNull, err)
 			}
+			qfxSkipLargePages(t, qfxDeviceWhy)
 			err = r.Map()
 			if err == nil {
 				r.Unmap()
@@ -402,6 +403,7 @@ func TestDevice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewFile of /dev/zero: %v", err)
 	}
+	qfxSkipLargePages(t, qfxDeviceWhy)
 	if err := r.Map(); err != nil {
 		t.Fatalf("Map of /dev/zero: %v", err)
 	}
