@@ -38,13 +38,22 @@ func TestMain(m *testing.M) {
 }
 
 // pcCommand returns a command that runs the program with args.
+// Under an emulator (scripts/test-386.sh, scripts/test-qemu.sh) the child
+// runs under the same emulator, or the test is skipped where the emulator
+// cannot run children.
 func pcCommand(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
+	if reason := os.Getenv("MMAP_TEST_NO_CHILD"); reason != "" {
+		t.Skipf("no child processes here: %s", reason)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, args...)
+	if emu := strings.Fields(os.Getenv("MMAP_TEST_EMULATOR")); len(emu) > 0 {
+		cmd = exec.Command(emu[0], append(emu[1:], append([]string{exe}, args...)...)...)
+	}
 	cmd.Env = append(os.Environ(), "PAGECACHE_TEST_MAIN=1")
 	return cmd
 }
