@@ -646,13 +646,14 @@ const copying = -1
 // of ReadAt or WriteAt: the bytes before the faulting page copied again
 // and counted, and a *FaultError. It returns false if e is not a fault.
 func recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error, bool) {
-	f, ok := e.(faultAddr)
-	if !ok {
+	var fault uintptr
+	if f, ok := e.(faultAddr); ok {
+		fault = f.Addr()
+	} else if _, ok := e.(runtime.Error); !ok {
 		return 0, nil, false
-	}
-	fault := f.Addr()
+	} // else a fault without an address (qemu-user gives none for SIGBUS): copy raises no other runtime error
 	if fault == 0 {
-		fault = ^uintptr(0)
+		fault = ^uintptr(0) // unknown: retryCopy finds the page
 	}
 	n, fault := retryCopy(dst, src, mem, fault)
 	return n, &FaultError{Op: op, Offset: off + int64(n), Addr: fault}, true
