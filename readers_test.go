@@ -196,6 +196,9 @@ func TestReadersFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Unmap() })
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows refuses to truncate a file that is mapped")
+	}
 	if err := f.Truncate(int64(2 * ps)); err != nil {
 		t.Fatal(err)
 	}
