@@ -154,8 +154,7 @@ func coreClassified(err error) bool {
 		}
 	}
 	var pe *fs.PathError
-	var errno syscall.Errno
-	return errors.As(err, &pe) && errors.As(pe.Err, &errno)
+	return errors.As(err, &pe) && hasErrno(pe.Err)
 }
 
 // coreOpenFile creates a file of size bytes of pattern(size, seed) and
@@ -411,7 +410,7 @@ func coreBadCases() []coreBadCase {
 		// Windows refuses a size beyond the user address space either as
 		// out of memory or as an invalid parameter (Wine does the latter):
 		// either is fine there, checked in run.
-		want := []error{syscall.ENOMEM}
+		want := []error{errNoMemory}
 		if runtime.GOOS == "windows" {
 			want = nil
 		}
@@ -430,7 +429,7 @@ func coreBadCases() []coreBadCase {
 				if err == nil {
 					r.Unmap()
 				}
-				if runtime.GOOS == "windows" && !errors.Is(err, syscall.ENOMEM) && !errors.Is(err, fs.ErrInvalid) {
+				if runtime.GOOS == "windows" && !errors.Is(err, errNoMemory) && !errors.Is(err, fs.ErrInvalid) {
 					t.Errorf("Map of %d bytes: %v, want an error matching ENOMEM or fs.ErrInvalid", r.Len(), err)
 				}
 				return err
@@ -1089,7 +1088,7 @@ func TestLockUnlock(t *testing.T) {
 	r := coreAnon(t, 4, Read|Write, Private)
 	if err := r.Lock(); err != nil {
 		var pe *fs.PathError
-		if errors.As(err, &pe) && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOMEM)) {
+		if errors.As(err, &pe) && (errors.Is(err, syscall.EPERM) || errors.Is(err, errNoMemory)) {
 			t.Skipf("Lock: %v (RLIMIT_MEMLOCK)", err)
 		}
 		t.Fatalf("Lock: %v", err)

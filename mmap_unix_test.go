@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -85,7 +86,7 @@ func init() {
 func coreFIFO(t *testing.T) string {
 	t.Helper()
 	name := filepath.Join(tempDir(t), "fifo")
-	if err := syscall.Mkfifo(name, 0o600); err != nil {
+	if err := unix.Mkfifo(name, 0o600); err != nil {
 		t.Fatalf("mkfifo: %v", err)
 	}
 	return name
