@@ -61,6 +61,7 @@ for entry in "${pkgs[@]}"; do
 	# qemu-i386 delivered a signal meant for a goroutine.
 	lost='morestack on g0|morestack on gsignal|bad g in signal handler|syscall frame is no longer valid'
 	lost+='|unexpected signal during runtime execution|wirep: already in go|defer on system stack|^goroutine 0 gp='
+	lost+='|runtime: split stack overflow'
 	for name in "${tests[@]}"; do
 		for try in 1 2 3; do
 			if out=$(cd "$dir" && MMAP_TEST_EMULATOR="${emulator[*]}" \
