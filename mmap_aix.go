@@ -4,24 +4,9 @@
 
 package mmap
 
-import (
-	"unsafe"
+import "unsafe"
 
-	"golang.org/x/sys/unix"
-)
-
-var adviceTable = [...]int{
-	Normal:     unix.MADV_NORMAL,
-	Sequential: unix.MADV_SEQUENTIAL,
-	Random:     unix.MADV_RANDOM,
-	WillNeed:   unix.MADV_WILLNEED,
-	DontNeed:   unix.MADV_DONTNEED,
-	HugePage:   adviceMissing,
-	NoHugePage: adviceMissing,
-	DontDump:   adviceMissing,
-	DoDump:     adviceMissing,
-	Free:       adviceMissing,
-}
+var adviceTable = posixAdvice(nil)
 
 func hugePageSize() int { return pageSize }
 

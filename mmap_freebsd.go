@@ -16,18 +16,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var adviceTable = [...]int{
-	Normal:     unix.MADV_NORMAL,
-	Sequential: unix.MADV_SEQUENTIAL,
-	Random:     unix.MADV_RANDOM,
-	WillNeed:   unix.MADV_WILLNEED,
-	DontNeed:   unix.MADV_DONTNEED,
-	HugePage:   adviceNone,
-	NoHugePage: adviceMissing,
-	DontDump:   unix.MADV_NOCORE,
-	DoDump:     unix.MADV_CORE,
-	Free:       unix.MADV_FREE,
-}
+var adviceTable = posixAdvice(map[Advice]int{
+	HugePage: adviceNone,
+	DontDump: unix.MADV_NOCORE,
+	DoDump:   unix.MADV_CORE,
+	Free:     unix.MADV_FREE,
+})
 
 // hugePageSize returns the smallest superpage size that the kernel lists in
 // hw.pagesizes (what getpagesizes(3) reads), or the page size if it lists

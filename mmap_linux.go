@@ -18,18 +18,13 @@ const (
 	populateByMap = true
 )
 
-var adviceTable = [...]int{
-	Normal:     unix.MADV_NORMAL,
-	Sequential: unix.MADV_SEQUENTIAL,
-	Random:     unix.MADV_RANDOM,
-	WillNeed:   unix.MADV_WILLNEED,
-	DontNeed:   unix.MADV_DONTNEED,
+var adviceTable = posixAdvice(map[Advice]int{
 	HugePage:   unix.MADV_HUGEPAGE,
 	NoHugePage: unix.MADV_NOHUGEPAGE,
 	DontDump:   unix.MADV_DONTDUMP,
 	DoDump:     unix.MADV_DODUMP,
 	Free:       unix.MADV_FREE,
-}
+})
 
 // hugePageSize returns the size of a transparent huge page.
 var hugePageSize = sync.OnceValue(func() int {

@@ -6,17 +6,6 @@ package mmap
 
 import "golang.org/x/sys/unix"
 
-var adviceTable = [...]int{
-	Normal:     unix.MADV_NORMAL,
-	Sequential: unix.MADV_SEQUENTIAL,
-	Random:     unix.MADV_RANDOM,
-	WillNeed:   unix.MADV_WILLNEED,
-	DontNeed:   unix.MADV_DONTNEED,
-	HugePage:   adviceMissing,
-	NoHugePage: adviceMissing,
-	DontDump:   adviceMissing,
-	DoDump:     adviceMissing,
-	Free:       unix.MADV_FREE,
-}
+var adviceTable = posixAdvice(map[Advice]int{Free: unix.MADV_FREE})
 
 func hugePageSize() int { return pageSize }

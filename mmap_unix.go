@@ -109,6 +109,26 @@ const (
 	adviceMissing = -1
 )
 
+// posixAdvice returns an advice table with the advice that every unix has
+// (the set posix_madvise names), the entries of more, and adviceMissing for
+// the rest. Each system's file adds what it has beyond the portable set.
+func posixAdvice(more map[Advice]int) [Free + 1]int {
+	t := [Free + 1]int{
+		Normal:     unix.MADV_NORMAL,
+		Sequential: unix.MADV_SEQUENTIAL,
+		Random:     unix.MADV_RANDOM,
+		WillNeed:   unix.MADV_WILLNEED,
+		DontNeed:   unix.MADV_DONTNEED,
+	}
+	for a := DontNeed + 1; a <= Free; a++ {
+		t[a] = adviceMissing
+	}
+	for a, v := range more {
+		t[a] = v
+	}
+	return t
+}
+
 func sysAdvise(addr unsafe.Pointer, length uintptr, a Advice) error {
 	advice := adviceTable[a]
 	switch advice {
