@@ -68,7 +68,9 @@ for entry in "${pkgs[@]}"; do
 				"${emulator[@]}" "$bin" -test.count=1 -test.timeout=5m -test.run "^${name}\$" ${extra[$pkg]:-} 2>&1); then
 				break
 			fi
-			if ! grep -qE "$lost" <<<"$out"; then
+			# A test that reports a failure has failed; a process that the
+			# runtime aborted without one (fatal error) was lost to qemu.
+			if grep -q '^--- FAIL' <<<"$out" || ! grep -qE "$lost|^fatal error: " <<<"$out"; then
 				printf '%s\n' "$out" | head -c 20000
 				failed+=("$pkg.$name")
 				break
