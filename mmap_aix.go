@@ -6,6 +6,14 @@ package mmap
 
 import "unsafe"
 
+// The flags of mmap behind Populate, NoReserve and Secret on this system (0:
+// none; see sysMap).
+const (
+	mapPopulate  = 0
+	mapNoReserve = 0
+	mapConceal   = 0
+)
+
 var adviceTable = posixAdvice(nil)
 
 func hugePageSize() int { return pageSize }

@@ -6,6 +6,14 @@ package mmap
 
 import "golang.org/x/sys/unix"
 
+// The flags of mmap behind Populate, NoReserve and Secret on this system (0:
+// none; see sysMap).
+const (
+	mapPopulate  = 0
+	mapNoReserve = unix.MAP_NORESERVE
+	mapConceal   = 0
+)
+
 var adviceTable = posixAdvice(map[Advice]int{
 	DontDump: unix.MADV_NOCORE,
 	DoDump:   unix.MADV_CORE,

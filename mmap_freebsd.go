@@ -16,6 +16,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The flags of mmap behind Populate, NoReserve and Secret on this system (0:
+// none; see sysMap).
+const (
+	mapPopulate  = 0
+	mapNoReserve = 0
+	mapConceal   = 0
+)
+
 var adviceTable = posixAdvice(map[Advice]int{
 	HugePage: adviceNone,
 	DontDump: unix.MADV_NOCORE,

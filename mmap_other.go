@@ -15,6 +15,7 @@ import (
 
 const (
 	populateByMap     = false
+	mapConceal        = 0
 	fileInReservation = false
 	partialViewUnmap  = false
 )
