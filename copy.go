@@ -18,31 +18,70 @@ import (
 // left, and an error matching fs.ErrInvalid for a negative offset. It runs
 // in parallel with other ReadAt and WriteAt calls.
 //
-// ReadAt never crashes the program: a memory fault while copying (the file
-// was truncated underneath the mapping) returns a *FaultError matching
-// ErrFault, with the bytes before the faulting page copied and counted in n.
-// It returns ErrNotMapped if the region is not mapped, and a *FaultError
-// wrapping fs.ErrPermission if its protection does not allow reading.
+// ReadAt never crashes the program and never hangs. A memory fault in the
+// region's memory while copying (the file was truncated underneath the
+// mapping) returns a *FaultError matching ErrFault, with the bytes before
+// the faulting page copied and counted in n. A fault in p (memory the
+// caller cannot write: read-only, unmapped, or a truncated file's mapping)
+// returns a *FaultError matching both ErrFault and syscall.EFAULT
+// (where the system has it), with the
+// bytes before the fault copied and counted in n. It returns ErrNotMapped if
+// the region is not mapped, and a *FaultError wrapping fs.ErrPermission if
+// its protection does not allow reading.
+//
+// A ReadAt that runs while another goroutine unmaps the region either
+// returns the region's bytes as they were mapped or ErrNotMapped; it never
+// returns bytes of whatever is mapped at that address next. See lock.go for
+// how the two do not wait for each other.
 func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
-	// The copy runs in this frame, with panic-on-fault set and n at -1;
-	// a fault panics out of it into the deferred function, which finds the
-	// bytes that can be copied. One frame and one deferred call keep the
-	// cost small next to a copy of a few bytes.
-	counted := r.mu.enter()
-	var src []byte
+	// The optimistic read of lock.go: no write to shared memory. The fields
+	// are read without the lock and may be torn by a concurrent Lock; the
+	// check of seq after the copy discards such a read. Everything but a
+	// successful copy goes to the counted path.
+	seq, ok := r.mu.readBegin()
+	if !ok {
+		return r.readAtCounted(p, off)
+	}
+	mapped, addr, length, cur, device := r.mapped, r.addr, r.length, r.cur, r.device
+	if !mapped || device || off < 0 || off >= int64(length) || cur&(Read|Write) == 0 {
+		return r.readAtCounted(p, off)
+	}
+	src := unsafe.Slice((*byte)(unsafe.Add(addr, off)), length-int(off))
 	old := false
 	defer func() {
 		if n == copying {
+			// A fault: in p, in a page the region lost, or in memory the
+			// region no longer owns. The counted path tells which.
 			debug.SetPanicOnFault(old)
-			e := recover()
-			var ok bool
-			if n, err, ok = recoverFault(e, "read", off, p, src, src); !ok {
-				r.mu.exit(counted)
+			if e := recover(); !isFault(e) {
 				panic(e)
 			}
+			if !r.mu.readValid(seq) {
+				clearByPage(p) // p may hold another mapping's bytes
+			}
+			n, err = r.readAtCounted(p, off)
 		}
-		r.mu.exit(counted)
 	}()
+	old = debug.SetPanicOnFault(true)
+	n = copying
+	n = copy(p, src)
+	debug.SetPanicOnFault(old)
+	if !r.mu.readValid(seq) {
+		// The bytes may be another mapping's: they must not stay in p.
+		clearByPage(p[:n])
+		return r.readAtCounted(p, off)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// readAtCounted is ReadAt with the call counted (lock.go): Unmap and the
+// other methods that change the mapping wait for it.
+func (r *Region) readAtCounted(p []byte, off int64) (n int, err error) {
+	counted := r.mu.enter()
+	defer r.mu.exit(counted)
 	if !r.mapped {
 		return 0, ErrNotMapped
 	}
@@ -56,13 +95,15 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 		return 0, io.EOF
 	}
 	if r.cur&(Read|Write) == 0 {
-		return 0, &FaultError{Op: "read", Offset: off, Err: fs.ErrPermission}
+		return 0, r.faultError("read", off, 0, fs.ErrPermission)
 	}
-	src = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
-	old = debug.SetPanicOnFault(true)
-	n = copying
-	n = copy(p, src)
-	debug.SetPanicOnFault(old)
+	src := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
+	n, fault := tryCopy(p, src)
+	if fault != 0 {
+		if n, err = r.copyFault("read", off, p, src, false); err != nil {
+			return n, err
+		}
+	}
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -74,26 +115,35 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 // error matching io.ErrShortWrite. A negative offset gives an error matching
 // fs.ErrInvalid. WriteAt runs in parallel with other ReadAt and WriteAt
 // calls; writes to overlapping ranges from several goroutines at once leave
-// the bytes in an unspecified mix.
+// the bytes in an unspecified mix. Unmap waits for WriteAt calls in flight.
 //
-// WriteAt never crashes the program: a memory fault while copying (the file
-// was truncated underneath the mapping) returns a *FaultError matching
-// ErrFault, with the bytes before the faulting page copied and counted in n.
-// It returns ErrNotMapped if the region is not mapped, and a *FaultError
-// wrapping fs.ErrPermission if its protection does not allow writing.
+// WriteAt never crashes the program and never hangs. A memory fault in the
+// region's memory while copying (the file was truncated underneath the
+// mapping) returns a *FaultError matching ErrFault, with the bytes before
+// the faulting page copied and counted in n. A fault in p (memory the
+// caller cannot read: unmapped, or a truncated file's mapping) returns a
+// *FaultError matching both ErrFault and syscall.EFAULT
+// (where the system has it), with the bytes
+// before the fault copied and counted in n. It returns ErrNotMapped if the
+// region is not mapped, and a *FaultError wrapping fs.ErrPermission if its
+// protection does not allow writing.
 func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
-	// As in ReadAt, the copy runs in this frame.
+	// The copy runs in this frame under one deferred function, which
+	// keeps the cost small next to a copy of a few bytes. A write cannot be
+	// taken back, so WriteAt is always counted.
 	counted := r.mu.enter()
 	var dst []byte
 	old := false
 	defer func() {
 		if n == copying {
 			debug.SetPanicOnFault(old)
-			e := recover()
-			var ok bool
-			if n, err, ok = recoverFault(e, "write", off, dst, p, dst); !ok {
+			if e := recover(); !isFault(e) {
 				r.mu.exit(counted)
 				panic(e)
+			}
+			n, err = r.copyFault("write", off, dst, p, true)
+			if err == nil && n < len(p) {
+				err = r.shortWrite(len(p), off)
 			}
 		}
 		r.mu.exit(counted)
@@ -108,7 +158,7 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 		return 0, nil
 	}
 	if r.cur&Write == 0 {
-		return 0, &FaultError{Op: "write", Offset: off, Err: fs.ErrPermission}
+		return 0, r.faultError("write", off, 0, fs.ErrPermission)
 	}
 	if off >= int64(r.length) {
 		return 0, fmt.Errorf("mmap: write at offset %d past the end of a %d-byte region: %w", off, r.length, io.ErrShortWrite)
@@ -119,9 +169,14 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 	n = copy(dst, p)
 	debug.SetPanicOnFault(old)
 	if n < len(p) {
-		return n, fmt.Errorf("mmap: write of %d bytes at offset %d past the end of a %d-byte region: %w", len(p), off, r.length, io.ErrShortWrite)
+		return n, r.shortWrite(len(p), off)
 	}
 	return n, nil
+}
+
+// shortWrite is WriteAt's error for n bytes at off that do not fit.
+func (r *Region) shortWrite(n int, off int64) error {
+	return fmt.Errorf("mmap: write of %d bytes at offset %d past the end of a %d-byte region: %w", n, off, r.length, io.ErrShortWrite)
 }
 
 // Access calls fn with b set to the n bytes of the region at offset off,
@@ -207,44 +262,79 @@ func (r *Region) faultError(op string, off int64, addr uintptr, cause error) err
 // copying is the value of ReadAt's and WriteAt's n while they copy.
 const copying = -1
 
-// recoverFault turns e, the value recovered from a fault while copying src
-// to dst at offset off (mem is the mapped one of the two), into the results
-// of ReadAt or WriteAt: the bytes before the faulting page copied again
-// and counted, and a *FaultError. It returns false if e is not a fault.
-func recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error, bool) {
-	var fault uintptr
-	if f, ok := e.(faultAddr); ok {
-		fault = f.Addr()
-	} else if _, ok := e.(runtime.Error); !ok {
-		return 0, nil, false
-	} // else a fault without an address (qemu-user gives none for SIGBUS): copy raises no other runtime error
+// isFault reports whether e, a value recovered while copying with
+// panic-on-fault set, is a memory fault. A fault panics with a runtime.Error
+// that has an Addr method, or, where the system gives no address (qemu-user
+// emulating SIGBUS), with a plain runtime.Error; copy raises no other.
+func isFault(e any) bool {
+	_, ok := e.(runtime.Error)
+	return ok
+}
+
+// copyFault is called, with the call counted, when copying src to dst
+// faulted at offset off of the region (dst is the region's memory if
+// toRegion, src otherwise). The copy may have written bytes in any order
+// before it faulted, so the bytes before the fault are copied again, a page
+// at a time; then copyFault returns how many were copied and the error:
+// a fault in the region's memory, or one in the caller's buffer (EFAULT).
+func (r *Region) copyFault(op string, off int64, dst, src []byte, toRegion bool) (int, error) {
+	n, fault, inDst := copyByPage(dst, src)
 	if fault == 0 {
-		fault = ^uintptr(0) // unknown: retryCopy finds the page
+		// Every page copied this time: the fault is gone (another process
+		// extended the file back). The bytes are all there.
+		return n, nil
 	}
-	n, fault := retryCopy(dst, src, mem, fault)
-	return n, &FaultError{Op: op, Offset: off + int64(n), Addr: fault}, true
+	if inDst != toRegion {
+		return n, r.faultError(op, off+int64(n), fault, errBadAddress)
+	}
+	return n, r.faultError(op, off+int64(n), fault, nil)
+}
+
+// clearByPage sets b to zeros, a page at a time, skipping the pages that
+// cannot be written (a fault while clearing one ends the clear of that page
+// only): at most len(b)/pageSize+2 pieces, each cleared once.
+func clearByPage(b []byte) {
+	mask := uintptr(pageSize - 1)
+	for n := 0; n < len(b); {
+		at := uintptr(unsafe.Pointer(&b[n]))
+		end := min(len(b), n+int((at|mask)+1-at))
+		tryClear(b[n:end])
+		n = end
+	}
+}
+
+// tryClear sets b to zeros, turning a memory fault into a return.
+func tryClear(b []byte) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if e := recover(); e != nil && !isFault(e) {
+			panic(e)
+		}
+	}()
+	clear(b)
 }
 
 // faultAddr is the value of a panic caused by a memory fault while
 // debug.SetPanicOnFault is on.
 type faultAddr interface{ Addr() uintptr }
 
-// tryCopy copies src to dst, turning a memory fault into a return value.
-// It restores the goroutine's panic-on-fault setting.
+// tryCopy copies src to dst, turning a memory fault into a return value:
+// the faulting address, or ^uintptr(0) if the system did not give one, and 0
+// if the copy did not fault. It restores the goroutine's panic-on-fault
+// setting.
 func tryCopy(dst, src []byte) (n int, fault uintptr) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
 		if n < 0 {
 			e := recover()
-			if f, ok := e.(faultAddr); ok {
-				fault = f.Addr()
-			} else if _, ok := e.(runtime.Error); !ok {
+			if !isFault(e) {
 				panic(e)
-			} // else a fault without an address (qemu-user gives none for SIGBUS): copy raises no other runtime error
-			n = 0
-			if fault == 0 {
-				fault = ^uintptr(0) // an address is needed to tell a fault from success
+			}
+			n, fault = 0, ^uintptr(0)
+			if f, ok := e.(faultAddr); ok && f.Addr() != 0 {
+				fault = f.Addr()
 			}
 		}
 	}()
@@ -253,44 +343,42 @@ func tryCopy(dst, src []byte) (n int, fault uintptr) {
 	return n, 0
 }
 
-// retryCopy is called after copying src to dst faulted at address fault,
-// where mem (one of the two) is mapped memory. The copy may have written
-// bytes in any order before it faulted, so the part before the faulting page
-// is copied again, until a copy succeeds. It returns the number of bytes
-// copied and the address of the last fault.
-func retryCopy(dst, src, mem []byte, fault uintptr) (int, uintptr) {
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
-	for {
-		if fault < start || fault-start >= uintptr(len(mem)) {
-			// The fault is not known to be in mem: find the page by copying
-			// one page at a time.
-			return copyByPage(dst, src, start)
-		}
-		good := int((fault &^ uintptr(pageSize-1)) - min(start, fault&^uintptr(pageSize-1)))
-		good = min(good, len(dst), len(src))
-		if good == 0 {
-			return 0, fault
-		}
-		if _, again := tryCopy(dst[:good], src[:good]); again != 0 {
-			fault = again
+// copyByPage copies src to dst in pieces that each lie inside one page of
+// dst and one page of src, from the start, and stops at the first piece that
+// faults. It returns the number of bytes copied, the address of the page that
+// faulted (0 if none did), and whether that page is dst's (else src's).
+//
+// It makes one pass: at most min(len(dst), len(src))/pageSize*2+2 pieces,
+// each copied once. Where the fault's address does not tell the side (the
+// system gave none, or dst and src share the page), a read of src's byte
+// does: if src can be read, the write to dst faulted.
+func copyByPage(dst, src []byte) (int, uintptr, bool) {
+	total := min(len(dst), len(src))
+	if total == 0 {
+		return 0, 0, false
+	}
+	d := uintptr(unsafe.Pointer(unsafe.SliceData(dst)))
+	s := uintptr(unsafe.Pointer(unsafe.SliceData(src)))
+	mask := uintptr(pageSize - 1)
+	for n := 0; n < total; {
+		dn, sn := d+uintptr(n), s+uintptr(n)
+		end := min(total, n+int((dn|mask)+1-dn), n+int((sn|mask)+1-sn))
+		_, fault := tryCopy(dst[n:end], src[n:end])
+		if fault == 0 {
+			n = end
 			continue
 		}
-		return good, fault
-	}
-}
-
-// copyByPage copies src to dst a page of mapped memory (which starts at
-// start) at a time, and returns the number of bytes copied before the page
-// that faults, with the address of that page.
-func copyByPage(dst, src []byte, start uintptr) (int, uintptr) {
-	total := min(len(dst), len(src))
-	for n := 0; n < total; {
-		at := start + uintptr(n)
-		end := min(total, n+int((at|uintptr(pageSize-1))+1-at))
-		if _, fault := tryCopy(dst[n:end], src[n:end]); fault != 0 {
-			return n, at &^ uintptr(pageSize-1)
+		dPage, sPage := dn&^mask, sn&^mask
+		inDst := fault&^mask == dPage
+		if inDst == (fault&^mask == sPage) { // both or neither
+			var b [1]byte
+			_, rf := tryCopy(b[:], src[n:n+1])
+			inDst = rf == 0
 		}
-		n = end
+		if inDst {
+			return n, dPage, true
+		}
+		return n, sPage, false
 	}
-	return total, 0
+	return total, 0, false
 }

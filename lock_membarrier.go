@@ -1,7 +1,9 @@
 //go:build linux && amd64 && !race
 
-// This file counts ReadAt and WriteAt calls in flight with plain adds where
-// that is safe: amd64 never reorders a store with an earlier load or store,
+// This file enables the optimistic ReadAt of lock.go, whose argument needs
+// amd64's ordering of loads and fails under the race detector, which does
+// not know the protocol; and it counts calls in flight on the counted path
+// with plain adds where that is safe: amd64 never reorders a store with an earlier load or store,
 // so only the order of a counter's store and the later load of closing is
 // left to fix, and Linux's membarrier(2) fixes it from the writer's side by
 // running a full barrier on every processor that runs a thread of this
@@ -15,6 +17,10 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// optimisticReads tells whether ReadAt reads without being counted (see
+// lock.go).
+const optimisticReads = true
 
 const (
 	membarrierPrivateExpedited         = 1 << 3

@@ -20,6 +20,10 @@ const (
 	partialViewUnmap  = false
 )
 
+// errBadAddress is the cause of a fault in a caller's buffer; plan9 has no
+// EFAULT.
+var errBadAddress = errors.New("bad address")
+
 var errUnsupported = unsupportedf("memory mapping on this system")
 
 func sysGranularity() int { return os.Getpagesize() }

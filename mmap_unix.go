@@ -16,6 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// errBadAddress is the cause of a fault in a caller's buffer.
+var errBadAddress error = syscall.EFAULT
+
 // populateByMap tells whether mmap itself prefaults the pages for Populate
 // (MAP_POPULATE); elsewhere Map touches each page.
 const populateByMap = mapPopulate != 0

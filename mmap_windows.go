@@ -24,6 +24,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// errBadAddress is the cause of a fault in a caller's buffer.
+var errBadAddress error = syscall.EFAULT
+
 // Memory types reported by VirtualQuery.
 const (
 	memPrivate = 0x20000 // MEM_PRIVATE: VirtualAlloc memory

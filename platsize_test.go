@@ -498,9 +498,9 @@ func TestPlatFaultWithoutAddress(t *testing.T) {
 	start := uintptr(unsafe.Pointer(&mem[0]))
 	for _, from := range []int{0, 100, p - 1} {
 		dst := make([]byte, len(mem)-from)
-		n, fault := copyByPage(dst, mem[from:], start+uintptr(from))
-		if n != p-from || fault != start+uintptr(p) {
-			t.Errorf("copyByPage from %d: %d bytes, fault at %#x; want %d bytes, fault at %#x", from, n, fault, p-from, start+uintptr(p))
+		n, fault, inDst := copyByPage(dst, mem[from:])
+		if n != p-from || fault != start+uintptr(p) || inDst {
+			t.Errorf("copyByPage from %d: %d bytes, fault at %#x (in dst: %v); want %d bytes, fault at %#x in src", from, n, fault, inDst, p-from, start+uintptr(p))
 		}
 		if !bytes.Equal(dst[:n], pattern(len(mem), 9)[from:p]) {
 			t.Errorf("copyByPage from %d copied wrong bytes", from)
@@ -508,7 +508,7 @@ func TestPlatFaultWithoutAddress(t *testing.T) {
 	}
 	// A copy that does not fault copies everything.
 	dst := make([]byte, p)
-	if n, fault := copyByPage(dst, mem[2*p:], start+uintptr(2*p)); n != p || fault != 0 {
+	if n, fault, _ := copyByPage(dst, mem[2*p:]); n != p || fault != 0 {
 		t.Errorf("copyByPage of a readable page: %d, %#x; want %d, 0", n, fault, p)
 	}
 }

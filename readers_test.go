@@ -33,6 +33,23 @@ func readersCheckRead(r *Region, want, buf []byte, off int) error {
 	return nil
 }
 
+// readersCheckAccess checks one Access of n bytes at off of a region of
+// want's content that another goroutine maps and unmaps: fn sees exactly the
+// right bytes, or Access returns ErrNotMapped.
+func readersCheckAccess(r *Region, want []byte, off, n int) error {
+	n = min(n, len(want)-off)
+	err := r.Access(off, n, func(b []byte) error {
+		if !bytes.Equal(b, want[off:off+n]) {
+			return fmt.Errorf("Access(%d, %d) saw bytes that are not the file's", off, n)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotMapped) {
+		return err
+	}
+	return nil
+}
+
 // TestReadersUnmapWaits maps and unmaps a file region over and over while
 // goroutines read from it and write back what they read: every ReadAt and
 // WriteAt must either complete on the mapped memory or return ErrNotMapped.
@@ -113,8 +130,9 @@ func TestReadersUnmapWaits(t *testing.T) {
 }
 
 // TestReadersMoreProcs reads with more Ps than the region has counters
-// for (GOMAXPROCS grew after the first ReadAt): those calls are counted
-// apart, and Unmap still waits for them.
+// for (GOMAXPROCS grew after the first counted call): those calls are
+// counted apart, and Unmap still waits for them. Access is always counted;
+// ReadAt is where lock.go's optimistic reads are off.
 func TestReadersMoreProcs(t *testing.T) {
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
@@ -133,6 +151,9 @@ func TestReadersMoreProcs(t *testing.T) {
 	if err := readersCheckRead(r, want, buf, 0); err != nil {
 		t.Fatal(err)
 	}
+	if err := readersCheckAccess(r, want, 0, 4096); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(r.mu.readers.Load().count); n != 2 {
 		t.Fatalf("%d counters with GOMAXPROCS 1, want 2", n)
 	}
@@ -149,6 +170,10 @@ func TestReadersMoreProcs(t *testing.T) {
 			buf := make([]byte, 4096)
 			for i := 0; !stop.Load(); i++ {
 				if err := readersCheckRead(r, want, buf, (i*512)%size); err != nil {
+					errs <- err
+					return
+				}
+				if err := readersCheckAccess(r, want, (i*512)%size, 4096); err != nil {
 					errs <- err
 					return
 				}

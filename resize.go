@@ -391,7 +391,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 			sysProtect(r.addr, uintptr(oldLen), r.cur)
 		}
 		if fault != 0 {
-			return dst, &FaultError{Op: "read", Offset: int64(n), Addr: fault}
+			return dst, r.faultError("read", int64(n), fault, nil)
 		}
 		if prot != r.cur {
 			if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
