@@ -59,6 +59,9 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 			if !r.mu.readValid(seq) {
 				clearByPage(p) // p may hold another mapping's bytes
 			}
+			if testHookDiscard != nil {
+				testHookDiscard()
+			}
 			n, err = r.readAtCounted(p, off)
 		}
 	}()
@@ -69,6 +72,9 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 	if !r.mu.readValid(seq) {
 		// The bytes may be another mapping's: they must not stay in p.
 		clearByPage(p[:n])
+		if testHookDiscard != nil {
+			testHookDiscard()
+		}
 		return r.readAtCounted(p, off)
 	}
 	if n < len(p) {
@@ -76,6 +82,10 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 	}
 	return n, nil
 }
+
+// testHookDiscard, when set by a test, is called when ReadAt throws an
+// optimistic read away.
+var testHookDiscard func()
 
 // readAtCounted is ReadAt with the call counted (lock.go): Unmap and the
 // other methods that change the mapping wait for it.
