@@ -48,9 +48,11 @@
 // # Concurrency
 //
 // Every method of [Region] is safe to call from several goroutines at once.
-// ReadAt and WriteAt run in parallel with each other; Map, Unmap, Protect,
-// Resize and Grow wait for the ReadAt and WriteAt calls in flight and exclude
-// new ones while they run. The memory returned by [Region.Bytes] is not protected by the
+// ReadAt, WriteAt and Access run in parallel with each other; Map, Unmap,
+// Protect, Resize and Grow wait for the WriteAt and Access calls in flight
+// and exclude new ones while they run. A ReadAt that overlaps one of them
+// returns the bytes as they were before it or after it (ErrNotMapped after
+// Unmap), never another mapping's. The memory returned by [Region.Bytes] is not protected by the
 // package: what the program does with it is the program's to synchronize.
 //
 // # Caveats

@@ -312,8 +312,9 @@ func (r *Region) checkEOFLen(length int, size int64) error {
 	return nil
 }
 
-// Unmap releases the mapping. It waits for ReadAt and WriteAt calls in
-// flight; calls that start later return ErrNotMapped. A second Unmap returns
+// Unmap releases the mapping. It waits for WriteAt and Access calls in
+// flight; a ReadAt in flight returns the bytes as they were mapped, or
+// ErrNotMapped. Calls that start later return ErrNotMapped. A second Unmap returns
 // ErrNotMapped and does nothing else. Dirty pages of a shared file region
 // still reach the file eventually; call Flush first to wait for them.
 //
@@ -484,8 +485,9 @@ func (r *Region) lockOp(op string, fn func(unsafe.Pointer, uintptr) error) error
 }
 
 // Protect changes the region's protection to p (mprotect). Map restores the
-// protection the region was built with. Protect waits for ReadAt and WriteAt
-// calls in flight. Adding Write to a shared file region whose file is not
+// protection the region was built with. Protect waits for WriteAt and
+// Access calls in flight; a ReadAt in flight copies under the old protection
+// or the new one. Adding Write to a shared file region whose file is not
 // open for writing fails with an error matching fs.ErrPermission.
 func (r *Region) Protect(p Prot) error {
 	if p&^protMask != 0 {

@@ -89,8 +89,10 @@ func (r *Region) Reserve(max int) error {
 // in, and they get the region's current protection. The part cut off by a
 // shrink is released (overwritten with zeros first for Secret).
 //
-// Resize waits for ReadAt and WriteAt calls in flight and excludes new ones
-// while it runs, so none of them ever sees the old address. It returns
+// Resize waits for WriteAt and Access calls in flight and excludes new ones
+// while it runs, so none of them ever sees the old address; a ReadAt that
+// overlaps it returns the bytes of the old mapping or of the new one, never
+// another's. It returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and an *fs.PathError for
 // an error of the operating system (Op "mremap", "mmap", "mlock"...), after
@@ -425,7 +427,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // it was, and the file may have grown by part of the request. Grow returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and the errors of Resize.
-// Like Resize, it waits for ReadAt and WriteAt calls in flight, invalidates
+// Like Resize, it waits for WriteAt and Access calls in flight, invalidates
 // every slice from Bytes or View, and keeps the region's address up to the
 // size given to Reserve; growing beyond that is refused (fs.ErrInvalid)
 // before the file is touched.

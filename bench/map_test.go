@@ -81,6 +81,25 @@ func BenchmarkMap(b *testing.B) {
 					}
 				}
 			}},
+			impl{"xsys-fstat", func(b *testing.B) {
+				// The floor of a Map that finds ErrPastEOF: the file's
+				// size (fstat), then mmap and munmap.
+				f := openFixture(b, size, os.O_RDONLY)
+				b.ReportAllocs()
+				var st unix.Stat_t
+				for b.Loop() {
+					if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Size < size {
+						b.Fatal(err)
+					}
+					p, err := unix.MmapPtr(int(f.Fd()), 0, nil, size, unix.PROT_READ, unix.MAP_SHARED)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := unix.MunmapPtr(p, size); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}},
 			impl{"edsrzf", func(b *testing.B) {
 				f := openFixture(b, size, os.O_RDONLY)
 				b.ReportAllocs()

@@ -46,7 +46,8 @@ func kitMap(b *testing.B, f *os.File, size int, prot mmap.Prot) *mmap.Region {
 // does not dilute the differences at 64 bytes.
 
 // readAt compares ReadAt of each size from a file resident in the page
-// cache: this package, golang.org/x/exp/mmap, a plain copy from memory
+// cache: this package (and its Access with a callback that copies),
+// golang.org/x/exp/mmap, a plain copy from memory
 // mapped with unix.MmapPtr (the floor) and os.File.ReadAt (pread).
 func readAt(b *testing.B, parallel bool) {
 	for _, sz := range sizes {
@@ -71,6 +72,30 @@ func readAt(b *testing.B, parallel bool) {
 						buf := make([]byte, n)
 						for pb.Next() {
 							if _, err := r.ReadAt(buf, 0); err != nil {
+								panic(err)
+							}
+						}
+					})
+				}},
+				impl{"mmapkit-access", func(b *testing.B) {
+					// Access with a callback that copies the bytes out: the
+					// fixed cost of zero-copy access next to ReadAt's.
+					r := kitMap(b, openFixture(b, rwFileSize, os.O_RDONLY), rwFileSize, mmap.Read)
+					b.ReportAllocs()
+					b.SetBytes(int64(n))
+					if !parallel {
+						buf := make([]byte, n)
+						for b.Loop() {
+							if err := r.Access(0, n, func(m []byte) error { copy(buf, m); return nil }); err != nil {
+								b.Fatal(err)
+							}
+						}
+						return
+					}
+					b.RunParallel(func(pb *testing.PB) {
+						buf := make([]byte, n)
+						for pb.Next() {
+							if err := r.Access(0, n, func(m []byte) error { copy(buf, m); return nil }); err != nil {
 								panic(err)
 							}
 						}
