@@ -36,7 +36,7 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 			debug.SetPanicOnFault(old)
 			e := recover()
 			var ok bool
-			if n, err, ok = recoverFault(e, "read", off, p, src, src); !ok {
+			if n, err, ok = r.recoverFault(e, "read", off, p, src, src); !ok {
 				r.mu.exit(counted)
 				panic(e)
 			}
@@ -91,7 +91,7 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 			debug.SetPanicOnFault(old)
 			e := recover()
 			var ok bool
-			if n, err, ok = recoverFault(e, "write", off, dst, p, dst); !ok {
+			if n, err, ok = r.recoverFault(e, "write", off, dst, p, dst); !ok {
 				r.mu.exit(counted)
 				panic(e)
 			}
@@ -131,7 +131,7 @@ const copying = -1
 // to dst at offset off (mem is the mapped one of the two), into the results
 // of ReadAt or WriteAt: the bytes before the faulting page copied again
 // and counted, and a *FaultError. It returns false if e is not a fault.
-func recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error, bool) {
+func (r *Region) recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error, bool) {
 	var fault uintptr
 	if f, ok := e.(faultAddr); ok {
 		fault = f.Addr()
@@ -142,7 +142,7 @@ func recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error
 		fault = ^uintptr(0) // unknown: retryCopy finds the page
 	}
 	n, fault := retryCopy(dst, src, mem, fault)
-	return n, &FaultError{Op: op, Offset: off + int64(n), Addr: fault}, true
+	return n, r.faultError(op, off+int64(n), fault), true
 }
 
 // faultAddr is the value of a panic caused by a memory fault while
