@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // These tests map a file ahead of its end with PastEOF, as bbolt and LMDB
@@ -231,5 +232,28 @@ func TestPastEOFBytesRaisesSIGBUS(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "SIGBUS") {
 		t.Errorf("child died with %v, want SIGBUS; its output:\n%s", err, stderr.String())
+	}
+}
+
+func TestPastEOFLocksOnlyPagesInsideFile(t *testing.T) {
+	memNeedSmaps(t)
+	ps := PageSize()
+	// Locking a page past the end would fail (ENOMEM): Map locks and
+	// populates only the file's page.
+	r, _, _ := pastEOFRegion(t, 16, Locked|Populate)
+	addr := memAddr(r)
+	in := memSmapsAt(t, addr)
+	if !in.flags["lo"] || in.end != uintptr(addr)+uintptr(ps) || in.counters["Locked"] != int64(ps) {
+		t.Errorf("file's page: smaps entry %#x-%#x flags %v Locked %d; want one locked page at %#x",
+			in.start, in.end, memFlagList(in), in.counters["Locked"], addr)
+	}
+	if past := memSmapsAt(t, unsafe.Add(addr, ps)); past.flags["lo"] || past.counters["Rss"] != 0 {
+		t.Errorf("pages past the end: flags %v Rss %d; want neither locked nor resident", memFlagList(past), past.counters["Rss"])
+	}
+	if err := r.LockRange(0, r.Len()); err == nil {
+		t.Errorf("LockRange of pages past the end of the file = nil, want an error")
+	}
+	if err := r.Unmap(); err != nil {
+		t.Errorf("Unmap: %v", err)
 	}
 }
