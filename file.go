@@ -137,3 +137,16 @@ func Open(name string) (*Region, error) {
 	r.mu.Unlock()
 	return r, nil
 }
+
+// statByOS returns the size and the mode of f through os.File.Stat, for the
+// systems whose fileStat has no faster way (Windows, and those without
+// mappings).
+//
+//lint:ignore U1000 unix has its own fileStat
+func statByOS(f *os.File) (int64, fs.FileMode, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	return fi.Size(), fi.Mode(), nil
+}
