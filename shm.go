@@ -59,7 +59,7 @@ func NewSharedMemory(name string, length int) (*Region, error) {
 		f.Close()
 		return nil, err
 	}
-	r.owned = true
+	r.src = srcShared
 	return r, nil
 }
 
@@ -152,7 +152,7 @@ func (r *Region) Seal(s Seal) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.file == nil {
-		if r.owned {
+		if r.src == srcShared {
 			return errClosedShared
 		}
 		return invalidf("%s: seal of a region without a file", r.name)
