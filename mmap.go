@@ -196,20 +196,24 @@ const flagMask = Shared | Private | Populate | HugePages | NoReserve | Locked | 
 var flagNames = []string{"Shared", "Private", "Populate", "HugePages", "NoReserve", "Locked", "Guard", "Secret", "PastEOF"}
 
 // String returns the flags' names joined by "|", such as "Shared|Populate".
-func (f Flag) String() string {
-	var names []string
-	for i, n := range flagNames {
-		if f&(1<<i) != 0 {
-			names = append(names, n)
+func (f Flag) String() string { return bitNames(f, flagMask, flagNames) }
+
+// bitNames returns the names of the bits set in v, joined by "|", with the
+// bits outside mask in hexadecimal, or "0" if none is set.
+func bitNames[T ~uint8 | ~uint32](v, mask T, names []string) string {
+	var out []string
+	for i, n := range names {
+		if v&(1<<i) != 0 {
+			out = append(out, n)
 		}
 	}
-	if rest := f &^ flagMask; rest != 0 {
-		names = append(names, fmt.Sprintf("%#x", uint32(rest)))
+	if rest := v &^ mask; rest != 0 {
+		out = append(out, fmt.Sprintf("%#x", uint64(rest)))
 	}
-	if len(names) == 0 {
+	if len(out) == 0 {
 		return "0"
 	}
-	return strings.Join(names, "|")
+	return strings.Join(out, "|")
 }
 
 // Advice tells the operating system how a region will be used, with
