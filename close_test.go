@@ -29,6 +29,9 @@ var mappingCalls = []struct {
 	{"Resize", func(r *Region) error { return r.Resize(2 * PageSize()) }},
 	{"Grow", func(r *Region) error { return r.Grow(2 * PageSize()) }},
 	{"View", func(r *Region) error { _, err := View[byte](r, 0, 1); return err }},
+	{"ReadAt", func(r *Region) error { _, err := r.ReadAt(make([]byte, 1), 0); return err }},
+	{"WriteAt", func(r *Region) error { _, err := r.WriteAt(make([]byte, 1), 0); return err }},
+	{"Access", func(r *Region) error { return r.Access(0, 1, func([]byte) error { return nil }) }},
 }
 
 // checkClosedErrors checks that every method that needs the mapping fails

@@ -44,7 +44,7 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 		r.mu.exit(counted)
 	}()
 	if !r.mapped {
-		return 0, ErrNotMapped
+		return 0, r.notMappedErr()
 	}
 	if off < 0 {
 		return 0, errNegativeOffset
@@ -99,7 +99,7 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 		r.mu.exit(counted)
 	}()
 	if !r.mapped {
-		return 0, ErrNotMapped
+		return 0, r.notMappedErr()
 	}
 	if off < 0 {
 		return 0, errNegativeOffset
@@ -177,7 +177,7 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 		r.mu.exit(counted)
 	}()
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
 	if off > r.length || n > r.length-off {
 		return invalidf("access of %d bytes at offset %d outside a %d-byte region", n, off, r.length)
@@ -199,8 +199,13 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 
 // faultError returns the error for a memory fault at address addr (0 if
 // unknown), offset off of the region, during op; cause is its cause, or nil
-// for a hardware fault. It is the one place where a fault is classified.
+// for a hardware fault, which the file's size at this moment may tell to be
+// an access past the end of the file. It is the one place where a fault is
+// classified.
 func (r *Region) faultError(op string, off int64, addr uintptr, cause error) error {
+	if cause == nil && r.pastEOF(off) {
+		cause = errFaultPastEOF
+	}
 	return &FaultError{Op: op, Offset: off, Addr: addr, Err: cause}
 }
 
@@ -222,7 +227,7 @@ func (r *Region) recoverFault(e any, op string, off int64, dst, src, mem []byte)
 		fault = ^uintptr(0) // unknown: retryCopy finds the page
 	}
 	n, fault := retryCopy(dst, src, mem, fault)
-	return n, r.faultError(op, off+int64(n), fault), true
+	return n, r.faultError(op, off+int64(n), fault, nil), true
 }
 
 // faultAddr is the value of a panic caused by a memory fault while

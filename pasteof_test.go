@@ -21,24 +21,11 @@ func init() {
 }
 
 // pastEOFRegion maps a region of pages pages with PastEOF over a new file of
-// one page of pattern(PageSize(), 1), opened for reading and writing. It
-// skips where PastEOF is not supported (Windows).
+// one page of pattern(PageSize(), 1), opened for reading and writing.
 func pastEOFRegion(t *testing.T, pages int, flags Flag) (*Region, *os.File, string) {
 	t.Helper()
 	ps := PageSize()
-	f, name := tempFile(t, pattern(ps, 1), os.O_RDWR)
-	r, err := NewFile(f, 0, pages*ps, Read|Write, Shared|PastEOF|flags)
-	if errors.Is(err, errors.ErrUnsupported) && runtime.GOOS == "windows" {
-		t.Skipf("PastEOF: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("NewFile(%d pages over a 1-page file, PastEOF|%v): %v", pages, flags, err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatalf("Map: %v", err)
-	}
-	t.Cleanup(func() { r.Unmap() })
-	return r, f, name
+	return mapFile(t, pattern(ps, 1), os.O_RDWR, 0, pages*ps, Read|Write, Shared|PastEOF|flags)
 }
 
 // checkPastEOFFault checks that err is the fault of an access past the end of
@@ -100,6 +87,17 @@ func TestPastEOFAccessFaultsUntilFileGrows(t *testing.T) {
 	if n != 40 {
 		t.Errorf("ReadAt across the end copied %d bytes, want the 40 before the end", n)
 	}
+	err = r.Access(ps-40, 100, func(b []byte) error {
+		sink = b[39]
+		sink = b[60] // faults
+		return nil
+	})
+	checkPastEOFFault(t, "Access across the end", err, int64(ps+20))
+	err = r.Access(3*ps, ps, func(b []byte) error {
+		b[7] = 1 // faults
+		return nil
+	})
+	checkPastEOFFault(t, "Access (write) past the end", err, int64(3*ps+7))
 
 	// Another *os.File grows the file to 8 pages: the region shows them at
 	// once, with no Resize.
@@ -116,6 +114,15 @@ func TestPastEOFAccessFaultsUntilFileGrows(t *testing.T) {
 	}
 	if n, err := r.ReadAt(buf, int64(5*ps)); n != len(buf) || err != nil || !bytes.Equal(buf, pattern(ps, 5)[:100]) {
 		t.Errorf("ReadAt of a page the file grew into = %d, %v; want the file's bytes", n, err)
+	}
+	err = r.Access(5*ps, ps, func(b []byte) error {
+		if !bytes.Equal(b, pattern(ps, 5)) {
+			t.Errorf("Access of a page the file grew into: %s", diff(b, pattern(ps, 5)))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("Access of a page the file grew into: %v", err)
 	}
 	if n, err := r.WriteAt(pattern(100, 6), int64(7*ps)); n != 100 || err != nil {
 		t.Errorf("WriteAt of a page the file grew into = %d, %v", n, err)
@@ -143,7 +150,7 @@ func TestPastEOFAccessFaultsUntilFileGrows(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(whole, file) {
-		t.Errorf("region and file differ after Grow: %s", coreDiff(whole, file))
+		t.Errorf("region and file differ after Grow: %s", diff(whole, file))
 	}
 
 	// Shrinking the file makes the pages fault again.
@@ -154,25 +161,25 @@ func TestPastEOFAccessFaultsUntilFileGrows(t *testing.T) {
 	checkPastEOFFault(t, "ReadAt after the file shrank", err, int64(5*ps))
 	_, err = r.WriteAt(buf, int64(40*ps))
 	checkPastEOFFault(t, "WriteAt after the file shrank", err, int64(40*ps))
+	err = r.Access(63*ps, ps, func(b []byte) error {
+		sink = b[ps-1] // faults
+		return nil
+	})
+	checkPastEOFFault(t, "Access after the file shrank", err, int64(64*ps-1))
 }
 
 func TestPastEOFResizeAndReserve(t *testing.T) {
 	ps := PageSize()
 	f, name := tempFile(t, pattern(ps, 2), os.O_RDWR)
 	r, err := NewFile(f, 0, 4*ps, Read|Write, Shared|PastEOF)
-	if errors.Is(err, errors.ErrUnsupported) && runtime.GOOS == "windows" {
-		t.Skipf("PastEOF: %v", err)
-	}
+	skipUnsupported(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Reserve(64 * ps); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Unmap()
+	mapRegion(t, r, nil)
 	before := &r.Bytes()[0]
 	if err := r.Resize(32 * ps); err != nil {
 		t.Fatalf("Resize past the end with PastEOF: %v", err)
@@ -236,19 +243,19 @@ func TestPastEOFBytesRaisesSIGBUS(t *testing.T) {
 }
 
 func TestPastEOFLocksOnlyPagesInsideFile(t *testing.T) {
-	memNeedSmaps(t)
+	needSmaps(t)
 	ps := PageSize()
 	// Locking a page past the end would fail (ENOMEM): Map locks and
 	// populates only the file's page.
 	r, _, _ := pastEOFRegion(t, 16, Locked|Populate)
-	addr := memAddr(r)
-	in := memSmapsAt(t, addr)
+	addr := regionAddr(r)
+	in := smapsAt(t, addr)
 	if !in.flags["lo"] || in.end != uintptr(addr)+uintptr(ps) || in.counters["Locked"] != int64(ps) {
 		t.Errorf("file's page: smaps entry %#x-%#x flags %v Locked %d; want one locked page at %#x",
-			in.start, in.end, memFlagList(in), in.counters["Locked"], addr)
+			in.start, in.end, vmFlagList(in), in.counters["Locked"], addr)
 	}
-	if past := memSmapsAt(t, unsafe.Add(addr, ps)); past.flags["lo"] || past.counters["Rss"] != 0 {
-		t.Errorf("pages past the end: flags %v Rss %d; want neither locked nor resident", memFlagList(past), past.counters["Rss"])
+	if past := smapsAt(t, unsafe.Add(addr, ps)); past.flags["lo"] || past.counters["Rss"] != 0 {
+		t.Errorf("pages past the end: flags %v Rss %d; want neither locked nor resident", vmFlagList(past), past.counters["Rss"])
 	}
 	if err := r.LockRange(0, r.Len()); err == nil {
 		t.Errorf("LockRange of pages past the end of the file = nil, want an error")

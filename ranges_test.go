@@ -39,10 +39,7 @@ func TestRangesRejectBadRanges(t *testing.T) {
 			t.Errorf("%s of an unmapped region = %v, want ErrNotMapped", c.name, err)
 		}
 	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Unmap()
+	mapRegion(t, r, nil)
 	bad := []struct{ off, n int }{
 		{-1, 1}, {0, -1}, {-ps, 2 * ps}, {4*ps + 1, 0}, {0, 4*ps + 1}, {3 * ps, ps + 1}, {1, math.MaxInt}, {math.MaxInt, 1},
 	}
@@ -62,7 +59,7 @@ func TestRangesRejectBadRanges(t *testing.T) {
 
 func TestRangesRoundOutToPages(t *testing.T) {
 	ps := PageSize()
-	r := coreAnon(t, 8, Read|Write, Private)
+	r := mapAnon(t, 8*ps, Read|Write, Private)
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(r.Bytes())))
 	for _, c := range []struct {
 		off, n     int
@@ -96,47 +93,47 @@ func TestRangesRoundOutToPages(t *testing.T) {
 }
 
 func TestLockRangeLocksOnlyThoseVMAPages(t *testing.T) {
-	memNeedSmaps(t)
+	needSmaps(t)
 	ps := PageSize()
-	r := coreAnon(t, 8, Read|Write, Private)
-	addr := memAddr(r)
+	r := mapAnon(t, 8*ps, Read|Write, Private)
+	addr := regionAddr(r)
 	// Bytes 100 past page 2 for a page: pages 2 and 3.
 	if err := r.LockRange(2*ps+100, ps); err != nil {
 		t.Fatalf("LockRange: %v", err)
 	}
-	locked := memSmapsAt(t, unsafe.Add(addr, 2*ps))
+	locked := smapsAt(t, unsafe.Add(addr, 2*ps))
 	if !locked.flags["lo"] || locked.start != uintptr(addr)+uintptr(2*ps) || locked.end != uintptr(addr)+uintptr(4*ps) {
 		t.Errorf("after LockRange(2 pages + 100, a page): smaps entry %#x-%#x flags %v; want pages 2 and 3 locked (%#x-%#x)",
-			locked.start, locked.end, memFlagList(locked), uintptr(addr)+uintptr(2*ps), uintptr(addr)+uintptr(4*ps))
+			locked.start, locked.end, vmFlagList(locked), uintptr(addr)+uintptr(2*ps), uintptr(addr)+uintptr(4*ps))
 	}
 	if got := locked.counters["Locked"]; got != int64(2*ps) {
 		t.Errorf("Locked of the locked pages = %d, want %d", got, 2*ps)
 	}
 	for _, page := range []int{0, 1, 4, 7} {
-		if m := memSmapsAt(t, unsafe.Add(addr, page*ps)); m.flags["lo"] {
+		if m := smapsAt(t, unsafe.Add(addr, page*ps)); m.flags["lo"] {
 			t.Errorf("page %d is locked (%#x-%#x), want only pages 2 and 3", page, m.start, m.end)
 		}
 	}
 	if err := r.UnlockRange(3*ps, 1); err != nil {
 		t.Fatalf("UnlockRange: %v", err)
 	}
-	if m := memSmapsAt(t, unsafe.Add(addr, 3*ps)); m.flags["lo"] {
+	if m := smapsAt(t, unsafe.Add(addr, 3*ps)); m.flags["lo"] {
 		t.Errorf("page 3 still locked after UnlockRange(page 3, 1 byte)")
 	}
-	if m := memSmapsAt(t, unsafe.Add(addr, 2*ps)); !m.flags["lo"] {
+	if m := smapsAt(t, unsafe.Add(addr, 2*ps)); !m.flags["lo"] {
 		t.Errorf("page 2 unlocked by UnlockRange of page 3")
 	}
 	// The whole-region forms act on every page.
 	if err := r.Lock(); err != nil {
 		t.Fatalf("Lock: %v", err)
 	}
-	if m := memSmapsAt(t, addr); !m.flags["lo"] || m.counters["Locked"] < int64(8*ps) {
-		t.Errorf("after Lock: entry %#x-%#x flags %v Locked %d; want 8 pages locked", m.start, m.end, memFlagList(m), m.counters["Locked"])
+	if m := smapsAt(t, addr); !m.flags["lo"] || m.counters["Locked"] < int64(8*ps) {
+		t.Errorf("after Lock: entry %#x-%#x flags %v Locked %d; want 8 pages locked", m.start, m.end, vmFlagList(m), m.counters["Locked"])
 	}
 	if err := r.Unlock(); err != nil {
 		t.Fatalf("Unlock: %v", err)
 	}
-	if m := memSmapsAt(t, unsafe.Add(addr, 2*ps)); m.flags["lo"] {
+	if m := smapsAt(t, unsafe.Add(addr, 2*ps)); m.flags["lo"] {
 		t.Errorf("page 2 still locked after Unlock")
 	}
 }
@@ -147,23 +144,15 @@ func TestAdviseRangeDontNeedDropsOnlyThosePages(t *testing.T) {
 	}
 	ps := PageSize()
 	data := pattern(4*ps, 9)
-	f, _ := tempFile(t, data, os.O_RDONLY)
-	r, err := NewFile(f, 0, 4*ps, Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Unmap()
+	r, _, _ := mapFile(t, data, os.O_RDONLY, 0, 4*ps, Read|Write, Private)
 	ones := bytes.Repeat([]byte{0xff}, 4*ps)
 	if _, err := r.WriteAt(ones, 0); err != nil {
 		t.Fatal(err)
 	}
-	smaps := !qfxSmapsUntrusted()
+	smaps := !smapsUntrusted()
 	var before int64
 	if smaps {
-		before = memSmapsAt(t, memAddr(r)).counters["Anonymous"]
+		before = smapsAt(t, regionAddr(r)).counters["Anonymous"]
 		if before != int64(4*ps) {
 			t.Errorf("Anonymous after writing 4 private pages = %d, want %d", before, 4*ps)
 		}
@@ -177,10 +166,10 @@ func TestAdviseRangeDontNeedDropsOnlyThosePages(t *testing.T) {
 	}
 	want := append(append(append([]byte{}, ones[:ps]...), data[ps:2*ps]...), ones[2*ps:]...)
 	if !bytes.Equal(got, want) {
-		t.Errorf("after AdviseRange(DontNeed) of page 1: %s", coreDiff(got, want))
+		t.Errorf("after AdviseRange(DontNeed) of page 1: %s", diff(got, want))
 	}
 	if smaps {
-		if after := memSmapsAt(t, memAddr(r)).counters["Anonymous"]; after != before-int64(ps) {
+		if after := smapsAt(t, regionAddr(r)).counters["Anonymous"]; after != before-int64(ps) {
 			t.Errorf("Anonymous after AdviseRange(DontNeed) of one page = %d, want %d", after, before-int64(ps))
 		}
 	}

@@ -373,18 +373,6 @@ func (r *Region) pastEOF(off int64) bool {
 	return err == nil && off >= 0 && r.off+off >= size
 }
 
-// faultError returns the error of a memory fault caught while accessing the
-// region for op ("read", "write") at offset off, address addr: a
-// *FaultError whose cause says whether the faulting byte lies beyond the
-// end of the file, as the file's size tells at this moment.
-func (r *Region) faultError(op string, off int64, addr uintptr) *FaultError {
-	e := &FaultError{Op: op, Offset: off, Addr: addr}
-	if r.pastEOF(off) {
-		e.Err = errFaultPastEOF
-	}
-	return e
-}
-
 // checkEOF returns ErrPastEOF if the region has a whole page beyond size.
 func (r *Region) checkEOF(size int64) error { return r.checkEOFLen(r.length, size) }
 
