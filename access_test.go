@@ -16,81 +16,154 @@ import (
 	"unsafe"
 )
 
+// TestPrivateWritesStayPrivate writes to private file regions: the writes
+// reach neither the file nor a shared region of it, also after a flush, and
+// the region mapped again shows the file.
 func TestPrivateWritesStayPrivate(t *testing.T) {
-	ps := PageSize()
-	data := pattern(2*ps+100, 11)
-	r, f, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Private)
-	shared, err := NewFile(f, 0, len(data), Read, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := shared.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer shared.Unmap()
+	t.Run("file open for writing", func(t *testing.T) {
+		ps := PageSize()
+		data := pattern(2*ps+100, 11)
+		r, f, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Private)
+		shared, err := NewFile(f, 0, len(data), Read, Shared)
+		mapRegion(t, shared, err)
 
-	write := pattern(ps, 200)
-	if n, err := r.WriteAt(write, int64(ps/2)); n != len(write) || err != nil {
-		t.Fatalf("WriteAt = %d, %v; want %d, nil", n, err, len(write))
-	}
-	r.Bytes()[len(data)-1] ^= 0xff
-	want := bytes.Clone(data)
-	copy(want[ps/2:], write)
-	want[len(data)-1] ^= 0xff
-	if got := r.Bytes(); !bytes.Equal(got, want) {
-		t.Fatalf("private region does not hold its writes (-want +got):\n%s", diff(got, want))
-	}
-	if err := r.Flush(); err != nil {
-		t.Fatalf("Flush of a private region: %v", err)
-	}
-	if err := r.FlushRange(0, len(data)); err != nil {
-		t.Fatalf("FlushRange of a private region: %v", err)
-	}
-	if got := readFile(t, name); !bytes.Equal(got, data) {
-		t.Fatalf("private writes reached the file (-want +got):\n%s", diff(got, data))
-	}
-	if got := shared.Bytes(); !bytes.Equal(got, data) {
-		t.Fatalf("private writes reached a shared mapping (-want +got):\n%s", diff(got, data))
-	}
-	if err := r.Unmap(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	if got := r.Bytes(); !bytes.Equal(got, data) {
-		t.Fatalf("private region mapped again does not show the file (-want +got):\n%s", diff(got, data))
-	}
+		write := pattern(ps, 200)
+		if n, err := r.WriteAt(write, int64(ps/2)); n != len(write) || err != nil {
+			t.Fatalf("WriteAt = %d, %v; want %d, nil", n, err, len(write))
+		}
+		r.Bytes()[len(data)-1] ^= 0xff
+		want := bytes.Clone(data)
+		copy(want[ps/2:], write)
+		want[len(data)-1] ^= 0xff
+		if got := r.Bytes(); !bytes.Equal(got, want) {
+			t.Fatalf("private region does not hold its writes (-want +got):\n%s", diff(got, want))
+		}
+		if err := r.Flush(); err != nil {
+			t.Fatalf("Flush of a private region: %v", err)
+		}
+		if err := r.FlushRange(0, len(data)); err != nil {
+			t.Fatalf("FlushRange of a private region: %v", err)
+		}
+		if got := readFile(t, name); !bytes.Equal(got, data) {
+			t.Fatalf("private writes reached the file (-want +got):\n%s", diff(got, data))
+		}
+		if got := shared.Bytes(); !bytes.Equal(got, data) {
+			t.Fatalf("private writes reached a shared mapping (-want +got):\n%s", diff(got, data))
+		}
+		if err := r.Unmap(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Map(); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Bytes(); !bytes.Equal(got, data) {
+			t.Fatalf("private region mapped again does not show the file (-want +got):\n%s", diff(got, data))
+		}
+	})
+
+	t.Run("file open read-only", func(t *testing.T) {
+		size := 2 * PageSize()
+		orig := pattern(size, 5)
+		f, name := tempFile(t, orig, os.O_RDONLY)
+		r, err := NewFile(f, 0, size, Read|Write, Private)
+		mapRegion(t, r, err)
+		if !bytes.Equal(r.Bytes(), orig) {
+			t.Fatal("private region does not show the file's contents")
+		}
+		want := pattern(size, 77)
+		if n, err := r.WriteAt(want, 0); n != size || err != nil {
+			t.Fatalf("WriteAt = %d, %v", n, err)
+		}
+		if err := r.Flush(); err != nil {
+			t.Fatalf("Flush of a private region: %v", err)
+		}
+		if got := readAll(t, r); !bytes.Equal(got, want) {
+			t.Fatal("private region does not hold what was written to it")
+		}
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, orig) {
+			t.Fatal("a write to a private region reached the file")
+		}
+		mustUnmap(t, r)
+		mapRegion(t, r, nil)
+		if !bytes.Equal(r.Bytes(), orig) {
+			t.Fatal("private region mapped again does not show the file's contents")
+		}
+		mustUnmap(t, r)
+		removeFile(t, f, name)
+	})
 }
 
+// TestSharedWritesReachFile writes to shared file regions, through WriteAt
+// and Bytes, and checks that Flush, FlushRange and FlushAsync put them in
+// the file, that anonymous regions have nothing to flush, and that the file
+// can be removed once the region is unmapped.
 func TestSharedWritesReachFile(t *testing.T) {
-	ps := PageSize()
-	data := pattern(3*ps+7, 13)
-	r, _, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
-	want := bytes.Clone(data)
-	for i, off := range []int{0, ps - 3, 2*ps + 1, len(data) - 5} {
-		p := pattern(5, byte(100+i))
-		if n, err := r.WriteAt(p, int64(off)); n != len(p) || err != nil {
-			t.Fatalf("WriteAt(%d) = %d, %v", off, n, err)
+	t.Run("WriteAt and FlushAsync", func(t *testing.T) {
+		ps := PageSize()
+		data := pattern(3*ps+7, 13)
+		r, _, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+		want := bytes.Clone(data)
+		for i, off := range []int{0, ps - 3, 2*ps + 1, len(data) - 5} {
+			p := pattern(5, byte(100+i))
+			if n, err := r.WriteAt(p, int64(off)); n != len(p) || err != nil {
+				t.Fatalf("WriteAt(%d) = %d, %v", off, n, err)
+			}
+			copy(want[off:], p)
 		}
-		copy(want[off:], p)
-	}
-	if err := r.FlushAsync(); err != nil {
-		t.Fatalf("FlushAsync: %v", err)
-	}
-	if err := r.Flush(); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
-	if got := readFile(t, name); !bytes.Equal(got, want) {
-		t.Fatalf("file after Flush (-want +got):\n%s", diff(got, want))
-	}
-	// Anonymous regions have nothing to flush.
-	a := mapAnon(t, PageSize(), Read|Write, Shared)
-	for _, fn := range []func() error{a.Flush, a.FlushAsync, func() error { return a.FlushRange(1, 2) }} {
-		if err := fn(); err != nil {
-			t.Errorf("flushing an anonymous region: %v", err)
+		if err := r.FlushAsync(); err != nil {
+			t.Fatalf("FlushAsync: %v", err)
 		}
-	}
+		if err := r.Flush(); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		if got := readFile(t, name); !bytes.Equal(got, want) {
+			t.Fatalf("file after Flush (-want +got):\n%s", diff(got, want))
+		}
+		// Anonymous regions have nothing to flush.
+		a := mapAnon(t, PageSize(), Read|Write, Shared)
+		for _, fn := range []func() error{a.Flush, a.FlushAsync, func() error { return a.FlushRange(1, 2) }} {
+			if err := fn(); err != nil {
+				t.Errorf("flushing an anonymous region: %v", err)
+			}
+		}
+	})
+
+	t.Run("Bytes and every flush", func(t *testing.T) {
+		size := 2 * Granularity()
+		f, name := tempFile(t, pattern(size, 1), os.O_RDWR)
+		r, err := NewFile(f, 0, size, Read|Write, Shared)
+		mapRegion(t, r, err)
+		want := pattern(size, 9)
+		if n, err := r.WriteAt(want[PageSize():], int64(PageSize())); n != size-PageSize() || err != nil {
+			t.Fatalf("WriteAt = %d, %v", n, err)
+		}
+		copy(r.Bytes()[:PageSize()], want)
+		if err := r.Flush(); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		if err := r.FlushRange(1, PageSize()); err != nil {
+			t.Fatalf("FlushRange: %v", err)
+		}
+		if err := r.FlushAsync(); err != nil {
+			t.Fatalf("FlushAsync: %v", err)
+		}
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatal("the file does not hold what was written to the shared region")
+		}
+		mustUnmap(t, r)
+		if err := r.Flush(); !errors.Is(err, ErrNotMapped) {
+			t.Fatalf("Flush after Unmap = %v, want ErrNotMapped", err)
+		}
+		removeFile(t, f, name)
+	})
 }
 
 func TestFlushRange(t *testing.T) {
@@ -221,89 +294,12 @@ func TestReadWriteParallel(t *testing.T) {
 	wg.Wait()
 }
 
-func TestWinFileShared(t *testing.T) {
-	size := 2 * Granularity()
-	f, name := tempFile(t, pattern(size, 1), os.O_RDWR)
-	r, err := NewFile(f, 0, size, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
-	want := pattern(size, 9)
-	if n, err := r.WriteAt(want[PageSize():], int64(PageSize())); n != size-PageSize() || err != nil {
-		t.Fatalf("WriteAt = %d, %v", n, err)
-	}
-	copy(r.Bytes()[:PageSize()], want)
-	if err := r.Flush(); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
-	if err := r.FlushRange(1, PageSize()); err != nil {
-		t.Fatalf("FlushRange: %v", err)
-	}
-	if err := r.FlushAsync(); err != nil {
-		t.Fatalf("FlushAsync: %v", err)
-	}
-	got, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("the file does not hold what was written to the shared region")
-	}
-	mustUnmap(t, r)
-	if err := r.Flush(); !errors.Is(err, ErrNotMapped) {
-		t.Fatalf("Flush after Unmap = %v, want ErrNotMapped", err)
-	}
-	removeFile(t, f, name)
-}
-
-func TestWinFilePrivate(t *testing.T) {
-	size := 2 * PageSize()
-	orig := pattern(size, 5)
-	f, name := tempFile(t, orig, os.O_RDONLY)
-	r, err := NewFile(f, 0, size, Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
-	if !bytes.Equal(r.Bytes(), orig) {
-		t.Fatal("private region does not show the file's contents")
-	}
-	want := pattern(size, 77)
-	if n, err := r.WriteAt(want, 0); n != size || err != nil {
-		t.Fatalf("WriteAt = %d, %v", n, err)
-	}
-	if err := r.Flush(); err != nil {
-		t.Fatalf("Flush of a private region: %v", err)
-	}
-	if got := readAll(t, r); !bytes.Equal(got, want) {
-		t.Fatal("private region does not hold what was written to it")
-	}
-	got, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, orig) {
-		t.Fatal("a write to a private region reached the file")
-	}
-	mustUnmap(t, r)
-	mapRegion(t, r, nil)
-	if !bytes.Equal(r.Bytes(), orig) {
-		t.Fatal("private region mapped again does not show the file's contents")
-	}
-	mustUnmap(t, r)
-	removeFile(t, f, name)
-}
-
-func TestWinOddSizeFile(t *testing.T) {
+func TestWriteAtFileEnd(t *testing.T) {
 	size := PageSize() + 100
 	data := pattern(size, 31)
 	f, name := tempFile(t, data, os.O_RDWR)
 	r, err := NewFile(f, 0, size, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
+	mapRegion(t, r, err)
 	if !bytes.Equal(r.Bytes(), data) {
 		t.Fatal("region of a file whose size is not a whole number of pages does not show its bytes")
 	}
@@ -328,13 +324,13 @@ func TestWinOddSizeFile(t *testing.T) {
 	removeFile(t, f, name)
 }
 
-// TestPlatPageSizeFault truncates a mapped file and checks that ReadAt
+// TestReadAtFaultStopsAtPageBoundary truncates a mapped file and checks that ReadAt
 // stops with ErrFault on a page boundary, having copied the bytes before it,
 // at whatever page size runs. A file page that holds the end of the file
 // stays readable on a real system; an emulator with pages larger than the
 // host's may fault inside it, so the test takes any page boundary between
 // the end of the file's last whole page and the end of its last page.
-func TestPlatPageSizeFault(t *testing.T) {
+func TestReadAtFaultStopsAtPageBoundary(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("Windows refuses to truncate a file that is mapped")
 	}
@@ -342,13 +338,7 @@ func TestPlatPageSizeFault(t *testing.T) {
 	data := pattern(3*p, 5)
 	f, _ := tempFile(t, data, os.O_RDWR)
 	r, err := NewFile(f, 0, len(data), Read, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Unmap()
+	mapRegion(t, r, err)
 	size := p + 100
 	if err := f.Truncate(int64(size)); err != nil {
 		t.Fatal(err)
@@ -370,19 +360,12 @@ func TestPlatPageSizeFault(t *testing.T) {
 	}
 }
 
-// TestPlatFaultWithoutAddress checks how ReadAt finds the faulting page
+// TestCopyByPageFindsFaultWithoutAddress checks how ReadAt finds the faulting page
 // when the system does not say where a fault happened (qemu-user gives no
 // address for SIGBUS): by copying a page at a time.
-func TestPlatFaultWithoutAddress(t *testing.T) {
+func TestCopyByPageFindsFaultWithoutAddress(t *testing.T) {
 	p := PageSize()
-	r, err := NewAnon(3*p, Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Unmap()
+	r := mapAnon(t, 3*p, Read|Write, Private)
 	mem := r.Bytes()
 	copy(mem, pattern(len(mem), 9))
 	if err := sysProtect(unsafe.Add(unsafe.Pointer(&mem[0]), p), uintptr(p), 0); err != nil {
@@ -426,12 +409,12 @@ func checkRead(r *Region, want, buf []byte, off int) error {
 	return nil
 }
 
-// TestReadersUnmapWaits maps and unmaps a file region over and over while
+// TestUnmapWaitsForReaders maps and unmaps a file region over and over while
 // goroutines read from it and write back what they read: every ReadAt and
 // WriteAt must either complete on the mapped memory or return ErrNotMapped.
 // One that ran after munmap would fault (ErrFault) or read zeros or another
 // mapping's bytes.
-func TestReadersUnmapWaits(t *testing.T) {
+func TestUnmapWaitsForReaders(t *testing.T) {
 	const size = 256 << 10
 	want := pattern(size, 3)
 	f, _ := tempFile(t, want, os.O_RDWR)
@@ -505,10 +488,10 @@ func TestReadersUnmapWaits(t *testing.T) {
 	t.Logf("%d map cycles, %d calls on a mapped region", cycles, done.Load())
 }
 
-// TestReadersMoreProcs reads with more Ps than the region has counters
+// TestUnmapWaitsForReadersBeyondProcs reads with more Ps than the region has counters
 // for (GOMAXPROCS grew after the first ReadAt): those calls are counted
 // apart, and Unmap still waits for them.
-func TestReadersMoreProcs(t *testing.T) {
+func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
 	const size = 64 << 10
@@ -574,10 +557,10 @@ func TestReadersMoreProcs(t *testing.T) {
 	}
 }
 
-// TestReadersFault truncates the file under a mapping: ReadAt and WriteAt
+// TestFaultLeavesRegionUsable truncates the file under a mapping: ReadAt and WriteAt
 // across the end return ErrFault with the bytes before the missing page
 // copied, and the region stays usable.
-func TestReadersFault(t *testing.T) {
+func TestFaultLeavesRegionUsable(t *testing.T) {
 	ps := PageSize()
 	want := pattern(4*ps, 5)
 	f, _ := tempFile(t, want, os.O_RDWR)

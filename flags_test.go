@@ -13,149 +13,335 @@ import (
 	"unsafe"
 )
 
+// TestResident reports the pages of a region that are in memory: those
+// written, not those never touched, and all of a populated file region.
 func TestResident(t *testing.T) {
-	ps := PageSize()
-	r := mapAnon(t, 4*PageSize(), Read|Write, Private)
-	for _, page := range []int{0, 2} {
-		if _, err := r.WriteAt([]byte{1}, int64(page*ps)); err != nil {
-			t.Fatal(err)
+	t.Run("untouched pages are not resident", func(t *testing.T) {
+		ps := PageSize()
+		r := mapAnon(t, 4*PageSize(), Read|Write, Private)
+		for _, page := range []int{0, 2} {
+			if _, err := r.WriteAt([]byte{1}, int64(page*ps)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	res, err := r.Resident()
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skipf("Resident: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("Resident: %v", err)
-	}
-	// Pages never touched are not in memory: anonymous memory is allocated
-	// on the first access.
-	if want := []bool{true, false, true, false}; !slices.Equal(res, want) {
-		t.Errorf("Resident() = %v, want %v", res, want)
-	}
-
-	data := pattern(3*ps+5, 3)
-	skipUnderLargePages(t, "qemu-user maps a file only up to the end of the host page that holds the file's end, "+
-		"so mincore of the rest of the guest's last page fails (ENOMEM)")
-	fr, _, _ := mapFile(t, data, os.O_RDONLY, 0, len(data), Read, Shared|Populate)
-	res, err = fr.Resident()
-	if err != nil {
-		t.Fatalf("Resident of a file region: %v", err)
-	}
-	if want := []bool{true, true, true, true}; !slices.Equal(res, want) {
-		t.Errorf("Resident() of a populated file region = %v, want %v", res, want)
-	}
-}
-
-func TestAdvise(t *testing.T) {
-	ps := PageSize()
-	data := pattern(2*ps, 21)
-	fr, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
-	for a := Normal; a <= Free; a++ {
-		r := mapAnon(t, 2*PageSize(), Read|Write, Private)
-		if _, err := r.WriteAt(data, 0); err != nil {
-			t.Fatal(err)
-		}
-		err := r.Advise(a)
-		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("Advise(%v) of anonymous memory: %v", a, err)
-			continue
+		res, err := r.Resident()
+		if errors.Is(err, errors.ErrUnsupported) {
+			t.Skipf("Resident: %v", err)
 		}
 		if err != nil {
-			t.Logf("Advise(%v): %v", a, err)
+			t.Fatalf("Resident: %v", err)
 		}
-		// Only DontNeed and Free may drop the contents; Free only under
-		// memory pressure, when the page reads as zeros.
-		got := r.Bytes()
-		switch {
-		case a == DontNeed && err == nil:
-			if i := firstNonZero(got); i >= 0 {
-				t.Errorf("after Advise(DontNeed) anonymous byte %d = %#x, want 0", i, got[i])
-			}
-		case a == Free:
-		default:
-			if !bytes.Equal(got, data) {
-				t.Errorf("Advise(%v) changed the contents", a)
-			}
+		// Pages never touched are not in memory: anonymous memory is allocated
+		// on the first access.
+		if want := []bool{true, false, true, false}; !slices.Equal(res, want) {
+			t.Errorf("Resident() = %v, want %v", res, want)
 		}
-		if a == Free {
-			continue // Free is for anonymous memory only.
-		}
-		if err := fr.Advise(a); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("Advise(%v) of a shared file region: %v", a, err)
-		}
-		if got := fr.Bytes(); !bytes.Equal(got, data) {
-			t.Errorf("Advise(%v) changed the contents of a shared file region", a)
-		}
-	}
-}
 
-func TestLockUnlock(t *testing.T) {
-	ps := PageSize()
-	r := mapAnon(t, 4*PageSize(), Read|Write, Private)
-	if err := r.Lock(); err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) && (errors.Is(err, syscall.EPERM) || errors.Is(err, errNoMemory)) {
-			t.Skipf("Lock: %v (RLIMIT_MEMLOCK)", err)
+		data := pattern(3*ps+5, 3)
+		skipUnderLargePages(t, "qemu-user maps a file only up to the end of the host page that holds the file's end, "+
+			"so mincore of the rest of the guest's last page fails (ENOMEM)")
+		fr, _, _ := mapFile(t, data, os.O_RDONLY, 0, len(data), Read, Shared|Populate)
+		res, err = fr.Resident()
+		if err != nil {
+			t.Fatalf("Resident of a file region: %v", err)
 		}
-		t.Fatalf("Lock: %v", err)
-	}
-	if res, err := r.Resident(); err == nil {
+		if want := []bool{true, true, true, true}; !slices.Equal(res, want) {
+			t.Errorf("Resident() of a populated file region = %v, want %v", res, want)
+		}
+	})
+
+	t.Run("written pages are resident", func(t *testing.T) {
+		r := mapAnon(t, 4*PageSize(), Read|Write, Private)
+		b := r.Bytes()
+		for i := 0; i < len(b); i += PageSize() {
+			b[i] = 1
+		}
+		res, err := r.Resident()
+		if errors.Is(err, errors.ErrUnsupported) {
+			t.Skipf("Resident: %v", err)
+		}
+		if err != nil {
+			t.Fatalf("Resident: %v", err)
+		}
+		if len(res) != 4 {
+			t.Fatalf("Resident returned %d entries for 4 pages", len(res))
+		}
 		for i, in := range res {
 			if !in {
-				t.Errorf("page %d not resident after Lock", i)
+				t.Errorf("page %d was just written but is not resident", i)
 			}
 		}
-	} else if !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("Resident: %v", err)
-	}
-	if n, err := r.WriteAt(pattern(4*ps, 1), 0); n != 4*ps || err != nil {
-		t.Errorf("WriteAt to a locked region = %d, %v", n, err)
-	}
-	if err := r.Unlock(); err != nil {
-		t.Fatalf("Unlock: %v", err)
-	}
-	if err := r.Unlock(); err != nil {
-		t.Errorf("second Unlock: %v", err)
-	}
+		mustUnmap(t, r)
+		if _, err := r.Resident(); !errors.Is(err, ErrNotMapped) {
+			t.Fatalf("Resident after Unmap = %v, want ErrNotMapped", err)
+		}
+	})
 }
 
+// TestAdvise gives each advice to anonymous and file regions: only DontNeed
+// and Free may drop contents, and a region not mapped refuses advice.
+func TestAdvise(t *testing.T) {
+	t.Run("every advice keeps the contents", func(t *testing.T) {
+		ps := PageSize()
+		data := pattern(2*ps, 21)
+		fr, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+		for a := Normal; a <= Free; a++ {
+			r := mapAnon(t, 2*PageSize(), Read|Write, Private)
+			if _, err := r.WriteAt(data, 0); err != nil {
+				t.Fatal(err)
+			}
+			err := r.Advise(a)
+			if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("Advise(%v) of anonymous memory: %v", a, err)
+				continue
+			}
+			if err != nil {
+				t.Logf("Advise(%v): %v", a, err)
+			}
+			// Only DontNeed and Free may drop the contents; Free only under
+			// memory pressure, when the page reads as zeros.
+			got := r.Bytes()
+			switch {
+			case a == DontNeed && err == nil:
+				if i := firstNonZero(got); i >= 0 {
+					t.Errorf("after Advise(DontNeed) anonymous byte %d = %#x, want 0", i, got[i])
+				}
+			case a == Free:
+			default:
+				if !bytes.Equal(got, data) {
+					t.Errorf("Advise(%v) changed the contents", a)
+				}
+			}
+			if a == Free {
+				continue // Free is for anonymous memory only.
+			}
+			if err := fr.Advise(a); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("Advise(%v) of a shared file region: %v", a, err)
+			}
+			if got := fr.Bytes(); !bytes.Equal(got, data) {
+				t.Errorf("Advise(%v) changed the contents of a shared file region", a)
+			}
+		}
+	})
+
+	t.Run("DontNeed zeroes private anonymous memory", func(t *testing.T) {
+		r := mapAnon(t, 2*PageSize(), Read|Write, Private)
+		for _, a := range []Advice{Normal, WillNeed} {
+			if err := r.Advise(a); err != nil {
+				t.Errorf("Advise(%v): %v", a, err)
+			}
+		}
+		if err := r.Advise(Advice(-1)); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("Advise(-1) = %v, want fs.ErrInvalid", err)
+		}
+		if _, err := r.WriteAt(pattern(r.Len(), 1), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Advise(DontNeed); err != nil {
+			t.Fatalf("Advise(DontNeed): %v", err)
+		}
+		if got := readAll(t, r); !bytes.Equal(got, make([]byte, r.Len())) {
+			t.Error("private anonymous memory does not read as zeros after DontNeed")
+		}
+		if _, err := r.WriteAt([]byte{1}, 0); err != nil {
+			t.Fatalf("WriteAt after DontNeed: %v", err)
+		}
+		mustUnmap(t, r)
+		if err := r.Advise(Normal); !errors.Is(err, ErrNotMapped) {
+			t.Errorf("Advise after Unmap = %v, want ErrNotMapped", err)
+		}
+
+		// A shared file region keeps its contents.
+		data := pattern(2*PageSize(), 8)
+		f, name := tempFile(t, data, os.O_RDWR)
+		fr, err := NewFile(f, 0, len(data), Read|Write, Shared)
+		mapRegion(t, fr, err)
+		copy(fr.Bytes(), "hello")
+		if err := fr.Advise(WillNeed); err != nil {
+			t.Errorf("Advise(WillNeed) of a file region: %v", err)
+		}
+		if err := fr.Advise(DontNeed); err != nil {
+			t.Errorf("Advise(DontNeed) of a shared file region: %v", err)
+		}
+		want := append([]byte("hello"), data[5:]...)
+		if got := readAll(t, fr); !bytes.Equal(got, want) {
+			t.Error("shared file region lost its contents after DontNeed")
+		}
+		mustUnmap(t, fr)
+		removeFile(t, f, name)
+	})
+}
+
+// TestLockUnlock locks the pages of a region in memory and unlocks them,
+// also when they were not locked, and refuses a region not mapped.
+func TestLockUnlock(t *testing.T) {
+	t.Run("locked pages are resident", func(t *testing.T) {
+		ps := PageSize()
+		r := mapAnon(t, 4*PageSize(), Read|Write, Private)
+		if err := r.Lock(); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) && (errors.Is(err, syscall.EPERM) || errors.Is(err, errNoMemory)) {
+				t.Skipf("Lock: %v (RLIMIT_MEMLOCK)", err)
+			}
+			t.Fatalf("Lock: %v", err)
+		}
+		if res, err := r.Resident(); err == nil {
+			for i, in := range res {
+				if !in {
+					t.Errorf("page %d not resident after Lock", i)
+				}
+			}
+		} else if !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("Resident: %v", err)
+		}
+		if n, err := r.WriteAt(pattern(4*ps, 1), 0); n != 4*ps || err != nil {
+			t.Errorf("WriteAt to a locked region = %d, %v", n, err)
+		}
+		if err := r.Unlock(); err != nil {
+			t.Fatalf("Unlock: %v", err)
+		}
+		if err := r.Unlock(); err != nil {
+			t.Errorf("second Unlock: %v", err)
+		}
+	})
+
+	t.Run("unlock without lock and after unmap", func(t *testing.T) {
+		r := mapAnon(t, 2*PageSize(), Read|Write, Private)
+		if err := r.Unlock(); err != nil {
+			t.Fatalf("Unlock of pages that are not locked: %v", err)
+		}
+		if err := r.Lock(); err != nil {
+			t.Fatalf("Lock: %v", err)
+		}
+		if _, err := r.WriteAt([]byte{1}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Unlock(); err != nil {
+			t.Fatalf("Unlock: %v", err)
+		}
+		mustUnmap(t, r)
+		if err := r.Lock(); !errors.Is(err, ErrNotMapped) {
+			t.Fatalf("Lock after Unmap = %v, want ErrNotMapped", err)
+		}
+
+		locked := mapAnon(t, PageSize(), Read|Write, Private|Locked|Populate)
+		mustUnmap(t, locked)
+	})
+}
+
+// TestProtect changes the protection of mapped regions: ReadAt and WriteAt
+// follow it, a fault on protected memory is caught, Map restores the
+// original protection, and a region not mapped refuses it.
 func TestProtect(t *testing.T) {
-	ps := PageSize()
-	data := pattern(2*ps, 23)
-	for _, flags := range []Flag{Shared, Private} {
-		t.Run(flags.String(), func(t *testing.T) {
-			r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, flags)
-			for _, p := range []Prot{Read, 0, Read | Write, Write, Read} {
-				if err := r.Protect(p); err != nil {
-					t.Fatalf("Protect(%v): %v", p, err)
+	t.Run("file regions follow each protection", func(t *testing.T) {
+		ps := PageSize()
+		data := pattern(2*ps, 23)
+		for _, flags := range []Flag{Shared, Private} {
+			t.Run(flags.String(), func(t *testing.T) {
+				r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, flags)
+				for _, p := range []Prot{Read, 0, Read | Write, Write, Read} {
+					if err := r.Protect(p); err != nil {
+						t.Fatalf("Protect(%v): %v", p, err)
+					}
+					if got := r.Prot(); got != p {
+						t.Errorf("Prot() after Protect(%v) = %v", p, got)
+					}
+					_, werr := r.WriteAt([]byte{9}, 1)
+					if (werr == nil) != (p&Write != 0) {
+						t.Errorf("WriteAt with protection %v: %v", p, werr)
+					}
+					_, rerr := r.ReadAt(make([]byte, 1), 1)
+					if (rerr == nil) != (p&(Read|Write) != 0) {
+						t.Errorf("ReadAt with protection %v: %v", p, rerr)
+					}
 				}
-				if got := r.Prot(); got != p {
-					t.Errorf("Prot() after Protect(%v) = %v", p, got)
+				if err := r.Unmap(); err != nil {
+					t.Fatal(err)
 				}
-				_, werr := r.WriteAt([]byte{9}, 1)
-				if (werr == nil) != (p&Write != 0) {
-					t.Errorf("WriteAt with protection %v: %v", p, werr)
+				if err := r.Map(); err != nil {
+					t.Fatal(err)
 				}
-				_, rerr := r.ReadAt(make([]byte, 1), 1)
-				if (rerr == nil) != (p&(Read|Write) != 0) {
-					t.Errorf("ReadAt with protection %v: %v", p, rerr)
+				if got := r.Prot(); got != Read|Write {
+					t.Errorf("Prot() after Map = %v, want the original %v", got, Read|Write)
 				}
+				if _, err := r.WriteAt([]byte{7}, 0); err != nil {
+					t.Errorf("WriteAt after Map restored the protection: %v", err)
+				}
+			})
+		}
+	})
+
+	t.Run("writes fault and are caught", func(t *testing.T) {
+		check := func(t *testing.T, r *Region) {
+			t.Helper()
+			mapRegion(t, r, nil)
+			if _, err := r.WriteAt([]byte{1}, 0); err != nil {
+				t.Fatalf("WriteAt before Protect: %v", err)
 			}
-			if err := r.Unmap(); err != nil {
+			if err := r.Protect(Read); err != nil {
+				t.Fatalf("Protect(Read): %v", err)
+			}
+			if r.Prot() != Read {
+				t.Fatalf("Prot after Protect(Read) = %v", r.Prot())
+			}
+			n, err := r.WriteAt([]byte{2}, 0)
+			if n != 0 || !errors.Is(err, ErrFault) || !errors.Is(err, fs.ErrPermission) {
+				t.Fatalf("WriteAt to a read-only region = %d, %v; want 0, ErrFault and fs.ErrPermission", n, err)
+			}
+			// The copy itself faults too, and is caught.
+			if n, fault := tryCopy(r.Bytes()[:1], []byte{3}); n != 0 || fault == 0 {
+				t.Fatalf("tryCopy into read-only memory = %d, %#x; want a fault", n, fault)
+			}
+			b := make([]byte, 1)
+			if _, err := r.ReadAt(b, 0); err != nil || b[0] != 1 {
+				t.Fatalf("ReadAt of a read-only region = %v, %v; want [1], nil", b, err)
+			}
+			if err := r.Protect(0); err != nil {
+				t.Fatalf("Protect(0): %v", err)
+			}
+			if n, fault := tryCopy(b, r.Bytes()[:1]); n != 0 || fault == 0 {
+				t.Fatalf("tryCopy from inaccessible memory = %d, %#x; want a fault", n, fault)
+			}
+			if err := r.Protect(Read | Write); err != nil {
+				t.Fatalf("Protect(Read|Write): %v", err)
+			}
+			if _, err := r.WriteAt([]byte{4}, 0); err != nil {
+				t.Fatalf("WriteAt after Protect(Read|Write): %v", err)
+			}
+			mustUnmap(t, r)
+			if err := r.Protect(Read); !errors.Is(err, ErrNotMapped) {
+				t.Fatalf("Protect after Unmap = %v, want ErrNotMapped", err)
+			}
+		}
+		t.Run("anonymous", func(t *testing.T) {
+			r, err := NewAnon(PageSize(), Read|Write, Private)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
-			if got := r.Prot(); got != Read|Write {
-				t.Errorf("Prot() after Map = %v, want the original %v", got, Read|Write)
-			}
-			if _, err := r.WriteAt([]byte{7}, 0); err != nil {
-				t.Errorf("WriteAt after Map restored the protection: %v", err)
-			}
+			check(t, r)
 		})
-	}
+		for _, flags := range []Flag{Shared, Private} {
+			t.Run("file-"+flags.String(), func(t *testing.T) {
+				f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDWR)
+				r, err := NewFile(f, 0, PageSize(), Read|Write, flags)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(t, r)
+				removeFile(t, f, name)
+			})
+		}
+		t.Run("shared-read-only-file", func(t *testing.T) {
+			f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
+			r, err := NewFile(f, 0, PageSize(), Read, Shared)
+			mapRegion(t, r, err)
+			if err := r.Protect(Read | Write); !errors.Is(err, fs.ErrPermission) {
+				t.Fatalf("Protect(Read|Write) of a file open read-only = %v, want fs.ErrPermission", err)
+			}
+			mustUnmap(t, r)
+			removeFile(t, f, name)
+		})
+	})
 }
 
 // TestAdviseContents checks what DontNeed and Free do to the data of each
@@ -230,202 +416,11 @@ func TestAdviseContents(t *testing.T) {
 	}
 }
 
-func TestWinProtect(t *testing.T) {
-	check := func(t *testing.T, r *Region) {
-		t.Helper()
-		mapRegion(t, r, nil)
-		if _, err := r.WriteAt([]byte{1}, 0); err != nil {
-			t.Fatalf("WriteAt before Protect: %v", err)
-		}
-		if err := r.Protect(Read); err != nil {
-			t.Fatalf("Protect(Read): %v", err)
-		}
-		if r.Prot() != Read {
-			t.Fatalf("Prot after Protect(Read) = %v", r.Prot())
-		}
-		n, err := r.WriteAt([]byte{2}, 0)
-		if n != 0 || !errors.Is(err, ErrFault) || !errors.Is(err, fs.ErrPermission) {
-			t.Fatalf("WriteAt to a read-only region = %d, %v; want 0, ErrFault and fs.ErrPermission", n, err)
-		}
-		// The copy itself faults too, and is caught.
-		if n, fault := tryCopy(r.Bytes()[:1], []byte{3}); n != 0 || fault == 0 {
-			t.Fatalf("tryCopy into read-only memory = %d, %#x; want a fault", n, fault)
-		}
-		b := make([]byte, 1)
-		if _, err := r.ReadAt(b, 0); err != nil || b[0] != 1 {
-			t.Fatalf("ReadAt of a read-only region = %v, %v; want [1], nil", b, err)
-		}
-		if err := r.Protect(0); err != nil {
-			t.Fatalf("Protect(0): %v", err)
-		}
-		if n, fault := tryCopy(b, r.Bytes()[:1]); n != 0 || fault == 0 {
-			t.Fatalf("tryCopy from inaccessible memory = %d, %#x; want a fault", n, fault)
-		}
-		if err := r.Protect(Read | Write); err != nil {
-			t.Fatalf("Protect(Read|Write): %v", err)
-		}
-		if _, err := r.WriteAt([]byte{4}, 0); err != nil {
-			t.Fatalf("WriteAt after Protect(Read|Write): %v", err)
-		}
-		mustUnmap(t, r)
-		if err := r.Protect(Read); !errors.Is(err, ErrNotMapped) {
-			t.Fatalf("Protect after Unmap = %v, want ErrNotMapped", err)
-		}
-	}
-	t.Run("anonymous", func(t *testing.T) {
-		r, err := NewAnon(PageSize(), Read|Write, Private)
-		if err != nil {
-			t.Fatal(err)
-		}
-		check(t, r)
-	})
-	for _, flags := range []Flag{Shared, Private} {
-		t.Run("file-"+flags.String(), func(t *testing.T) {
-			f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDWR)
-			r, err := NewFile(f, 0, PageSize(), Read|Write, flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			check(t, r)
-			removeFile(t, f, name)
-		})
-	}
-	t.Run("shared-read-only-file", func(t *testing.T) {
-		f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
-		r, err := NewFile(f, 0, PageSize(), Read, Shared)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mapRegion(t, r, nil)
-		if err := r.Protect(Read | Write); !errors.Is(err, fs.ErrPermission) {
-			t.Fatalf("Protect(Read|Write) of a file open read-only = %v, want fs.ErrPermission", err)
-		}
-		mustUnmap(t, r)
-		removeFile(t, f, name)
-	})
-}
-
-func TestWinResident(t *testing.T) {
-	r, err := NewAnon(4*PageSize(), Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
-	b := r.Bytes()
-	for i := 0; i < len(b); i += PageSize() {
-		b[i] = 1
-	}
-	res, err := r.Resident()
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skipf("Resident: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("Resident: %v", err)
-	}
-	if len(res) != 4 {
-		t.Fatalf("Resident returned %d entries for 4 pages", len(res))
-	}
-	for i, in := range res {
-		if !in {
-			t.Errorf("page %d was just written but is not resident", i)
-		}
-	}
-	mustUnmap(t, r)
-	if _, err := r.Resident(); !errors.Is(err, ErrNotMapped) {
-		t.Fatalf("Resident after Unmap = %v, want ErrNotMapped", err)
-	}
-}
-
-func TestWinLock(t *testing.T) {
-	r, err := NewAnon(2*PageSize(), Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
-	if err := r.Unlock(); err != nil {
-		t.Fatalf("Unlock of pages that are not locked: %v", err)
-	}
-	if err := r.Lock(); err != nil {
-		t.Fatalf("Lock: %v", err)
-	}
-	if _, err := r.WriteAt([]byte{1}, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Unlock(); err != nil {
-		t.Fatalf("Unlock: %v", err)
-	}
-	mustUnmap(t, r)
-	if err := r.Lock(); !errors.Is(err, ErrNotMapped) {
-		t.Fatalf("Lock after Unmap = %v, want ErrNotMapped", err)
-	}
-
-	locked, err := NewAnon(PageSize(), Read|Write, Private|Locked|Populate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, locked, nil)
-	mustUnmap(t, locked)
-}
-
-func TestWinAdvise(t *testing.T) {
-	r, err := NewAnon(2*PageSize(), Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
-	for _, a := range []Advice{Normal, WillNeed} {
-		if err := r.Advise(a); err != nil {
-			t.Errorf("Advise(%v): %v", a, err)
-		}
-	}
-	if err := r.Advise(Advice(-1)); !errors.Is(err, fs.ErrInvalid) {
-		t.Errorf("Advise(-1) = %v, want fs.ErrInvalid", err)
-	}
-	if _, err := r.WriteAt(pattern(r.Len(), 1), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Advise(DontNeed); err != nil {
-		t.Fatalf("Advise(DontNeed): %v", err)
-	}
-	if got := readAll(t, r); !bytes.Equal(got, make([]byte, r.Len())) {
-		t.Error("private anonymous memory does not read as zeros after DontNeed")
-	}
-	if _, err := r.WriteAt([]byte{1}, 0); err != nil {
-		t.Fatalf("WriteAt after DontNeed: %v", err)
-	}
-	mustUnmap(t, r)
-	if err := r.Advise(Normal); !errors.Is(err, ErrNotMapped) {
-		t.Errorf("Advise after Unmap = %v, want ErrNotMapped", err)
-	}
-
-	// A shared file region keeps its contents.
-	data := pattern(2*PageSize(), 8)
-	f, name := tempFile(t, data, os.O_RDWR)
-	fr, err := NewFile(f, 0, len(data), Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, fr, nil)
-	copy(fr.Bytes(), "hello")
-	if err := fr.Advise(WillNeed); err != nil {
-		t.Errorf("Advise(WillNeed) of a file region: %v", err)
-	}
-	if err := fr.Advise(DontNeed); err != nil {
-		t.Errorf("Advise(DontNeed) of a shared file region: %v", err)
-	}
-	want := append([]byte("hello"), data[5:]...)
-	if got := readAll(t, fr); !bytes.Equal(got, want) {
-		t.Error("shared file region lost its contents after DontNeed")
-	}
-	mustUnmap(t, fr)
-	removeFile(t, f, name)
-}
-
 // These tests check that the flags which change how memory is held really
 // take effect, by reading the kernel's own account of the mapping in
 // /proc/self/smaps (Linux only) and by overrunning guarded regions.
 
-func TestMemParseSmaps(t *testing.T) {
+func TestParseSmaps(t *testing.T) {
 	const text = `55d4c000-55d4e100 rw-p 00000000 00:00 0                          [heap]
 Size:                132 kB
 Rss:                   8 kB
@@ -466,7 +461,7 @@ VmFlags: mr mw me nr
 var otherUnix = map[string]bool{"darwin": true, "ios": true, "freebsd": true, "openbsd": true, "netbsd": true,
 	"dragonfly": true, "solaris": true, "illumos": true, "aix": true}
 
-func TestMemUnsupportedFlags(t *testing.T) {
+func TestFlagsRefusedOnOtherUnix(t *testing.T) {
 	if !otherUnix[runtime.GOOS] {
 		t.Skipf("HugePages and Secret are supported on %s", runtime.GOOS)
 	}
@@ -477,14 +472,14 @@ func TestMemUnsupportedFlags(t *testing.T) {
 	}
 }
 
-func TestMemHugePagesFile(t *testing.T) {
+func TestHugePagesRefusedForFile(t *testing.T) {
 	f, _ := tempFile(t, make([]byte, pageSize), os.O_RDWR)
 	if _, err := NewFile(f, 0, pageSize, Read, Shared|HugePages); !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("NewFile with HugePages: %v, want fs.ErrInvalid", err)
 	}
 }
 
-func TestMemLocked(t *testing.T) {
+func TestLockedPagesStayInMemory(t *testing.T) {
 	needSmaps(t)
 	const n = 16
 	before := procStatus(t, "VmLck")
@@ -512,7 +507,7 @@ func TestMemLocked(t *testing.T) {
 	checkSmapsFlags(t, plain, "!lo")
 }
 
-func TestMemPopulate(t *testing.T) {
+func TestPopulateFaultsPagesIn(t *testing.T) {
 	needSmaps(t)
 	skipUnderEmulator(t, "smaps shows the host's mappings, which qemu-user places and merges itself, "+
 		"and qemu does not pass MAP_POPULATE on (Rss stays 0)")
@@ -562,7 +557,7 @@ func TestMemPopulate(t *testing.T) {
 	}
 }
 
-func TestMemNoReserve(t *testing.T) {
+func TestNoReserveSkipsAccounting(t *testing.T) {
 	needSmaps(t)
 	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(b)) == "2" {
 		if _, err := NewAnon(pageSize, Read|Write, Private|NoReserve); !errors.Is(err, errors.ErrUnsupported) {
@@ -625,7 +620,7 @@ func checkGuardPages(t *testing.T, r *Region) {
 	}
 }
 
-func TestMemGuard(t *testing.T) {
+func TestGuardPagesFault(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		prot  Prot
@@ -675,7 +670,7 @@ func TestMemGuard(t *testing.T) {
 	})
 }
 
-func TestMemSecret(t *testing.T) {
+func TestSecretMemory(t *testing.T) {
 	const n = 4
 	r, err := NewAnon(n*pageSize, Read|Write, Private|Secret)
 	if errors.Is(err, errors.ErrUnsupported) {
@@ -745,7 +740,7 @@ func setWipeHook(t *testing.T, fn func([]byte)) {
 	t.Cleanup(func() { testHookWiped = old })
 }
 
-func TestMemSecretRefused(t *testing.T) {
+func TestSecretRefused(t *testing.T) {
 	f, _ := tempFile(t, make([]byte, pageSize), os.O_RDWR)
 	for _, tt := range []struct {
 		name string
@@ -764,10 +759,10 @@ func TestMemSecretRefused(t *testing.T) {
 	}
 }
 
-// BenchmarkMemFirstTouch measures mapping 32 MiB of anonymous memory,
+// BenchmarkFirstTouch measures mapping 32 MiB of anonymous memory,
 // writing one byte of each page and unmapping it, with and without
 // HugePages.
-func BenchmarkMemFirstTouch(b *testing.B) {
+func BenchmarkFirstTouch(b *testing.B) {
 	const size = 32 << 20
 	for _, flags := range []Flag{Private, Private | HugePages} {
 		b.Run(flags.String(), func(b *testing.B) {

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestMemHugePages(t *testing.T) {
+func TestHugePages(t *testing.T) {
 	needSmaps(t)
 	hps := hugePageSize()
 	for _, flags := range []Flag{Private | HugePages, Shared | HugePages, Private | HugePages | Populate} {
@@ -64,7 +64,7 @@ func TestMemHugePages(t *testing.T) {
 	}
 }
 
-func TestMemTHPMode(t *testing.T) {
+func TestTHPMode(t *testing.T) {
 	dir := tempDir(t)
 	for _, tt := range []struct{ text, want string }{
 		{"always [madvise] never\n", "madvise"},
@@ -149,7 +149,7 @@ func childLockLimit() int {
 	return status
 }
 
-func TestMemLockLimit(t *testing.T) {
+func TestLockedOverMemlockLimit(t *testing.T) {
 	t.Parallel() // the child's start is slow under the race detector
 	err := childCommand(t, "lockLimit", nil).Run()
 	var ee *exec.ExitError
@@ -174,9 +174,9 @@ func unmount(dir string) error {
 	return nil
 }
 
-// TestStorGrowFullDisk grows a file on a file system too small for it: Grow
+// TestGrowOnFullDisk grows a file on a file system too small for it: Grow
 // fails with ENOSPC and the region stays usable.
-func TestStorGrowFullDisk(t *testing.T) {
+func TestGrowOnFullDisk(t *testing.T) {
 	dir := smallFS(t)
 	ps := PageSize()
 	f, err := os.OpenFile(dir+"/log", os.O_RDWR|os.O_CREATE, 0o644)

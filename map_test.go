@@ -496,14 +496,10 @@ func TestMapAllocs(t *testing.T) {
 	}
 }
 
-func TestWinAnonRoundTrip(t *testing.T) {
+func TestAnonRemappedIsZero(t *testing.T) {
 	for _, flags := range []Flag{Private, Shared} {
 		t.Run(flags.String(), func(t *testing.T) {
-			r, err := NewAnon(3*PageSize(), Read|Write, flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mapRegion(t, r, nil)
+			r := mapAnon(t, 3*PageSize(), Read|Write, flags)
 			want := pattern(r.Len(), 3)
 			if n, err := r.WriteAt(want, 0); n != len(want) || err != nil {
 				t.Fatalf("WriteAt = %d, %v; want %d, nil", n, err, len(want))
@@ -530,7 +526,7 @@ func TestWinAnonRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWinOpen(t *testing.T) {
+func TestOpenKeepsNoHandle(t *testing.T) {
 	for _, size := range []int{0, 1, PageSize() + 123, 2 * PageSize()} {
 		t.Run("", func(t *testing.T) {
 			want := pattern(size, 11)
@@ -565,7 +561,7 @@ func TestWinOpen(t *testing.T) {
 	}
 }
 
-func TestWinOffsetAlignment(t *testing.T) {
+func TestNewFileOffsetAlignment(t *testing.T) {
 	g, p := Granularity(), PageSize()
 	data := pattern(3*g, 21)
 	f, name := tempFile(t, data, os.O_RDONLY)
@@ -605,7 +601,7 @@ func TestWinOffsetAlignment(t *testing.T) {
 	removeFile(t, f, name)
 }
 
-func TestWinHandlesClosed(t *testing.T) {
+func TestUnmapReleasesFile(t *testing.T) {
 	size := PageSize()
 	cases := []struct {
 		name  string
@@ -651,7 +647,7 @@ func TestWinHandlesClosed(t *testing.T) {
 	}
 }
 
-func TestWinAccessChecked(t *testing.T) {
+func TestNewFileChecksAccessMode(t *testing.T) {
 	size := PageSize()
 	ro, _ := tempFile(t, pattern(size, 0), os.O_RDONLY)
 	if _, err := NewFile(ro, 0, size, Read|Write, Shared); !errors.Is(err, fs.ErrInvalid) {
@@ -666,7 +662,7 @@ func TestWinAccessChecked(t *testing.T) {
 	}
 }
 
-func TestPlatPageSizeFileTail(t *testing.T) {
+func TestNewFileTailPage(t *testing.T) {
 	p := PageSize()
 	g := Granularity()
 	data := pattern(g+p+100, 3) // a tail of 100 bytes after the last whole page
@@ -719,9 +715,9 @@ func TestPlatPageSizeFileTail(t *testing.T) {
 	}
 }
 
-// TestPlatOverflowOffsets checks that an offset plus a length beyond int64
+// TestNewFileOffsetOverflow checks that an offset plus a length beyond int64
 // is refused.
-func TestPlatOverflowOffsets(t *testing.T) {
+func TestNewFileOffsetOverflow(t *testing.T) {
 	f, _ := tempFile(t, pattern(PageSize(), 1), os.O_RDONLY)
 	g := int64(Granularity())
 	top := int64(math.MaxInt64) &^ (g - 1)
@@ -747,10 +743,10 @@ func TestPlatOverflowOffsets(t *testing.T) {
 	}
 }
 
-// TestPlatOverflowEOF checks the end-of-file check for files whose size is
+// TestCheckEOFNearMaxInt64 checks the end-of-file check for files whose size is
 // close to the largest int64, where rounding the size up to a page would
 // overflow.
-func TestPlatOverflowEOF(t *testing.T) {
+func TestCheckEOFNearMaxInt64(t *testing.T) {
 	p := PageSize()
 	for _, c := range []struct {
 		off    int64
@@ -772,9 +768,9 @@ func TestPlatOverflowEOF(t *testing.T) {
 	}
 }
 
-// TestPlatOverflowOpen checks that Open refuses a file larger than the
+// TestOpenFileLargerThanAddressSpace checks that Open refuses a file larger than the
 // address space (any file over 2 GiB where int has 32 bits).
-func TestPlatOverflowOpen(t *testing.T) {
+func TestOpenFileLargerThanAddressSpace(t *testing.T) {
 	size := int64(math.MaxInt - PageSize() + 1)
 	f := sparseFile(t, size)
 	r, err := Open(f.Name())
@@ -786,11 +782,11 @@ func TestPlatOverflowOpen(t *testing.T) {
 	}
 }
 
-// TestPlatOverflowFarOffset maps a page beyond 4 GiB into a file, and one
+// TestMapFarOffset maps a page beyond 4 GiB into a file, and one
 // beyond 16 TiB (past what mmap2 can reach on 32-bit Linux): each either maps
 // the right bytes or fails with fs.ErrInvalid, never maps another part of
 // the file.
-func TestPlatOverflowFarOffset(t *testing.T) {
+func TestMapFarOffset(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) == 4 {
 		skipUnderEmulator(t, "qemu-i386 7.2 cuts the file offsets of mmap2 to 32 bits")
 	}

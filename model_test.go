@@ -499,10 +499,10 @@ func (m *resizeMachine) check(t *rapid.T) {
 	}
 }
 
-func TestStorResizeMachine(t *testing.T) { checkResizeMachine(t) }
+func TestResizeModel(t *testing.T) { checkResizeMachine(t) }
 
-// FuzzStorResizeMachine runs the state machine from fuzzed input.
-func FuzzStorResizeMachine(f *testing.F) {
+// FuzzResizeModel runs the state machine from fuzzed input.
+func FuzzResizeModel(f *testing.F) {
 	dir := tempDir(f)
 	f.Fuzz(rapid.MakeFuzz(func(t *rapid.T) { runResizeMachine(t, dir) }))
 }

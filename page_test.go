@@ -14,54 +14,108 @@ import (
 	"unsafe"
 )
 
+// TestAlign checks AlignOffset, AlignLength and Granularity at the page
+// size and granularity of this system, and that AlignLength panics rather
+// than wrap around near the top of int.
 func TestAlign(t *testing.T) {
-	ps, g := PageSize(), int64(Granularity())
-	if ps <= 0 || ps&(ps-1) != 0 {
-		t.Fatalf("PageSize() = %d, want a positive power of two", ps)
-	}
-	if g < int64(ps) || g%int64(ps) != 0 {
-		t.Fatalf("Granularity() = %d, want a multiple of PageSize() = %d", g, ps)
-	}
-	for _, c := range []struct{ in, want int64 }{
-		{0, 0}, {1, 0}, {g - 1, 0}, {g, g}, {g + 1, g}, {-1, -g}, {-g, -g}, {math.MaxInt64, math.MaxInt64 - (g - 1)},
-	} {
-		if got := AlignOffset(c.in); got != c.want {
-			t.Errorf("AlignOffset(%d) = %d, want %d", c.in, got, c.want)
+	t.Run("at the limits", func(t *testing.T) {
+		ps, g := PageSize(), int64(Granularity())
+		if ps <= 0 || ps&(ps-1) != 0 {
+			t.Fatalf("PageSize() = %d, want a positive power of two", ps)
 		}
-	}
-	for _, c := range []struct{ in, want int }{
-		{0, 0}, {1, ps}, {ps, ps}, {ps + 1, 2 * ps}, {math.MaxInt &^ (ps - 1), math.MaxInt &^ (ps - 1)},
-	} {
-		if got := AlignLength(c.in); got != c.want {
-			t.Errorf("AlignLength(%d) = %d, want %d", c.in, got, c.want)
+		if g < int64(ps) || g%int64(ps) != 0 {
+			t.Fatalf("Granularity() = %d, want a multiple of PageSize() = %d", g, ps)
 		}
-	}
-	for _, n := range []int{-1, math.MinInt, math.MaxInt, math.MaxInt - ps + 2} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("AlignLength(%d) did not panic", n)
-				}
+		for _, c := range []struct{ in, want int64 }{
+			{0, 0}, {1, 0}, {g - 1, 0}, {g, g}, {g + 1, g}, {-1, -g}, {-g, -g}, {math.MaxInt64, math.MaxInt64 - (g - 1)},
+		} {
+			if got := AlignOffset(c.in); got != c.want {
+				t.Errorf("AlignOffset(%d) = %d, want %d", c.in, got, c.want)
+			}
+		}
+		for _, c := range []struct{ in, want int }{
+			{0, 0}, {1, ps}, {ps, ps}, {ps + 1, 2 * ps}, {math.MaxInt &^ (ps - 1), math.MaxInt &^ (ps - 1)},
+		} {
+			if got := AlignLength(c.in); got != c.want {
+				t.Errorf("AlignLength(%d) = %d, want %d", c.in, got, c.want)
+			}
+		}
+		for _, n := range []int{-1, math.MinInt, math.MaxInt, math.MaxInt - ps + 2} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("AlignLength(%d) did not panic", n)
+					}
+				}()
+				AlignLength(n)
 			}()
-			AlignLength(n)
-		}()
-	}
+		}
+	})
+
+	t.Run("at this page size", func(t *testing.T) {
+		p := PageSize()
+		g := int64(Granularity())
+		for _, c := range []struct{ in, want int }{
+			{0, 0}, {1, p}, {p - 1, p}, {p, p}, {p + 1, 2 * p}, {3*p - 1, 3 * p},
+		} {
+			if got := AlignLength(c.in); got != c.want {
+				t.Errorf("AlignLength(%d) = %d, want %d", c.in, got, c.want)
+			}
+		}
+		for _, c := range []struct{ in, want int64 }{
+			{0, 0}, {1, 0}, {g - 1, 0}, {g, g}, {g + 1, g}, {5*g + 3, 5 * g}, {-1, -g}, {-g, -g}, {-g - 1, -2 * g},
+		} {
+			if got := AlignOffset(c.in); got != c.want {
+				t.Errorf("AlignOffset(%d) = %d, want %d", c.in, got, c.want)
+			}
+		}
+	})
+
+	t.Run("granularity", func(t *testing.T) {
+		g, p := Granularity(), PageSize()
+		if g < p || g%p != 0 || g&(g-1) != 0 {
+			t.Fatalf("Granularity %d is not a power-of-two multiple of PageSize %d", g, p)
+		}
+		if runtime.GOOS != "windows" && g != p {
+			t.Fatalf("Granularity %d differs from PageSize %d on %s", g, p, runtime.GOOS)
+		}
+		if got := AlignOffset(int64(g) + 1); got != int64(g) {
+			t.Fatalf("AlignOffset(%d) = %d, want %d", g+1, got, g)
+		}
+	})
+
+	// Rounding a length near the top of
+	// int panics instead of wrapping around.
+	t.Run("overflow", func(t *testing.T) {
+		p := PageSize()
+		top := math.MaxInt &^ (p - 1) // the largest whole number of pages in an int
+		if got := AlignLength(top); got != top {
+			t.Errorf("AlignLength(%d) = %d", top, got)
+		}
+		for _, n := range []int{top + 1, math.MaxInt - p + 2, math.MaxInt} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("AlignLength(%d) did not panic", n)
+					}
+				}()
+				got := AlignLength(n)
+				t.Errorf("AlignLength(%d) = %d", n, got)
+			}()
+		}
+		if _, ok := roundUp(top+1, p); ok {
+			t.Errorf("roundUp(%d, %d) reports no overflow", top+1, p)
+		}
+		if got := AlignOffset(math.MinInt64); got != math.MinInt64 {
+			t.Errorf("AlignOffset(MinInt64) = %d", got)
+		}
+		if got, want := AlignOffset(math.MaxInt64), int64(math.MaxInt64)&^int64(Granularity()-1); got != want {
+			t.Errorf("AlignOffset(MaxInt64) = %d, want %d", got, want)
+		}
+	})
 }
 
-func TestWinGranularity(t *testing.T) {
-	g, p := Granularity(), PageSize()
-	if g < p || g%p != 0 || g&(g-1) != 0 {
-		t.Fatalf("Granularity %d is not a power-of-two multiple of PageSize %d", g, p)
-	}
-	if runtime.GOOS != "windows" && g != p {
-		t.Fatalf("Granularity %d differs from PageSize %d on %s", g, p, runtime.GOOS)
-	}
-	if got := AlignOffset(int64(g) + 1); got != int64(g) {
-		t.Fatalf("AlignOffset(%d) = %d, want %d", g+1, got, g)
-	}
-}
-
-func TestPlatPageSizeIsSystems(t *testing.T) {
+func TestPageSizeIsSystems(t *testing.T) {
 	p := PageSize()
 	if p != os.Getpagesize() {
 		t.Fatalf("PageSize() = %d, os.Getpagesize() = %d", p, os.Getpagesize())
@@ -114,9 +168,9 @@ func nativeByteIndex(k, w int) int {
 	return w - 1 - k
 }
 
-// TestPlatPageSizeChild checks that a child process (which other tests
+// TestChildSeesPageSize checks that a child process (which other tests
 // use) runs, under an emulator too, and sees the same page size.
-func TestPlatPageSizeChild(t *testing.T) {
+func TestChildSeesPageSize(t *testing.T) {
 	out, err := childCommand(t, "printPageSize", nil).Output()
 	if err != nil {
 		t.Fatalf("child: %v", err)
@@ -126,26 +180,7 @@ func TestPlatPageSizeChild(t *testing.T) {
 	}
 }
 
-func TestPlatPageSizeArithmetic(t *testing.T) {
-	p := PageSize()
-	g := int64(Granularity())
-	for _, c := range []struct{ in, want int }{
-		{0, 0}, {1, p}, {p - 1, p}, {p, p}, {p + 1, 2 * p}, {3*p - 1, 3 * p},
-	} {
-		if got := AlignLength(c.in); got != c.want {
-			t.Errorf("AlignLength(%d) = %d, want %d", c.in, got, c.want)
-		}
-	}
-	for _, c := range []struct{ in, want int64 }{
-		{0, 0}, {1, 0}, {g - 1, 0}, {g, g}, {g + 1, g}, {5*g + 3, 5 * g}, {-1, -g}, {-g, -g}, {-g - 1, -2 * g},
-	} {
-		if got := AlignOffset(c.in); got != c.want {
-			t.Errorf("AlignOffset(%d) = %d, want %d", c.in, got, c.want)
-		}
-	}
-}
-
-func TestPlatPageSizeAnon(t *testing.T) {
+func TestNewAnonRoundsToPages(t *testing.T) {
 	p := PageSize()
 	for _, n := range []int{1, p / 2, p - 1, p + 1, 2*p + 17} {
 		if _, err := NewAnon(n, Read|Write, Private); !errors.Is(err, ErrUnaligned) {
@@ -187,22 +222,15 @@ func TestPlatPageSizeAnon(t *testing.T) {
 	}
 }
 
-// TestPlatPageSizeProtectGranule checks that the system really uses the
+// TestProtectGranuleIsPageSize checks that the system really uses the
 // page size the package reports: mprotect accepts a page boundary and
 // refuses half a page.
-func TestPlatPageSizeProtectGranule(t *testing.T) {
+func TestProtectGranuleIsPageSize(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("VirtualProtect rounds addresses to pages instead of refusing them")
 	}
 	p := PageSize()
-	r, err := NewAnon(2*p, Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Unmap()
+	r := mapAnon(t, 2*p, Read|Write, Private)
 	r.mu.RLock()
 	addr := r.addr
 	r.mu.RUnlock()
@@ -217,39 +245,9 @@ func TestPlatPageSizeProtectGranule(t *testing.T) {
 	}
 }
 
-// TestPlatOverflowAlignLength checks that rounding a length near the top of
-// int panics instead of wrapping around.
-func TestPlatOverflowAlignLength(t *testing.T) {
-	p := PageSize()
-	top := math.MaxInt &^ (p - 1) // the largest whole number of pages in an int
-	if got := AlignLength(top); got != top {
-		t.Errorf("AlignLength(%d) = %d", top, got)
-	}
-	for _, n := range []int{top + 1, math.MaxInt - p + 2, math.MaxInt} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("AlignLength(%d) did not panic", n)
-				}
-			}()
-			got := AlignLength(n)
-			t.Errorf("AlignLength(%d) = %d", n, got)
-		}()
-	}
-	if _, ok := roundUp(top+1, p); ok {
-		t.Errorf("roundUp(%d, %d) reports no overflow", top+1, p)
-	}
-	if got := AlignOffset(math.MinInt64); got != math.MinInt64 {
-		t.Errorf("AlignOffset(MinInt64) = %d", got)
-	}
-	if got, want := AlignOffset(math.MaxInt64), int64(math.MaxInt64)&^int64(Granularity()-1); got != want {
-		t.Errorf("AlignOffset(MaxInt64) = %d, want %d", got, want)
-	}
-}
-
-// TestPlatOverflowLengths checks lengths whose sums overflow int: with guard
+// TestLengthOverflow checks lengths whose sums overflow int: with guard
 // pages, and the ranges of FlushRange.
-func TestPlatOverflowLengths(t *testing.T) {
+func TestLengthOverflow(t *testing.T) {
 	top := math.MaxInt &^ (PageSize() - 1)
 	r, err := NewAnon(top, Read|Write, Private|Guard)
 	if err != nil {

@@ -13,11 +13,11 @@ import (
 	"unsafe"
 )
 
-func TestStorResizeAnon(t *testing.T) { checkResizeAnon(t) }
+func TestResizeAnon(t *testing.T) { checkResizeAnon(t) }
 
-// TestStorResizeNoMremap takes the path of systems without mremap, mapping
+// TestResizeAnonWithoutMremap takes the path of systems without mremap, mapping
 // again and copying, on this one.
-func TestStorResizeNoMremap(t *testing.T) {
+func TestResizeAnonWithoutMremap(t *testing.T) {
 	old := remap
 	remap = func(unsafe.Pointer, uintptr, unsafe.Pointer, uintptr) (unsafe.Pointer, error) {
 		return nil, errors.ErrUnsupported
@@ -112,7 +112,7 @@ func checkVMAFlags(t *testing.T, r *Region) {
 	}
 }
 
-func TestStorResizeFile(t *testing.T) {
+func TestResizeFile(t *testing.T) {
 	ps := PageSize()
 	for _, flags := range []Flag{Shared, Private, Shared | Guard, Shared | Populate} {
 		t.Run(flags.String(), func(t *testing.T) {
@@ -182,7 +182,7 @@ func TestStorResizeFile(t *testing.T) {
 	}
 }
 
-func TestStorResizeErrors(t *testing.T) {
+func TestResizeErrors(t *testing.T) {
 	ps := PageSize()
 	r, err := NewAnon(ps, Read|Write, Private)
 	if err != nil {
@@ -242,7 +242,7 @@ func TestStorResizeErrors(t *testing.T) {
 	}
 }
 
-func TestStorResizeKeepsProtection(t *testing.T) {
+func TestResizeKeepsProtection(t *testing.T) {
 	ps := PageSize()
 	for _, tc := range []struct {
 		flags   Flag
@@ -299,7 +299,7 @@ func TestStorResizeKeepsProtection(t *testing.T) {
 	}
 }
 
-func TestStorReserveStable(t *testing.T) {
+func TestReserveKeepsAddress(t *testing.T) {
 	ps := PageSize()
 	const steps = 300
 	for _, flags := range []Flag{Private, Shared, Private | Guard, Private | HugePages} {
@@ -376,7 +376,7 @@ func TestStorReserveStable(t *testing.T) {
 	}
 }
 
-func TestStorReserveFileGrow(t *testing.T) {
+func TestReserveFileGrow(t *testing.T) {
 	ps := PageSize()
 	const steps = 200
 	f, _ := tempFile(t, pattern(ps, 5), os.O_RDWR)
@@ -422,7 +422,7 @@ func TestStorReserveFileGrow(t *testing.T) {
 	}
 }
 
-func TestStorReserveErrors(t *testing.T) {
+func TestReserveErrors(t *testing.T) {
 	ps := PageSize()
 	r, err := NewAnon(2*ps, Read|Write, Private)
 	if err != nil {
@@ -453,9 +453,9 @@ func TestStorReserveErrors(t *testing.T) {
 	}
 }
 
-// TestStorReserveUnmapReleases checks that Unmap gives the whole
+// TestUnmapReleasesReservation checks that Unmap gives the whole
 // reservation back, and that shrinking keeps it.
-func TestStorReserveUnmapReleases(t *testing.T) {
+func TestUnmapReleasesReservation(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc/self/smaps")
 	}
@@ -500,10 +500,10 @@ func TestStorReserveUnmapReleases(t *testing.T) {
 	}
 }
 
-// TestStorResizeConcurrentReadAt resizes a region while other goroutines
+// TestResizeDuringReadAt resizes a region while other goroutines
 // read it: every read returns the right bytes, or io.EOF after the right
 // bytes where the region was shorter, or ErrNotMapped once it is unmapped.
-func TestStorResizeConcurrentReadAt(t *testing.T) {
+func TestResizeDuringReadAt(t *testing.T) {
 	ps := PageSize()
 	const maxPages = 16
 	for _, tc := range []struct {
@@ -601,9 +601,9 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 	}
 }
 
-// BenchmarkStorResize grows a region from one page to 64 and shrinks it
+// BenchmarkResize grows a region from one page to 64 and shrinks it
 // back, per way of growing.
-func BenchmarkStorResize(b *testing.B) {
+func BenchmarkResize(b *testing.B) {
 	ps := PageSize()
 	for _, tc := range []struct {
 		name    string
@@ -641,8 +641,8 @@ func BenchmarkStorResize(b *testing.B) {
 	}
 }
 
-// BenchmarkStorView measures the cost of View's checks on a cached type.
-func BenchmarkStorView(b *testing.B) {
+// BenchmarkView measures the cost of View's checks on a cached type.
+func BenchmarkView(b *testing.B) {
 	r, err := NewAnon(PageSize(), Read|Write, Private)
 	if err != nil {
 		b.Fatal(err)
@@ -661,11 +661,11 @@ func BenchmarkStorView(b *testing.B) {
 	}
 }
 
-// TestQfxGrowPastFileEnd grows a region that already reaches past its
+// TestGrowPastFileEnd grows a region that already reaches past its
 // file's end (Resize allows the rest of the file's last page, which is a
 // whole page of 16 or 64 KiB on some systems): Grow must extend the file to
 // the region's end even when the region itself grows little or not at all.
-func TestQfxGrowPastFileEnd(t *testing.T) {
+func TestGrowPastFileEnd(t *testing.T) {
 	ps := PageSize()
 	data := pattern(6*ps+1, 3)
 	f, name := tempFile(t, data, os.O_RDWR)

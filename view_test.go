@@ -18,7 +18,7 @@ type record struct {
 	Flags uint32
 }
 
-func TestStorViewRefusesPointers(t *testing.T) {
+func TestViewRefusesPointers(t *testing.T) {
 	r := mapAnon(t, PageSize(), Read|Write, Private)
 	type withString struct {
 		ID   uint64
@@ -66,7 +66,7 @@ func TestStorViewRefusesPointers(t *testing.T) {
 	}
 }
 
-func TestStorViewAccepts(t *testing.T) {
+func TestViewAccepts(t *testing.T) {
 	r := mapAnon(t, PageSize(), Read|Write, Private)
 	type plain struct {
 		A int8
@@ -87,7 +87,7 @@ func TestStorViewAccepts(t *testing.T) {
 	}
 }
 
-func TestStorViewBounds(t *testing.T) {
+func TestViewBounds(t *testing.T) {
 	ps := PageSize()
 	r := mapAnon(t, ps, Read|Write, Private)
 	size := int(unsafe.Sizeof(record{}))
@@ -133,7 +133,7 @@ func TestStorViewBounds(t *testing.T) {
 	}
 }
 
-func TestStorViewReadsAndWrites(t *testing.T) {
+func TestViewReadsAndWrites(t *testing.T) {
 	ps := PageSize()
 	r := mapAnon(t, 2*ps, Read|Write, Shared)
 	words, err := View[uint32](r, ps, 4)

@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-func TestWinUnsupportedFlags(t *testing.T) {
+func TestFlagsRefusedOnWindows(t *testing.T) {
 	f, _ := tempFile(t, pattern(PageSize(), 0), os.O_RDWR)
 	cases := []struct {
 		name  string
@@ -53,18 +53,11 @@ func TestWinUnsupportedFlags(t *testing.T) {
 	mustUnmap(t, r)
 }
 
-func TestWinAdviceTable(t *testing.T) {
-	r, err := NewAnon(PageSize(), Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
+func TestAdviceRefusedOnWindows(t *testing.T) {
+	r := mapAnon(t, PageSize(), Read|Write, Private)
 	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
 	pr, err := NewFile(f, 0, PageSize(), Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, pr, nil)
+	mapRegion(t, pr, err)
 	for _, a := range []Advice{Sequential, Random, HugePage, NoHugePage, DontDump, DoDump} {
 		for _, reg := range []*Region{r, pr} {
 			err := reg.Advise(a)
@@ -95,7 +88,7 @@ func TestWinAdviceTable(t *testing.T) {
 	removeFile(t, f, name)
 }
 
-func TestWinGuard(t *testing.T) {
+func TestGuardPagesStopCopy(t *testing.T) {
 	r, err := NewAnon(2*PageSize(), Read|Write, Private|Guard)
 	if err != nil {
 		t.Fatal(err)
@@ -117,15 +110,11 @@ func TestWinGuard(t *testing.T) {
 	}
 }
 
-// TestWinPanicOnFault checks that the Go runtime turns an access violation on
+// TestPanicOnFaultRecoversAccessViolation checks that the Go runtime turns an access violation on
 // a plain slice access into a panic that can be recovered, when the
 // goroutine asked for it, as the package's documentation tells users.
-func TestWinPanicOnFault(t *testing.T) {
-	r, err := NewAnon(PageSize(), Read, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
+func TestPanicOnFaultRecoversAccessViolation(t *testing.T) {
+	r := mapAnon(t, PageSize(), Read, Private)
 	b := r.Bytes()
 	addr := faultAt(unsafe.Pointer(&b[10]), true)
 	if addr != uintptr(unsafe.Pointer(&b[10])) {
@@ -134,13 +123,10 @@ func TestWinPanicOnFault(t *testing.T) {
 	mustUnmap(t, r)
 }
 
-func TestWinErrorOps(t *testing.T) {
+func TestErrorsNameWindowsFunctions(t *testing.T) {
 	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
 	r, err := NewFile(f, 0, PageSize(), Read, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
+	mapRegion(t, r, err)
 	err = r.Protect(Read | Write)
 	var pe *fs.PathError
 	if !errors.As(err, &pe) || pe.Op != "VirtualProtect" || pe.Path != name || !errors.Is(err, windows.ERROR_ACCESS_DENIED) {
@@ -169,16 +155,13 @@ func TestWinErrorOps(t *testing.T) {
 	removeFile(t, f2, name)
 }
 
-// TestWinNoTruncateUnderView checks what the package documents for Windows:
+// TestNoTruncateUnderView checks what the package documents for Windows:
 // a file cannot be made shorter while a view of it is mapped, so the faults
 // of a truncated file do not happen there; it can once the view is gone.
-func TestWinNoTruncateUnderView(t *testing.T) {
+func TestNoTruncateUnderView(t *testing.T) {
 	f, name := tempFile(t, pattern(2*PageSize(), 0), os.O_RDWR)
 	r, err := NewFile(f, 0, 2*PageSize(), Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
+	mapRegion(t, r, err)
 	if err := f.Truncate(int64(PageSize())); err == nil {
 		t.Error("Truncate of a file with a view mapped succeeded")
 	} else {
@@ -223,7 +206,7 @@ func checkNoHandleLeak(t *testing.T, fn func()) {
 	t.Errorf("a handle was left open: the next free handle was %#x before and %#x after", before, after)
 }
 
-func TestWinNoHandleLeak(t *testing.T) {
+func TestNoHandleLeak(t *testing.T) {
 	size := PageSize() + 7
 	f, name := tempFile(t, pattern(size, 0), os.O_RDWR)
 	for _, c := range []struct {
@@ -276,10 +259,10 @@ func TestWinNoHandleLeak(t *testing.T) {
 	})
 }
 
-// TestWinReservation checks the shims that region.go uses to place memory
+// TestReservationShims checks the shims that region.go uses to place memory
 // inside a reservation: commit at an address in it, decommit part of it,
 // and release it whole.
-func TestWinReservation(t *testing.T) {
+func TestReservationShims(t *testing.T) {
 	p := uintptr(PageSize())
 	base, err := sysReserve(4 * p)
 	if err != nil {
@@ -334,7 +317,7 @@ func checkReleased(t *testing.T, addr unsafe.Pointer) {
 	}
 }
 
-func TestWfxResizeFileView(t *testing.T) {
+func TestResizeMovesFileView(t *testing.T) {
 	ps := PageSize()
 	for _, flags := range []Flag{Shared, Private} {
 		t.Run(flags.String(), func(t *testing.T) {
@@ -391,7 +374,7 @@ func TestWfxResizeFileView(t *testing.T) {
 	}
 }
 
-func TestWfxReserveDecommits(t *testing.T) {
+func TestResizeDecommitsReservation(t *testing.T) {
 	ps := PageSize()
 	r, err := NewAnon(4*ps, Read|Write, Private)
 	if err != nil {
@@ -432,7 +415,7 @@ func TestWfxReserveDecommits(t *testing.T) {
 	mustUnmap(t, r)
 }
 
-func TestWfxNoMemory(t *testing.T) {
+func TestNoMemoryMatchesENOMEM(t *testing.T) {
 	for _, code := range []windows.Errno{windows.ERROR_NOT_ENOUGH_MEMORY, windows.ERROR_OUTOFMEMORY, windows.ERROR_COMMITMENT_LIMIT} {
 		err := pathError("mmap", "anonymous", os.NewSyscallError("VirtualAlloc", code))
 		var pe *fs.PathError
