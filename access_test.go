@@ -80,10 +80,7 @@ func TestPrivateWritesStayPrivate(t *testing.T) {
 		if got := readAll(t, r); !bytes.Equal(got, want) {
 			t.Fatal("private region does not hold what was written to it")
 		}
-		got, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := readFile(t, name)
 		if !bytes.Equal(got, orig) {
 			t.Fatal("a write to a private region reached the file")
 		}
@@ -151,10 +148,7 @@ func TestSharedWritesReachFile(t *testing.T) {
 		if err := r.FlushAsync(); err != nil {
 			t.Fatalf("FlushAsync: %v", err)
 		}
-		got, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := readFile(t, name)
 		if !bytes.Equal(got, want) {
 			t.Fatal("the file does not hold what was written to the shared region")
 		}
@@ -313,10 +307,7 @@ func TestWriteAtFileEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustUnmap(t, r)
-	got, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := readFile(t, name)
 	want := append(data[:size-3:size-3], 'x', 'y', 'x')
 	if !bytes.Equal(got, want) {
 		t.Fatalf("file after writes at its end: last bytes %q, want %q (size %d, want %d)", got[max(0, len(got)-3):], want[size-3:], len(got), len(want))
@@ -419,12 +410,7 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 	want := pattern(size, 3)
 	f, _ := tempFile(t, want, os.O_RDWR)
 	r, err := NewFile(f, 0, size, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
+	mapRegion(t, r, err)
 	t.Cleanup(func() { r.Unmap() })
 
 	var (
@@ -498,12 +484,7 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	want := pattern(size, 9)
 	f, _ := tempFile(t, want, os.O_RDONLY)
 	r, err := NewFile(f, 0, size, Read, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
+	mapRegion(t, r, err)
 	t.Cleanup(func() { r.Unmap() })
 	buf := make([]byte, 4096)
 	if err := checkRead(r, want, buf, 0); err != nil {
@@ -565,12 +546,7 @@ func TestFaultLeavesRegionUsable(t *testing.T) {
 	want := pattern(4*ps, 5)
 	f, _ := tempFile(t, want, os.O_RDWR)
 	r, err := NewFile(f, 0, 4*ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
+	mapRegion(t, r, err)
 	t.Cleanup(func() { r.Unmap() })
 	if runtime.GOOS == "windows" {
 		t.Skip("Windows refuses to truncate a file that is mapped")

@@ -536,12 +536,7 @@ func TestPopulateFaultsPagesIn(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, flags := range []Flag{0, Populate} {
 				r, err := tt.new(t, flags)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := r.Map(); err != nil {
-					t.Fatal(err)
-				}
+				mapRegion(t, r, err)
 				rss := isolatedSmaps(t, r).counters["Rss"]
 				if err := r.Unmap(); err != nil {
 					t.Fatal(err)
@@ -637,27 +632,14 @@ func TestGuardPagesFault(t *testing.T) {
 			if errors.Is(err, errors.ErrUnsupported) {
 				t.Skip(err)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
-			defer r.Unmap()
+			mapRegion(t, r, err)
 			checkGuardPages(t, r)
 		})
 	}
 	t.Run("file", func(t *testing.T) {
 		f, _ := tempFile(t, pattern(2*pageSize, 1), os.O_RDWR)
 		r, err := NewFile(f, 0, 2*pageSize, Read|Write, Shared|Guard)
-		skipUnsupported(t, err) // Windows: no view inside a reservation
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Map(); err != nil {
-			t.Fatal(err)
-		}
-		defer r.Unmap()
+		mapRegion(t, r, err)
 		checkGuardPages(t, r)
 		// Mapping again puts the guards around the new address.
 		if err := r.Unmap(); err != nil {

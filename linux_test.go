@@ -36,13 +36,7 @@ func TestHugePages(t *testing.T) {
 				}
 				t.Skipf("transparent huge pages are disabled (%s: %q): %v", file, mode, err)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
-			defer r.Unmap()
+			mapRegion(t, r, err)
 			addr := regionAddr(r)
 			if uintptr(addr)%uintptr(hps) != 0 {
 				t.Errorf("address %p is not aligned to the huge page size %d", addr, hps)

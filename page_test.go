@@ -259,13 +259,7 @@ func TestLengthOverflow(t *testing.T) {
 	}
 
 	r, err = NewAnon(PageSize(), Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Unmap()
+	mapRegion(t, r, err)
 	for _, c := range [][2]int{{1, math.MaxInt}, {math.MaxInt, 1}, {PageSize(), math.MaxInt - PageSize() + 1}} {
 		if err := r.FlushRange(c[0], c[1]); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("FlushRange(%d, %d) of a page: err = %v, want fs.ErrInvalid", c[0], c[1], err)

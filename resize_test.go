@@ -670,12 +670,7 @@ func TestGrowPastFileEnd(t *testing.T) {
 	data := pattern(6*ps+1, 3)
 	f, name := tempFile(t, data, os.O_RDWR)
 	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
+	mapRegion(t, r, err)
 	t.Cleanup(func() { r.Unmap() })
 	// 7 pages: the last one holds the file's final byte and lies mostly
 	// beyond the file's end.
@@ -702,10 +697,7 @@ func TestGrowPastFileEnd(t *testing.T) {
 	if err := r.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := readFile(t, name)
 	if !bytes.Equal(got[:6*ps], data[:6*ps]) || !bytes.Equal(got[6*ps:], want) {
 		t.Fatal("file after Grow and WriteAt differs from what was written")
 	}

@@ -359,10 +359,7 @@ func TestResizeMovesFileView(t *testing.T) {
 				t.Fatal(err)
 			}
 			mustUnmap(t, r)
-			onDisk, err := os.ReadFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			onDisk := readFile(t, name)
 			wantDisk := data
 			if flags&Shared != 0 {
 				wantDisk = want
