@@ -255,12 +255,7 @@ func TestProtect(t *testing.T) {
 						t.Errorf("ReadAt with protection %v: %v", p, rerr)
 					}
 				}
-				if err := r.Unmap(); err != nil {
-					t.Fatal(err)
-				}
-				if err := r.Map(); err != nil {
-					t.Fatal(err)
-				}
+				mapAgain(t, r)
 				if got := r.Prot(); got != Read|Write {
 					t.Errorf("Prot() after Map = %v, want the original %v", got, Read|Write)
 				}
@@ -642,12 +637,7 @@ func TestGuardPagesFault(t *testing.T) {
 		mapRegion(t, r, err)
 		checkGuardPages(t, r)
 		// Mapping again puts the guards around the new address.
-		if err := r.Unmap(); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Map(); err != nil {
-			t.Fatal(err)
-		}
+		mapAgain(t, r)
 		checkGuardPages(t, r)
 	})
 }

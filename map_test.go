@@ -226,61 +226,6 @@ func badInputs() []badInput {
 		badInput{name: "Advise/advice past the last", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			return mapAnon(t, PageSize(), Read, Private).Advise(Free + 1)
 		}},
-		badInput{name: "ReadAt/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 1), -1)
-			checkN(t, n, 0)
-			return err
-		}},
-		badInput{name: "ReadAt/min offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 1), math.MinInt64)
-			checkN(t, n, 0)
-			return err
-		}},
-		badInput{name: "ReadAt/at end", want: []error{io.EOF}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 1), int64(ps))
-			checkN(t, n, 0)
-			return err
-		}},
-		badInput{name: "ReadAt/far past end", want: []error{io.EOF}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 1), math.MaxInt64)
-			checkN(t, n, 0)
-			return err
-		}},
-		badInput{name: "ReadAt/across end", want: []error{io.EOF}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 10), int64(ps-4))
-			checkN(t, n, 4)
-			return err
-		}},
-		badInput{name: "WriteAt/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read|Write, Private).WriteAt(make([]byte, 1), -1)
-			checkN(t, n, 0)
-			return err
-		}},
-		badInput{name: "WriteAt/at end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read|Write, Private).WriteAt(make([]byte, 1), int64(ps))
-			checkN(t, n, 0)
-			return err
-		}},
-		badInput{name: "WriteAt/far past end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read|Write, Private).WriteAt(make([]byte, 1), math.MaxInt64)
-			checkN(t, n, 0)
-			return err
-		}},
-		badInput{name: "WriteAt/across end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read|Write, Private).WriteAt(make([]byte, 10), int64(ps-4))
-			checkN(t, n, 4)
-			return err
-		}},
-		badInput{name: "WriteAt/read-only region", want: []error{ErrFault, fs.ErrPermission}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), Read, Private).WriteAt(make([]byte, 1), 0)
-			checkN(t, n, 0)
-			return err
-		}},
-		badInput{name: "ReadAt/inaccessible region", want: []error{ErrFault, fs.ErrPermission}, run: func(t *testing.T) error {
-			n, err := mapAnon(t, PageSize(), 0, Private).ReadAt(make([]byte, 1), 0)
-			checkN(t, n, 0)
-			return err
-		}},
 		badInput{name: "FlushRange/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			return mapAnon(t, PageSize(), Read, Shared).FlushRange(-1, 1)
 		}},
@@ -294,6 +239,40 @@ func badInputs() []badInput {
 			return mapAnon(t, PageSize(), Read, Shared).FlushRange(1, math.MaxInt)
 		}},
 	)
+	// ReadAt and WriteAt of a page: how many bytes each copies, and why it
+	// stops.
+	for _, c := range []struct {
+		name  string
+		write bool
+		prot  Prot
+		size  int
+		off   int64
+		n     int
+		want  []error
+	}{
+		{"ReadAt/negative offset", false, Read, 1, -1, 0, []error{fs.ErrInvalid}},
+		{"ReadAt/min offset", false, Read, 1, math.MinInt64, 0, []error{fs.ErrInvalid}},
+		{"ReadAt/at end", false, Read, 1, int64(ps), 0, []error{io.EOF}},
+		{"ReadAt/far past end", false, Read, 1, math.MaxInt64, 0, []error{io.EOF}},
+		{"ReadAt/across end", false, Read, 10, int64(ps - 4), 4, []error{io.EOF}},
+		{"WriteAt/negative offset", true, Read | Write, 1, -1, 0, []error{fs.ErrInvalid}},
+		{"WriteAt/at end", true, Read | Write, 1, int64(ps), 0, []error{io.ErrShortWrite}},
+		{"WriteAt/far past end", true, Read | Write, 1, math.MaxInt64, 0, []error{io.ErrShortWrite}},
+		{"WriteAt/across end", true, Read | Write, 10, int64(ps - 4), 4, []error{io.ErrShortWrite}},
+		{"WriteAt/read-only region", true, Read, 1, 0, 0, []error{ErrFault, fs.ErrPermission}},
+		{"ReadAt/inaccessible region", false, 0, 1, 0, 0, []error{ErrFault, fs.ErrPermission}},
+	} {
+		cases = append(cases, badInput{name: c.name, want: c.want, run: func(t *testing.T) error {
+			r := mapAnon(t, PageSize(), c.prot, Private)
+			copyAt := r.ReadAt
+			if c.write {
+				copyAt = r.WriteAt
+			}
+			n, err := copyAt(make([]byte, c.size), c.off)
+			checkN(t, n, c.n)
+			return err
+		}})
+	}
 	if strconv.IntSize == 64 {
 		// On 32-bit systems half the address space may well be free, so
 		// the mapping could succeed there.

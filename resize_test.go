@@ -171,12 +171,7 @@ func TestResizeFile(t *testing.T) {
 			checkContents(t, r, want)
 			checkVMAFlags(t, r)
 			// Map again after Unmap keeps the new length.
-			if err := r.Unmap(); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
+			mapAgain(t, r)
 			checkContents(t, r, want)
 		})
 	}
@@ -356,12 +351,7 @@ func TestReserveKeepsAddress(t *testing.T) {
 				t.Errorf("refused Resize changed the region: Len %d, address %p", r.Len(), unsafe.SliceData(r.Bytes()))
 			}
 			// Map again after Unmap uses the reservation again.
-			if err := r.Unmap(); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
+			mapAgain(t, r)
 			if err := r.Resize(ps); err != nil {
 				t.Fatal(err)
 			}

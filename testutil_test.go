@@ -216,6 +216,15 @@ func mustUnmap(t testing.TB, r *Region) {
 	}
 }
 
+// mapAgain unmaps r and maps it again, failing the test on error.
+func mapAgain(t testing.TB, r *Region) {
+	t.Helper()
+	mustUnmap(t, r)
+	if err := r.Map(); err != nil {
+		t.Fatalf("Map again: %v", err)
+	}
+}
+
 // regionAddr returns the start of a mapped region's memory.
 func regionAddr(r *Region) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(r.Bytes())) }
 
