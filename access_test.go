@@ -59,9 +59,7 @@ func TestPrivateWritesStayPrivate(t *testing.T) {
 	t.Run("file open read-only", func(t *testing.T) {
 		size := 2 * PageSize()
 		orig := pattern(size, 5)
-		f, name := tempFile(t, orig, os.O_RDONLY)
-		r, err := NewFile(f, 0, size, Read|Write, Private)
-		mapRegion(t, r, err)
+		r, f, name := mapFile(t, orig, os.O_RDONLY, 0, size, Read|Write, Private)
 		if !bytes.Equal(r.Bytes(), orig) {
 			t.Fatal("private region does not show the file's contents")
 		}
@@ -125,9 +123,7 @@ func TestSharedWritesReachFile(t *testing.T) {
 
 	t.Run("Bytes and every flush", func(t *testing.T) {
 		size := 2 * Granularity()
-		f, name := tempFile(t, pattern(size, 1), os.O_RDWR)
-		r, err := NewFile(f, 0, size, Read|Write, Shared)
-		mapRegion(t, r, err)
+		r, f, name := mapFile(t, pattern(size, 1), os.O_RDWR, 0, size, Read|Write, Shared)
 		want := pattern(size, 9)
 		if n, err := r.WriteAt(want[PageSize():], int64(PageSize())); n != size-PageSize() || err != nil {
 			t.Fatalf("WriteAt = %d, %v", n, err)
@@ -285,9 +281,7 @@ func TestReadWriteParallel(t *testing.T) {
 func TestWriteAtFileEnd(t *testing.T) {
 	size := PageSize() + 100
 	data := pattern(size, 31)
-	f, name := tempFile(t, data, os.O_RDWR)
-	r, err := NewFile(f, 0, size, Read|Write, Shared)
-	mapRegion(t, r, err)
+	r, f, name := mapFile(t, data, os.O_RDWR, 0, size, Read|Write, Shared)
 	if !bytes.Equal(r.Bytes(), data) {
 		t.Fatal("region of a file whose size is not a whole number of pages does not show its bytes")
 	}
@@ -321,9 +315,7 @@ func TestReadAtFaultStopsAtPageBoundary(t *testing.T) {
 	}
 	p := PageSize()
 	data := pattern(3*p, 5)
-	f, _ := tempFile(t, data, os.O_RDWR)
-	r, err := NewFile(f, 0, len(data), Read, Shared)
-	mapRegion(t, r, err)
+	r, f, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read, Shared)
 	size := p + 100
 	if err := f.Truncate(int64(size)); err != nil {
 		t.Fatal(err)
@@ -402,10 +394,7 @@ func checkRead(r *Region, want, buf []byte, off int) error {
 func TestUnmapWaitsForReaders(t *testing.T) {
 	const size = 256 << 10
 	want := pattern(size, 3)
-	f, _ := tempFile(t, want, os.O_RDWR)
-	r, err := NewFile(f, 0, size, Read|Write, Shared)
-	mapRegion(t, r, err)
-	t.Cleanup(func() { r.Unmap() })
+	r, _, _ := mapFile(t, want, os.O_RDWR, 0, size, Read|Write, Shared)
 
 	var (
 		stop    atomic.Bool
@@ -476,10 +465,7 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	defer runtime.GOMAXPROCS(prev)
 	const size = 64 << 10
 	want := pattern(size, 9)
-	f, _ := tempFile(t, want, os.O_RDONLY)
-	r, err := NewFile(f, 0, size, Read, Shared)
-	mapRegion(t, r, err)
-	t.Cleanup(func() { r.Unmap() })
+	r, _, _ := mapFile(t, want, os.O_RDONLY, 0, size, Read, Shared)
 	buf := make([]byte, 4096)
 	if err := checkRead(r, want, buf, 0); err != nil {
 		t.Fatal(err)
@@ -538,10 +524,7 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 func TestFaultLeavesRegionUsable(t *testing.T) {
 	ps := PageSize()
 	want := pattern(4*ps, 5)
-	f, _ := tempFile(t, want, os.O_RDWR)
-	r, err := NewFile(f, 0, 4*ps, Read|Write, Shared)
-	mapRegion(t, r, err)
-	t.Cleanup(func() { r.Unmap() })
+	r, f, _ := mapFile(t, want, os.O_RDWR, 0, 4*ps, Read|Write, Shared)
 	if runtime.GOOS == "windows" {
 		t.Skip("Windows refuses to truncate a file that is mapped")
 	}

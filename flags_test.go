@@ -153,9 +153,7 @@ func TestAdvise(t *testing.T) {
 
 		// A shared file region keeps its contents.
 		data := pattern(2*PageSize(), 8)
-		f, name := tempFile(t, data, os.O_RDWR)
-		fr, err := NewFile(f, 0, len(data), Read|Write, Shared)
-		mapRegion(t, fr, err)
+		fr, f, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 		copy(fr.Bytes(), "hello")
 		if err := fr.Advise(WillNeed); err != nil {
 			t.Errorf("Advise(WillNeed) of a file region: %v", err)
@@ -327,9 +325,7 @@ func TestProtect(t *testing.T) {
 			})
 		}
 		t.Run("shared-read-only-file", func(t *testing.T) {
-			f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
-			r, err := NewFile(f, 0, PageSize(), Read, Shared)
-			mapRegion(t, r, err)
+			r, f, name := mapFile(t, pattern(PageSize(), 0), os.O_RDONLY, 0, PageSize(), Read, Shared)
 			if err := r.Protect(Read | Write); !errors.Is(err, fs.ErrPermission) {
 				t.Fatalf("Protect(Read|Write) of a file open read-only = %v, want fs.ErrPermission", err)
 			}
@@ -632,9 +628,7 @@ func TestGuardPagesFault(t *testing.T) {
 		})
 	}
 	t.Run("file", func(t *testing.T) {
-		f, _ := tempFile(t, pattern(2*pageSize, 1), os.O_RDWR)
-		r, err := NewFile(f, 0, 2*pageSize, Read|Write, Shared|Guard)
-		mapRegion(t, r, err)
+		r, _, _ := mapFile(t, pattern(2*pageSize, 1), os.O_RDWR, 0, 2*pageSize, Read|Write, Shared|Guard)
 		checkGuardPages(t, r)
 		// Mapping again puts the guards around the new address.
 		mapAgain(t, r)

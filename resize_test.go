@@ -658,10 +658,7 @@ func BenchmarkView(b *testing.B) {
 func TestGrowPastFileEnd(t *testing.T) {
 	ps := PageSize()
 	data := pattern(6*ps+1, 3)
-	f, name := tempFile(t, data, os.O_RDWR)
-	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	mapRegion(t, r, err)
-	t.Cleanup(func() { r.Unmap() })
+	r, f, name := mapFile(t, data, os.O_RDWR, 0, ps, Read|Write, Shared)
 	// 7 pages: the last one holds the file's final byte and lies mostly
 	// beyond the file's end.
 	if err := r.Resize(7 * ps); err != nil {

@@ -55,9 +55,7 @@ func TestFlagsRefusedOnWindows(t *testing.T) {
 
 func TestAdviceRefusedOnWindows(t *testing.T) {
 	r := mapAnon(t, PageSize(), Read|Write, Private)
-	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
-	pr, err := NewFile(f, 0, PageSize(), Read|Write, Private)
-	mapRegion(t, pr, err)
+	pr, f, name := mapFile(t, pattern(PageSize(), 0), os.O_RDONLY, 0, PageSize(), Read|Write, Private)
 	for _, a := range []Advice{Sequential, Random, HugePage, NoHugePage, DontDump, DoDump} {
 		for _, reg := range []*Region{r, pr} {
 			err := reg.Advise(a)
@@ -124,10 +122,8 @@ func TestPanicOnFaultRecoversAccessViolation(t *testing.T) {
 }
 
 func TestErrorsNameWindowsFunctions(t *testing.T) {
-	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
-	r, err := NewFile(f, 0, PageSize(), Read, Shared)
-	mapRegion(t, r, err)
-	err = r.Protect(Read | Write)
+	r, f, name := mapFile(t, pattern(PageSize(), 0), os.O_RDONLY, 0, PageSize(), Read, Shared)
+	err := r.Protect(Read | Write)
 	var pe *fs.PathError
 	if !errors.As(err, &pe) || pe.Op != "VirtualProtect" || pe.Path != name || !errors.Is(err, windows.ERROR_ACCESS_DENIED) {
 		t.Errorf("Protect(Read|Write) of a read-only view = %#v, want a *fs.PathError from VirtualProtect on %s", err, name)
@@ -159,9 +155,7 @@ func TestErrorsNameWindowsFunctions(t *testing.T) {
 // a file cannot be made shorter while a view of it is mapped, so the faults
 // of a truncated file do not happen there; it can once the view is gone.
 func TestNoTruncateUnderView(t *testing.T) {
-	f, name := tempFile(t, pattern(2*PageSize(), 0), os.O_RDWR)
-	r, err := NewFile(f, 0, 2*PageSize(), Read|Write, Shared)
-	mapRegion(t, r, err)
+	r, f, name := mapFile(t, pattern(2*PageSize(), 0), os.O_RDWR, 0, 2*PageSize(), Read|Write, Shared)
 	if err := f.Truncate(int64(PageSize())); err == nil {
 		t.Error("Truncate of a file with a view mapped succeeded")
 	} else {
