@@ -1,3 +1,8 @@
+// This file tests the flags and calls that change how memory is held
+// (Populate, Locked, NoReserve, Guard, Secret, HugePages; Protect, Lock,
+// Resident, Advise), through what the region does and, on Linux, through
+// the kernel's own account of the mapping in /proc/self/smaps.
+
 package mmap
 
 import (
@@ -406,10 +411,6 @@ func TestAdviseContents(t *testing.T) {
 		})
 	}
 }
-
-// These tests check that the flags which change how memory is held really
-// take effect, by reading the kernel's own account of the mapping in
-// /proc/self/smaps (Linux only) and by overrunning guarded regions.
 
 func TestParseSmaps(t *testing.T) {
 	const text = `55d4c000-55d4e100 rw-p 00000000 00:00 0                          [heap]

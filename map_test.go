@@ -1,3 +1,7 @@
+// This file tests the constructors, Map and Open: the arguments each refuses
+// and why, the offsets and lengths a file region may have, and what a
+// region holds once mapped and mapped again.
+
 package mmap
 
 import (

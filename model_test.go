@@ -1,3 +1,6 @@
+// This file holds the property tests: random operations on regions, checked
+// after every step against a plain []byte model.
+
 package mmap
 
 import (

@@ -1,3 +1,7 @@
+// This file tests page arithmetic at whatever page size the system runs with
+// (scripts/test-qemu.sh runs it with 16 KiB and 64 KiB pages), and lengths
+// at the limits of int (scripts/test-386.sh runs it where int has 32 bits).
+
 package mmap
 
 import (

@@ -1,3 +1,7 @@
+// This file tests ReadAt, WriteAt and the flushes: what reaches the file from
+// shared and private regions, the faults of a file truncated under a
+// mapping, and readers that run while the region is unmapped.
+
 package mmap
 
 import (

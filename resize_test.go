@@ -1,3 +1,6 @@
+// This file tests Resize, Grow and Reserve: contents, flags and protection
+// kept across a change of size, and the address a reservation keeps.
+
 package mmap
 
 import (

@@ -1,3 +1,6 @@
+// This file tests shared memory: regions shared with a child process,
+// seals, and the lifetime of the memory.
+
 package mmap
 
 import (

@@ -1,3 +1,5 @@
+// This file tests View: the types it accepts and the bounds it checks.
+
 package mmap
 
 import (
