@@ -634,26 +634,6 @@ func BenchmarkResize(b *testing.B) {
 	}
 }
 
-// BenchmarkView measures the cost of View's checks on a cached type.
-func BenchmarkView(b *testing.B) {
-	r, err := NewAnon(PageSize(), Read|Write, Private)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		b.Fatal(err)
-	}
-	defer r.Unmap()
-	type rec struct{ A, B uint64 }
-	b.ReportAllocs()
-	for b.Loop() {
-		v, err := View[rec](r, 16, 4)
-		if err != nil || len(v) != 4 {
-			b.Fatal(err)
-		}
-	}
-}
-
 // TestGrowPastFileEnd grows a region that already reaches past its
 // file's end (Resize allows the rest of the file's last page, which is a
 // whole page of 16 or 64 KiB on some systems): Grow must extend the file to

@@ -167,3 +167,23 @@ func TestViewReadsAndWrites(t *testing.T) {
 		t.Errorf("View of an unmapped region = %v, %v; want ErrNotMapped", v, err)
 	}
 }
+
+// BenchmarkView measures the cost of View's checks on a cached type.
+func BenchmarkView(b *testing.B) {
+	r, err := NewAnon(PageSize(), Read|Write, Private)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Unmap()
+	type rec struct{ A, B uint64 }
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := View[rec](r, 16, 4)
+		if err != nil || len(v) != 4 {
+			b.Fatal(err)
+		}
+	}
+}
