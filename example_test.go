@@ -132,17 +132,20 @@ func ExampleNewFile() {
 // end, and returns an error instead of crashing if the file was truncated
 // underneath the mapping.
 func ExampleRegion_ReadAt() {
-	dir, err := os.MkdirTemp("", "example")
+	f, err := os.CreateTemp("", "example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	name := filepath.Join(dir, "log.txt")
-	if err := os.WriteFile(name, []byte("first line\nsecond line\n"), 0o644); err != nil {
+	defer os.Remove(f.Name())
+	_, err = f.WriteString("first line\nsecond line\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 
-	r, err := mmap.Open(name)
+	r, err := mmap.Open(f.Name())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -207,10 +210,10 @@ func ExampleRegion_WriteAt() {
 // Unmap or Close, Bytes returns nil.
 func ExampleRegion_Bytes() {
 	r, err := mmap.NewAnon(mmap.PageSize(), mmap.Read|mmap.Write, mmap.Private)
-	if err != nil {
-		log.Fatal(err)
+	if err == nil {
+		err = r.Map()
 	}
-	if err := r.Map(); err != nil {
+	if err != nil {
 		log.Fatal(err)
 	}
 	b := r.Bytes()
