@@ -256,15 +256,7 @@ func TestResizeKeepsProtection(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%v/reserve=%d/%v", tc.flags, tc.reserve, tc.prot), func(t *testing.T) {
 			r, err := NewAnon(ps, Read|Write, tc.flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					t.Fatal(err)
-				}
-			}
-			r = mapRegion(t, r, nil)
+			r = mapReserved(t, r, err, tc.reserve)
 			if _, err := r.WriteAt([]byte("kept"), 0); err != nil {
 				t.Fatal(err)
 			}
@@ -303,14 +295,7 @@ func TestReserveKeepsAddress(t *testing.T) {
 	for _, flags := range []Flag{Private, Shared, Private | Guard, Private | HugePages} {
 		t.Run(flags.String(), func(t *testing.T) {
 			r, err := NewAnon(ps, Read|Write, flags)
-			skipUnsupported(t, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Reserve(steps * ps); err != nil {
-				t.Fatal(err)
-			}
-			r = mapRegion(t, r, nil)
+			r = mapReserved(t, r, err, steps*ps)
 			base := unsafe.SliceData(r.Bytes())
 			for i := 1; i < steps; i++ {
 				if _, err := r.WriteAt([]byte{byte(i)}, int64(r.Len()-1)); err != nil {
@@ -374,14 +359,7 @@ func TestReserveFileGrow(t *testing.T) {
 	const steps = 200
 	f, _ := tempFile(t, pattern(ps, 5), os.O_RDWR)
 	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Reserve(steps * ps); err != nil {
-		skipUnsupported(t, err) // Windows: no view inside a reservation
-		t.Fatal(err)
-	}
-	r = mapRegion(t, r, nil)
+	r = mapReserved(t, r, err, steps*ps)
 	base := unsafe.SliceData(r.Bytes())
 	for i := 1; i < steps; i++ {
 		if err := r.Grow((i + 1) * ps); err != nil {
@@ -525,16 +503,7 @@ func TestResizeDuringReadAt(t *testing.T) {
 			} else {
 				r, err = NewAnon(ps, Read|Write, tc.flags)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					skipUnsupported(t, err) // Windows: file regions
-					t.Fatal(err)
-				}
-			}
-			r = mapRegion(t, r, nil)
+			r = mapReserved(t, r, err, tc.reserve)
 			if _, err := r.WriteAt(want[:ps], 0); err != nil {
 				t.Fatal(err)
 			}
@@ -609,18 +578,7 @@ func BenchmarkResize(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			r, err := NewAnon(ps, Read|Write, tc.flags)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := r.Map(); err != nil {
-				b.Fatal(err)
-			}
-			defer r.Unmap()
+			r = mapReserved(b, r, err, tc.reserve)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := r.Resize(64 * ps); err != nil {

@@ -199,6 +199,16 @@ func mapFile(t testing.TB, data []byte, flag int, off int64, length int, prot Pr
 	return mapRegion(t, r, err), f, name
 }
 
+// mapReserved reserves room for reserve bytes for r, which a constructor
+// returned with err, unless reserve is 0, and maps it as mapRegion does.
+func mapReserved(t testing.TB, r *Region, err error, reserve int) *Region {
+	t.Helper()
+	if err == nil && reserve > 0 {
+		err = r.Reserve(reserve)
+	}
+	return mapRegion(t, r, err)
+}
+
 // unmappedRegion returns a region that was mapped and is unmapped again.
 func unmappedRegion(t *testing.T) *Region {
 	t.Helper()
