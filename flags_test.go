@@ -170,8 +170,7 @@ func TestAdvise(t *testing.T) {
 		if got := readAll(t, fr); !bytes.Equal(got, want) {
 			t.Error("shared file region lost its contents after DontNeed")
 		}
-		mustUnmap(t, fr)
-		removeFile(t, f, name)
+		removeFile(t, f, name, fr)
 	})
 }
 
@@ -334,8 +333,7 @@ func TestProtect(t *testing.T) {
 			if err := r.Protect(Read | Write); !errors.Is(err, fs.ErrPermission) {
 				t.Fatalf("Protect(Read|Write) of a file open read-only = %v, want fs.ErrPermission", err)
 			}
-			mustUnmap(t, r)
-			removeFile(t, f, name)
+			removeFile(t, f, name, r)
 		})
 	})
 }

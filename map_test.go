@@ -580,8 +580,7 @@ func TestNewFileOffsetAlignment(t *testing.T) {
 	if !bytes.Equal(r.Bytes(), data[tail:]) {
 		t.Fatal("region of the file's tail does not show its bytes")
 	}
-	mustUnmap(t, r)
-	removeFile(t, f, name)
+	removeFile(t, f, name, r)
 }
 
 func TestUnmapReleasesFile(t *testing.T) {

@@ -85,8 +85,7 @@ func TestPrivateWritesStayPrivate(t *testing.T) {
 		if !bytes.Equal(r.Bytes(), orig) {
 			t.Fatal("private region mapped again does not show the file's contents")
 		}
-		mustUnmap(t, r)
-		removeFile(t, f, name)
+		removeFile(t, f, name, r)
 	})
 }
 

@@ -106,11 +106,15 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
-// removeFile closes f and removes the file at name, which must succeed on
-// every system once every region of the file is unmapped: on Windows this
-// fails if a handle to the file or to a mapping of it was left open.
-func removeFile(t *testing.T, f *os.File, name string) {
+// removeFile unmaps the regions of a file, closes the file f and removes it
+// by name, which must succeed on every system once every region of the file
+// is unmapped: on Windows this fails if a handle to the file or to a mapping
+// of it was left open.
+func removeFile(t testing.TB, f *os.File, name string, regions ...*Region) {
 	t.Helper()
+	for _, r := range regions {
+		mustUnmap(t, r)
+	}
 	if err := f.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

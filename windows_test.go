@@ -82,8 +82,7 @@ func TestAdviceRefusedOnWindows(t *testing.T) {
 		}
 	}
 	mustUnmap(t, pr)
-	mustUnmap(t, r)
-	removeFile(t, f, name)
+	removeFile(t, f, name, r)
 }
 
 func TestGuardPagesStopCopy(t *testing.T) {
