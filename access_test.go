@@ -1,3 +1,6 @@
+// This file tests Access: what fn sees, the faults inside it, and Unmap and
+// Resize waiting for it.
+
 package mmap
 
 import (
@@ -36,7 +39,7 @@ func deadline(t *testing.T, what string, fn func()) {
 func TestAccessSeesTheRegion(t *testing.T) {
 	ps := PageSize()
 	data := pattern(3*ps, 4)
-	r, _, _ := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 	for _, c := range []struct{ off, n int }{{0, 0}, {0, 1}, {ps - 3, 7}, {100, 2 * ps}, {0, 3 * ps}, {3 * ps, 0}} {
 		err := r.Access(c.off, c.n, func(b []byte) error {
 			if b == nil || len(b) != c.n || !bytes.Equal(b, data[c.off:c.off+c.n]) {
@@ -58,7 +61,7 @@ func TestAccessSeesTheRegion(t *testing.T) {
 	for _, c := range []struct{ off, n int }{{-1, 1}, {0, -1}, {3*ps + 1, 0}, {ps, 2*ps + 1}, {1, int(^uint(0) >> 1)}} {
 		called := false
 		err := r.Access(c.off, c.n, func([]byte) error { called = true; return nil })
-		coreCheckErr(t, fmt.Sprintf("Access(%d, %d)", c.off, c.n), err, "", fs.ErrInvalid)
+		checkErr(t, fmt.Sprintf("Access(%d, %d)", c.off, c.n), err, "", fs.ErrInvalid)
 		if called {
 			t.Errorf("Access(%d, %d) called fn", c.off, c.n)
 		}
@@ -67,7 +70,7 @@ func TestAccessSeesTheRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := r.Access(0, 1, func([]byte) error { t.Error("fn called on an unmapped region"); return nil })
-	coreCheckErr(t, "Access after Unmap", err, "", ErrNotMapped)
+	checkErr(t, "Access after Unmap", err, "", ErrNotMapped)
 }
 
 // accessCheckFault checks that err is a *FaultError at offset want.
@@ -92,9 +95,9 @@ func TestAccessFaultReturnsOffset(t *testing.T) {
 		t.Run(fmt.Sprintf("panicOnFault=%v", setting), func(t *testing.T) {
 			t.Run("truncated", func(t *testing.T) {
 				defer debug.SetPanicOnFault(debug.SetPanicOnFault(setting))
-				qfxSkipLargePages(t, "qemu-user gives no fault address for SIGBUS")
-				platSkipEmulated(t, "qemu-user gives no fault address for SIGBUS")
-				r, f, _ := coreFileRegion(t, pattern(4*ps, 1), os.O_RDWR, 0, 4*ps, Read, Shared)
+				skipUnderLargePages(t, "qemu-user gives no fault address for SIGBUS")
+				skipUnderEmulator(t, "qemu-user gives no fault address for SIGBUS")
+				r, f, _ := mapFile(t, pattern(4*ps, 1), os.O_RDWR, 0, 4*ps, Read, Shared)
 				if err := f.Truncate(int64(ps)); err != nil {
 					t.Fatal(err)
 				}
@@ -116,7 +119,7 @@ func TestAccessFaultReturnsOffset(t *testing.T) {
 			})
 			t.Run("read-only", func(t *testing.T) {
 				defer debug.SetPanicOnFault(debug.SetPanicOnFault(setting))
-				r := coreAnon(t, 3, Read|Write, Private)
+				r := mapAnon(t, 3*PageSize(), Read|Write, Private)
 				if err := r.Protect(Read); err != nil {
 					t.Fatal(err)
 				}
@@ -144,7 +147,7 @@ func TestAccessFaultReturnsOffset(t *testing.T) {
 // that a panic in fn reaches the caller with its value, and that the region
 // is released either way.
 func TestAccessPassesErrorsAndPanics(t *testing.T) {
-	r := coreAnon(t, 1, Read|Write, Private)
+	r := mapAnon(t, 1*PageSize(), Read|Write, Private)
 	mine := errors.New("fn's own error")
 	if err := r.Access(0, 8, func([]byte) error { return mine }); err != mine {
 		t.Errorf("Access = %v, want fn's error as is", err)
@@ -199,7 +202,7 @@ func TestAccessUnmapAndResizeWait(t *testing.T) {
 	ps := PageSize()
 	for _, name := range []string{"Unmap", "Resize", "Protect"} {
 		t.Run(name, func(t *testing.T) {
-			r := coreAnon(t, 4, Read|Write, Private)
+			r := mapAnon(t, 4*PageSize(), Read|Write, Private)
 			copy(r.Bytes(), pattern(4*ps, 6))
 			var returned atomic.Bool
 			done := make(chan error, 1)
@@ -251,7 +254,7 @@ func TestAccessUnmapAndResizeWait(t *testing.T) {
 func TestAccessDuringUnmapAndMap(t *testing.T) {
 	ps := PageSize()
 	data := pattern(8*ps, 8)
-	r, _, _ := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 	var (
 		stop   atomic.Bool
 		wg     sync.WaitGroup

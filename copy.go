@@ -93,7 +93,7 @@ func (r *Region) readAtCounted(p []byte, off int64) (n int, err error) {
 	counted := r.mu.enter()
 	defer r.mu.exit(counted)
 	if !r.mapped {
-		return 0, ErrNotMapped
+		return 0, r.notMappedErr()
 	}
 	if off < 0 {
 		return 0, errNegativeOffset
@@ -159,7 +159,7 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 		r.mu.exit(counted)
 	}()
 	if !r.mapped {
-		return 0, ErrNotMapped
+		return 0, r.notMappedErr()
 	}
 	if off < 0 {
 		return 0, errNegativeOffset
@@ -242,7 +242,7 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 		r.mu.exit(counted)
 	}()
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
 	if off > r.length || n > r.length-off {
 		return invalidf("access of %d bytes at offset %d outside a %d-byte region", n, off, r.length)
@@ -264,8 +264,13 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 
 // faultError returns the error for a memory fault at address addr (0 if
 // unknown), offset off of the region, during op; cause is its cause, or nil
-// for a hardware fault. It is the one place where a fault is classified.
+// for a hardware fault, which the file's size at this moment may tell to be
+// an access past the end of the file. It is the one place where a fault is
+// classified.
 func (r *Region) faultError(op string, off int64, addr uintptr, cause error) error {
+	if cause == nil && r.pastEOF(off) {
+		cause = errFaultPastEOF
+	}
 	return &FaultError{Op: op, Offset: off, Addr: addr, Err: cause}
 }
 

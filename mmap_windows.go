@@ -92,9 +92,14 @@ const (
 //     reservation, so the guard pages around it cannot be held;
 //   - NoReserve except on a shared file region (which never takes commit
 //     charge): committed memory and copy-on-write views are always charged
-//     against the commit limit.
+//     against the commit limit;
+//   - PastEOF: a file mapping object longer than its file either extends
+//     the file at once (a writable file) or cannot be made (a read-only
+//     one), so no view can reach past the file's end and fault there.
 func sysSupports(f Flag, anon bool) error {
 	switch {
+	case f&PastEOF != 0:
+		return unsupportedf("PastEOF on Windows")
 	case f&HugePages != 0:
 		return unsupportedf("HugePages on Windows")
 	case f&Secret != 0:
@@ -510,13 +515,7 @@ func classify(err error) error {
 }
 
 // fileStat returns the size and the mode of f.
-func fileStat(f *os.File) (int64, fs.FileMode, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	return fi.Size(), fi.Mode(), nil
-}
+func fileStat(f *os.File) (int64, fs.FileMode, error) { return statByOS(f) }
 
 // openNonblock is added to the flags with which Open opens a file.
 const openNonblock = 0

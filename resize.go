@@ -21,9 +21,12 @@ var (
 // Reserve reserves max bytes of address space for the region, to be taken
 // at the next Map: Map places the region at the start of an inaccessible
 // (PROT_NONE) reservation of max bytes, and every later Resize or Grow up to
-// max bytes maps the new pages in place, inside that reservation, so that
-// the address of Bytes never changes. Reserving address space costs no
-// memory; on 32-bit systems address space itself is scarce.
+// max bytes maps the new pages in place, inside that reservation. Inside a
+// reservation, the memory of a region never moves and slices from Bytes stay
+// valid across Resize and Grow for the part that remains mapped; without a
+// reservation, Resize and Grow may move it. Reserving address space costs no
+// memory; on 32-bit systems address space itself is scarce. Reserved
+// returns max afterwards.
 //
 // Growing beyond max is refused: Resize and Grow return an error matching
 // fs.ErrInvalid and leave the region as it was, so that pointers into it
@@ -45,10 +48,10 @@ func (r *Region) Reserve(max int) error {
 	if r.mapped {
 		return ErrMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
-	if r.file != nil && !fileInReservation {
+	if r.src.hasFile() && !fileInReservation {
 		return unsupportedf("Reserve for a file region on %s", runtime.GOOS)
 	}
 	if max < 0 {
@@ -69,21 +72,23 @@ func (r *Region) Reserve(max int) error {
 
 // Resize changes the length of a mapped region to length bytes, keeping its
 // contents up to the smaller of the two lengths. Bytes then returns the new
-// length and may have moved: every slice from Bytes or View is invalid
-// after Resize, as after Unmap. New pages of anonymous memory read as zeros;
-// new pages of a file region show the file. The new length stays for later
-// Maps.
+// length. Inside a reservation, the memory of a region never moves and
+// slices from Bytes stay valid across Resize and Grow for the part that
+// remains mapped; without a reservation, Resize and Grow may move it. New
+// pages of anonymous memory read as zeros; new pages of a file region show
+// the file. The new length stays for later Maps.
 //
 // The length rules are those of NewAnon and NewFile: length must be positive
 // (fs.ErrInvalid) and a multiple of PageSize, or, for a file region, end
 // exactly at the file's current end (ErrUnaligned otherwise). A file region
 // is never grown past the end of its file: ErrPastEOF if a whole page would
-// lie beyond it (grow the file first, or use Grow, which does).
+// lie beyond it (grow the file first, or use Grow, which does), unless it
+// has the PastEOF flag.
 //
-// After Reserve, Resize grows and shrinks the region in place and its
-// address never changes; growing beyond the reserved size is refused with
-// an error matching fs.ErrInvalid. Otherwise, Resize grows in place where it
-// can (mremap on Linux) and moves the region where it cannot.
+// After Reserve, Resize grows and shrinks the region in place; growing
+// beyond the reserved size is refused with an error matching fs.ErrInvalid.
+// Otherwise, Resize grows in place where it can (mremap on Linux) and moves
+// the region where it cannot.
 // The flags stay in force: Guard pages follow the end of the region, Locked
 // and Secret lock the new pages, HugePages advises them, Populate faults them
 // in, and they get the region's current protection. The part cut off by a
@@ -106,22 +111,22 @@ func (r *Region) Resize(length int) error {
 // resizeLocked is Resize; r.mu is held for writing.
 func (r *Region) resizeLocked(length int) error {
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
 	if length <= 0 {
 		return invalidf("%s: length %d is not positive", r.name, length)
 	}
 	newLen, ok := roundUp(length, pageSize)
-	if !ok || (r.file != nil && int64(newLen) > math.MaxInt64-r.off) {
+	if !ok || (r.src.hasFile() && int64(newLen) > math.MaxInt64-r.off) {
 		return invalidf("%s: length %d overflows", r.name, length)
 	}
 	if err := r.checkFile(); err != nil {
 		return err
 	}
-	if r.file != nil && !r.device {
+	if r.src.checksEOF() {
 		size, err := sysFileSize(r.file.Fd())
 		if err != nil {
 			return pathError("fstat", r.name, err)
@@ -183,7 +188,7 @@ func (r *Region) reserved() bool {
 // fdOff returns the descriptor and file offset to map the region's pages
 // from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
 func (r *Region) fdOff(off int) (uintptr, int64) {
-	if r.file == nil {
+	if !r.src.hasFile() {
 		return ^uintptr(0), 0
 	}
 	return r.file.Fd(), r.off + int64(off)
@@ -218,7 +223,7 @@ func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
 func (r *Region) shrink(oldLen, newLen int) error {
-	if r.file != nil && !r.reserved() && !partialViewUnmap {
+	if r.src.hasFile() && !r.reserved() && !partialViewUnmap {
 		// The view cannot lose its tail: map a shorter one instead.
 		return r.moveView(oldLen, newLen)
 	}
@@ -250,7 +255,7 @@ func (r *Region) grow(oldLen, newLen int) error {
 			return r.growInPlace(oldLen, newLen)
 		}
 		// No room: only a region without Reserve gets here, to move.
-	} else if r.file != nil || r.flags&Private != 0 {
+	} else if r.src.hasFile() || r.flags&Private != 0 {
 		// Shared anonymous memory cannot grow with mremap: its backing
 		// object keeps the old size and the new pages would raise SIGBUS.
 		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
@@ -281,7 +286,7 @@ func (r *Region) growInPlace(oldLen, newLen int) error {
 // old length, and returns the error.
 func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
 	tail := unsafe.Add(r.addr, oldLen)
-	err := r.applyFlags(tail, newLen-oldLen, populated)
+	err := r.applyFlags(tail, oldLen, newLen-oldLen, populated)
 	if err != nil {
 		if r.release(tail, newLen-oldLen) == nil && !r.reserved() {
 			r.size = uintptr(oldLen)
@@ -295,7 +300,7 @@ func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
 // themselves; elsewhere the contents of anonymous and private memory are
 // copied (a shared file region needs no copy: the file holds its contents).
 func (r *Region) move(oldLen, newLen, guard, align int) error {
-	if r.file != nil && !fileInReservation {
+	if r.src.hasFile() && !fileInReservation {
 		// No reservation can hold the view, nor guard pages or alignment,
 		// which file regions there do not have.
 		return r.moveView(oldLen, newLen)
@@ -311,7 +316,7 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 	}
 	dst := unsafe.Add(base, at-uintptr(base))
 	moved := false
-	if r.file != nil || r.flags&Private != 0 {
+	if r.src.hasFile() || r.flags&Private != 0 {
 		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			sysUnmap(base, uintptr(resLen))
@@ -373,7 +378,7 @@ func (r *Region) moveView(oldLen, newLen int) error {
 // where it mapped them, also with an error once they are mapped.
 func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
-	copying := r.file == nil || r.flags&Private != 0
+	copying := !r.src.hasFile() || r.flags&Private != 0
 	prot := r.cur
 	if copying {
 		prot = Read | Write
@@ -401,7 +406,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 			}
 		}
 	}
-	return dst, r.applyFlags(dst, newLen, populateByMap || copying)
+	return dst, r.applyFlags(dst, 0, newLen, populateByMap || copying)
 }
 
 // Grow grows the region to length bytes together with its file, for
@@ -427,17 +432,22 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // it was, and the file may have grown by part of the request. Grow returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and the errors of Resize.
-// Like Resize, it waits for WriteAt and Access calls in flight, invalidates
-// every slice from Bytes or View, and keeps the region's address up to the
-// size given to Reserve; growing beyond that is refused (fs.ErrInvalid)
-// before the file is touched.
+// Like Resize, it waits for WriteAt and Access calls in flight. Inside a
+// reservation, the memory of a region never moves and slices from Bytes stay
+// valid across Resize and Grow for the part that remains mapped; without a
+// reservation, Resize and Grow may move it. Growing beyond the size given to
+// Reserve is refused (fs.ErrInvalid) before the file is touched.
+//
+// A PastEOF region may already reach past the file's end: Grow(r.Len())
+// then allocates the file up to the region's end, and the pages it grows
+// into stop faulting.
 func (r *Region) Grow(length int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
 	if length < r.length {
@@ -450,7 +460,7 @@ func (r *Region) Grow(length int) error {
 	if err := r.checkFile(); err != nil {
 		return err
 	}
-	if r.file != nil && !r.device {
+	if r.src.checksEOF() {
 		if int64(length) > math.MaxInt64-r.off-int64(pageSize) {
 			return invalidf("%s: length %d overflows", r.name, length)
 		}

@@ -1,7 +1,9 @@
+// This file tests Resize, Grow and Reserve: contents, flags and protection
+// kept across a change of size, and the address a reservation keeps.
+
 package mmap
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,128 +11,33 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"unsafe"
 )
 
-// storMapped returns a mapped region built by build, unmapped at the end of
-// the test.
-func storMapped(t *testing.T, r *Region, err error) *Region {
-	t.Helper()
-	wfxSkipUnsupported(t, err) // a flag this system refuses, as documented
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Unmap() })
-	return r
-}
+func TestResizeAnon(t *testing.T) { checkResizeAnon(t) }
 
-// storAnon returns a mapped anonymous region, unmapped at the end of the
-// test.
-func storAnon(t *testing.T, length int, prot Prot, flags Flag) *Region {
-	t.Helper()
-	r, err := NewAnon(length, prot, flags)
-	return storMapped(t, r, err)
-}
-
-// storVMA describes the mapping that holds one address, from
-// /proc/self/smaps.
-type storVMA struct {
-	start, end uintptr
-	perm       string
-	flags      map[string]bool
-}
-
-// storFindVMA returns the mapping that holds addr, or ok false if none does.
-// It skips the test where /proc/self/smaps does not exist.
-func storFindVMA(t *testing.T, addr uintptr) (v storVMA, ok bool) {
-	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Skipf("no /proc/self/smaps on %s: %v", runtime.GOOS, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	found := false
-	for sc.Scan() {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		if len(fields) >= 2 && strings.Contains(fields[0], "-") && len(fields[1]) == 4 {
-			if found {
-				break // the next mapping: the wanted one had no VmFlags line
-			}
-			lo, hi, _ := strings.Cut(fields[0], "-")
-			s, err1 := strconv.ParseUint(lo, 16, 64)
-			e, err2 := strconv.ParseUint(hi, 16, 64)
-			if err1 == nil && err2 == nil && uint64(addr) >= s && uint64(addr) < e {
-				found = true
-				v = storVMA{start: uintptr(s), end: uintptr(e), perm: fields[1], flags: map[string]bool{}}
-			}
-			continue
-		}
-		if found && strings.HasPrefix(line, "VmFlags:") {
-			for _, fl := range fields[1:] {
-				v.flags[fl] = true
-			}
-			break
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return v, found
-}
-
-// storCheckContents checks that the region holds want.
-func storCheckContents(t *testing.T, r *Region, want []byte) {
-	t.Helper()
-	if r.Len() != len(want) {
-		t.Fatalf("Len() = %d, want %d", r.Len(), len(want))
-	}
-	got := make([]byte, len(want))
-	if n, err := r.ReadAt(got, 0); n != len(want) || (err != nil && err != io.EOF) {
-		t.Fatalf("ReadAt = %d, %v; want %d bytes", n, err, len(want))
-	}
-	if !bytes.Equal(got, want) {
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("contents differ first at byte %d: got %#x, want %#x", i, got[i], want[i])
-			}
-		}
-	}
-	if b := r.Bytes(); len(b) != len(want) {
-		t.Fatalf("len(Bytes()) = %d, want %d", len(b), len(want))
-	}
-}
-
-func TestStorResizeAnon(t *testing.T) { storResizeAnon(t) }
-
-// TestStorResizeNoMremap takes the path of systems without mremap, mapping
+// TestResizeAnonWithoutMremap takes the path of systems without mremap, mapping
 // again and copying, on this one.
-func TestStorResizeNoMremap(t *testing.T) {
+func TestResizeAnonWithoutMremap(t *testing.T) {
 	old := remap
 	remap = func(unsafe.Pointer, uintptr, unsafe.Pointer, uintptr) (unsafe.Pointer, error) {
 		return nil, errors.ErrUnsupported
 	}
 	t.Cleanup(func() { remap = old })
-	t.Run("anon", storResizeAnon)
-	t.Run("machine", storResizeMachine)
+	t.Run("anon", checkResizeAnon)
+	t.Run("machine", checkResizeMachine)
 }
 
-func storResizeAnon(t *testing.T) {
+func checkResizeAnon(t *testing.T) {
 	ps := PageSize()
 	for _, flags := range []Flag{
 		Private, Shared, Private | Guard, Shared | Guard, Private | Locked, Private | Secret,
 		Private | HugePages, Private | Populate, Shared | NoReserve,
 	} {
 		t.Run(flags.String(), func(t *testing.T) {
-			r := storAnon(t, 2*ps, Read|Write, flags)
+			r := mapAnon(t, 2*ps, Read|Write, flags)
 			want := pattern(2*ps, 1)
 			if _, err := r.WriteAt(want, 0); err != nil {
 				t.Fatal(err)
@@ -149,7 +56,7 @@ func storResizeAnon(t *testing.T) {
 				} else {
 					want = append(want, make([]byte, n-len(want))...)
 				}
-				storCheckContents(t, r, want)
+				checkContents(t, r, want)
 				// New data in the new part must stick, the guard pages and
 				// flags must follow the end.
 				fresh := pattern(ps, byte(pages))
@@ -157,31 +64,31 @@ func storResizeAnon(t *testing.T) {
 					t.Fatal(err)
 				}
 				copy(want[len(want)-ps:], fresh)
-				storCheckFlags(t, r)
+				checkVMAFlags(t, r)
 			}
-			storCheckContents(t, r, want)
+			checkContents(t, r, want)
 		})
 	}
 }
 
-// storCheckFlags checks in /proc/self/smaps that the mapping of r has the
+// checkVMAFlags checks in /proc/self/smaps that the mapping of r has the
 // kernel flags that its Flags ask for, from its first to its last page, and
 // that Guard pages lie on both sides. It checks nothing on other systems.
-func storCheckFlags(t *testing.T, r *Region) {
+func checkVMAFlags(t *testing.T, r *Region) {
 	t.Helper()
-	if runtime.GOOS != "linux" || qfxSmapsUntrusted() {
+	if runtime.GOOS != "linux" || smapsUntrusted() {
 		return
 	}
 	b := r.Bytes()
 	first := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	last := first + uintptr(len(b)) - 1
 	for _, a := range []uintptr{first, last} {
-		v, ok := storFindVMA(t, a)
+		v, ok := findSmaps(t, a)
 		if !ok {
 			t.Fatalf("no mapping holds address %#x of the region", a)
 		}
 		want := map[Flag]string{Locked: "lo", Secret: "dd", HugePages: "hg"}
-		if qfxEmulated() {
+		if emulated() {
 			// qemu-user ignores madvise: only mlock shows in smaps.
 			delete(want, Secret)
 			delete(want, HugePages)
@@ -200,28 +107,28 @@ func storCheckFlags(t *testing.T, r *Region) {
 	}
 	if r.Flags()&(Guard|Secret) != 0 {
 		for _, a := range []uintptr{first - 1, last + 1} {
-			v, ok := storFindVMA(t, a)
-			if !ok || v.perm[:3] != "---" {
+			v, ok := findSmaps(t, a)
+			if !ok || v.perms[:3] != "---" {
 				t.Errorf("no guard page at %#x (mapping %+v, found %v)", a, v, ok)
 			}
 		}
 	}
 }
 
-func TestStorResizeFile(t *testing.T) {
+func TestResizeFile(t *testing.T) {
 	ps := PageSize()
 	for _, flags := range []Flag{Shared, Private, Shared | Guard, Shared | Populate} {
 		t.Run(flags.String(), func(t *testing.T) {
 			data := pattern(3*ps+100, 3)
 			f, _ := tempFile(t, data, os.O_RDWR)
 			r, err := NewFile(f, 0, 2*ps, Read|Write, flags)
-			r = storMapped(t, r, err)
+			r = mapRegion(t, r, err)
 
 			// Past the end of the file: refused, region unchanged.
 			if err := r.Resize(5 * ps); !errors.Is(err, ErrPastEOF) {
 				t.Fatalf("Resize past EOF = %v, want ErrPastEOF", err)
 			}
-			storCheckContents(t, r, data[:2*ps])
+			checkContents(t, r, data[:2*ps])
 			// Unaligned and not at the end of the file.
 			if err := r.Resize(3*ps + 1); !errors.Is(err, ErrUnaligned) {
 				t.Fatalf("Resize(3 pages + 1) = %v, want ErrUnaligned", err)
@@ -230,7 +137,7 @@ func TestStorResizeFile(t *testing.T) {
 			if err := r.Resize(len(data)); err != nil {
 				t.Fatal(err)
 			}
-			storCheckContents(t, r, data)
+			checkContents(t, r, data)
 			// The file grows; so may the region.
 			more := pattern(2*ps, 9)
 			if _, err := f.WriteAt(more, int64(len(data))); err != nil {
@@ -240,7 +147,7 @@ func TestStorResizeFile(t *testing.T) {
 			if err := r.Resize(5 * ps); err != nil {
 				t.Fatal(err)
 			}
-			storCheckContents(t, r, data[:5*ps])
+			checkContents(t, r, data[:5*ps])
 			if _, err := r.WriteAt([]byte("tail"), int64(5*ps-4)); err != nil {
 				t.Fatal(err)
 			}
@@ -264,21 +171,16 @@ func TestStorResizeFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := data[:ps]
-			storCheckContents(t, r, want)
-			storCheckFlags(t, r)
+			checkContents(t, r, want)
+			checkVMAFlags(t, r)
 			// Map again after Unmap keeps the new length.
-			if err := r.Unmap(); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
-			storCheckContents(t, r, want)
+			mapAgain(t, r)
+			checkContents(t, r, want)
 		})
 	}
 }
 
-func TestStorResizeErrors(t *testing.T) {
+func TestResizeErrors(t *testing.T) {
 	ps := PageSize()
 	r, err := NewAnon(ps, Read|Write, Private)
 	if err != nil {
@@ -290,7 +192,7 @@ func TestStorResizeErrors(t *testing.T) {
 	if err := r.Grow(2 * ps); err != ErrNotMapped {
 		t.Errorf("Grow of an unmapped region = %v, want ErrNotMapped", err)
 	}
-	r = storMapped(t, r, nil)
+	r = mapRegion(t, r, nil)
 	for _, tc := range []struct {
 		name   string
 		length int
@@ -316,7 +218,7 @@ func TestStorResizeErrors(t *testing.T) {
 
 	f, name := tempFile(t, pattern(2*ps, 0), os.O_RDWR)
 	fr, err := NewFile(f, 0, ps, Read|Write, Shared)
-	fr = storMapped(t, fr, err)
+	fr = mapRegion(t, fr, err)
 	f.Close()
 	if err := fr.Resize(2 * ps); !errors.Is(err, fs.ErrClosed) {
 		t.Errorf("Resize of a region whose file is closed = %v, want fs.ErrClosed", err)
@@ -338,7 +240,7 @@ func TestStorResizeErrors(t *testing.T) {
 	}
 }
 
-func TestStorResizeKeepsProtection(t *testing.T) {
+func TestResizeKeepsProtection(t *testing.T) {
 	ps := PageSize()
 	for _, tc := range []struct {
 		flags   Flag
@@ -354,15 +256,7 @@ func TestStorResizeKeepsProtection(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%v/reserve=%d/%v", tc.flags, tc.reserve, tc.prot), func(t *testing.T) {
 			r, err := NewAnon(ps, Read|Write, tc.flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					t.Fatal(err)
-				}
-			}
-			r = storMapped(t, r, nil)
+			r = mapReserved(t, r, err, tc.reserve)
 			if _, err := r.WriteAt([]byte("kept"), 0); err != nil {
 				t.Fatal(err)
 			}
@@ -378,37 +272,30 @@ func TestStorResizeKeepsProtection(t *testing.T) {
 			if _, err := r.WriteAt([]byte{1}, int64(3*ps)); !errors.Is(err, ErrFault) {
 				t.Errorf("WriteAt to a grown %v region = %v, want ErrFault", tc.prot, err)
 			}
-			if runtime.GOOS == "linux" && !qfxSmapsUntrusted() {
+			if runtime.GOOS == "linux" && !smapsUntrusted() {
 				b := r.Bytes()
 				for _, off := range []int{0, 3 * ps} {
-					v, ok := storFindVMA(t, uintptr(unsafe.Pointer(&b[off])))
-					if !ok || v.perm[:3] != tc.perm {
-						t.Errorf("page at %d has permissions %q after Resize, want %s", off, v.perm, tc.perm)
+					v, ok := findSmaps(t, uintptr(unsafe.Pointer(&b[off])))
+					if !ok || v.perms[:3] != tc.perm {
+						t.Errorf("page at %d has permissions %q after Resize, want %s", off, v.perms, tc.perm)
 					}
 				}
 			}
 			if err := r.Protect(Read | Write); err != nil {
 				t.Fatal(err)
 			}
-			storCheckContents(t, r, append([]byte("kept"), make([]byte, 4*ps-4)...))
+			checkContents(t, r, append([]byte("kept"), make([]byte, 4*ps-4)...))
 		})
 	}
 }
 
-func TestStorReserveStable(t *testing.T) {
+func TestReserveKeepsAddress(t *testing.T) {
 	ps := PageSize()
 	const steps = 300
 	for _, flags := range []Flag{Private, Shared, Private | Guard, Private | HugePages} {
 		t.Run(flags.String(), func(t *testing.T) {
 			r, err := NewAnon(ps, Read|Write, flags)
-			wfxSkipUnsupported(t, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Reserve(steps * ps); err != nil {
-				t.Fatal(err)
-			}
-			r = storMapped(t, r, nil)
+			r = mapReserved(t, r, err, steps*ps)
 			base := unsafe.SliceData(r.Bytes())
 			for i := 1; i < steps; i++ {
 				if _, err := r.WriteAt([]byte{byte(i)}, int64(r.Len()-1)); err != nil {
@@ -443,7 +330,7 @@ func TestStorReserveStable(t *testing.T) {
 				t.Errorf("after shrink and regrow: byte %d = %d (want 10), byte %d = %d (want 0)",
 					10*ps-1, b[10*ps-1], 20*ps-1, b[20*ps-1])
 			}
-			storCheckFlags(t, r)
+			checkVMAFlags(t, r)
 			// Beyond the reservation: refused, nothing changed.
 			if err := r.Resize((steps + 1) * ps); !errors.Is(err, fs.ErrInvalid) {
 				t.Errorf("Resize beyond the reservation = %v, want fs.ErrInvalid", err)
@@ -452,12 +339,7 @@ func TestStorReserveStable(t *testing.T) {
 				t.Errorf("refused Resize changed the region: Len %d, address %p", r.Len(), unsafe.SliceData(r.Bytes()))
 			}
 			// Map again after Unmap uses the reservation again.
-			if err := r.Unmap(); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
+			mapAgain(t, r)
 			if err := r.Resize(ps); err != nil {
 				t.Fatal(err)
 			}
@@ -472,19 +354,12 @@ func TestStorReserveStable(t *testing.T) {
 	}
 }
 
-func TestStorReserveFileGrow(t *testing.T) {
+func TestReserveFileGrow(t *testing.T) {
 	ps := PageSize()
 	const steps = 200
 	f, _ := tempFile(t, pattern(ps, 5), os.O_RDWR)
 	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Reserve(steps * ps); err != nil {
-		wfxSkipUnsupported(t, err) // Windows: no view inside a reservation
-		t.Fatal(err)
-	}
-	r = storMapped(t, r, nil)
+	r = mapReserved(t, r, err, steps*ps)
 	base := unsafe.SliceData(r.Bytes())
 	for i := 1; i < steps; i++ {
 		if err := r.Grow((i + 1) * ps); err != nil {
@@ -518,7 +393,7 @@ func TestStorReserveFileGrow(t *testing.T) {
 	}
 }
 
-func TestStorReserveErrors(t *testing.T) {
+func TestReserveErrors(t *testing.T) {
 	ps := PageSize()
 	r, err := NewAnon(2*ps, Read|Write, Private)
 	if err != nil {
@@ -543,15 +418,15 @@ func TestStorReserveErrors(t *testing.T) {
 	if err := r.Reserve(2 * ps); err != nil {
 		t.Errorf("Reserve(Len) = %v", err)
 	}
-	r = storMapped(t, r, nil)
+	r = mapRegion(t, r, nil)
 	if err := r.Reserve(8 * ps); err != ErrMapped {
 		t.Errorf("Reserve after Map = %v, want ErrMapped", err)
 	}
 }
 
-// TestStorReserveUnmapReleases checks that Unmap gives the whole
+// TestUnmapReleasesReservation checks that Unmap gives the whole
 // reservation back, and that shrinking keeps it.
-func TestStorReserveUnmapReleases(t *testing.T) {
+func TestUnmapReleasesReservation(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc/self/smaps")
 	}
@@ -563,7 +438,7 @@ func TestStorReserveUnmapReleases(t *testing.T) {
 	if err := r.Reserve(64 * ps); err != nil {
 		t.Fatal(err)
 	}
-	r = storMapped(t, r, nil)
+	r = mapRegion(t, r, nil)
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(r.Bytes())))
 	if err := r.Resize(32 * ps); err != nil {
 		t.Fatal(err)
@@ -572,15 +447,15 @@ func TestStorReserveUnmapReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := start + uintptr(64*ps) - 1
-	before := map[uintptr]storVMA{}
+	before := map[uintptr]smapsEntry{}
 	for _, a := range []uintptr{start, start + uintptr(2*ps), end} {
-		v, ok := storFindVMA(t, a)
+		v, ok := findSmaps(t, a)
 		if !ok {
 			t.Fatalf("address %#x of the reservation is not mapped", a)
 		}
 		before[a] = v
 	}
-	if p := before[end].perm; p[:3] != "---" {
+	if p := before[end].perms; p[:3] != "---" {
 		t.Fatalf("last page of the reservation after shrinking has permissions %q, want an inaccessible mapping", p)
 	}
 	if err := r.Unmap(); err != nil {
@@ -590,16 +465,16 @@ func TestStorReserveUnmapReleases(t *testing.T) {
 	// may take the freed addresses at once, but are not pieces of ours:
 	// inside their bounds, with their permissions.
 	for a, old := range before {
-		if v, ok := storFindVMA(t, a); ok && v.start >= old.start && v.end <= old.end && v.perm == old.perm {
+		if v, ok := findSmaps(t, a); ok && v.start >= old.start && v.end <= old.end && v.perms == old.perms {
 			t.Errorf("address %#x still mapped after Unmap: %+v", a, v)
 		}
 	}
 }
 
-// TestStorResizeConcurrentReadAt resizes a region while other goroutines
+// TestResizeDuringReadAt resizes a region while other goroutines
 // read it: every read returns the right bytes, or io.EOF after the right
 // bytes where the region was shorter, or ErrNotMapped once it is unmapped.
-func TestStorResizeConcurrentReadAt(t *testing.T) {
+func TestResizeDuringReadAt(t *testing.T) {
 	ps := PageSize()
 	const maxPages = 16
 	for _, tc := range []struct {
@@ -628,16 +503,7 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 			} else {
 				r, err = NewAnon(ps, Read|Write, tc.flags)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					wfxSkipUnsupported(t, err) // Windows: file regions
-					t.Fatal(err)
-				}
-			}
-			r = storMapped(t, r, nil)
+			r = mapReserved(t, r, err, tc.reserve)
 			if _, err := r.WriteAt(want[:ps], 0); err != nil {
 				t.Fatal(err)
 			}
@@ -697,9 +563,9 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 	}
 }
 
-// BenchmarkStorResize grows a region from one page to 64 and shrinks it
+// BenchmarkResize grows a region from one page to 64 and shrinks it
 // back, per way of growing.
-func BenchmarkStorResize(b *testing.B) {
+func BenchmarkResize(b *testing.B) {
 	ps := PageSize()
 	for _, tc := range []struct {
 		name    string
@@ -712,18 +578,7 @@ func BenchmarkStorResize(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			r, err := NewAnon(ps, Read|Write, tc.flags)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := r.Map(); err != nil {
-				b.Fatal(err)
-			}
-			defer r.Unmap()
+			r = mapReserved(b, r, err, tc.reserve)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := r.Resize(64 * ps); err != nil {
@@ -737,22 +592,41 @@ func BenchmarkStorResize(b *testing.B) {
 	}
 }
 
-// BenchmarkStorView measures the cost of View's checks on a cached type.
-func BenchmarkStorView(b *testing.B) {
-	r, err := NewAnon(PageSize(), Read|Write, Private)
-	if err != nil {
-		b.Fatal(err)
+// TestGrowPastFileEnd grows a region that already reaches past its
+// file's end (Resize allows the rest of the file's last page, which is a
+// whole page of 16 or 64 KiB on some systems): Grow must extend the file to
+// the region's end even when the region itself grows little or not at all.
+func TestGrowPastFileEnd(t *testing.T) {
+	ps := PageSize()
+	data := pattern(6*ps+1, 3)
+	r, f, name := mapFile(t, data, os.O_RDWR, 0, ps, Read|Write, Shared)
+	// 7 pages: the last one holds the file's final byte and lies mostly
+	// beyond the file's end.
+	if err := r.Resize(7 * ps); err != nil {
+		t.Fatalf("Resize(7 pages) = %v", err)
 	}
-	if err := r.Map(); err != nil {
-		b.Fatal(err)
-	}
-	defer r.Unmap()
-	type rec struct{ A, B uint64 }
-	b.ReportAllocs()
-	for b.Loop() {
-		v, err := View[rec](r, 16, 4)
-		if err != nil || len(v) != 4 {
-			b.Fatal(err)
+	for _, n := range []int{7 * ps, 8 * ps} {
+		if err := r.Grow(n); err != nil {
+			t.Fatalf("Grow(%d) = %v", n, err)
 		}
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != int64(n) {
+			t.Fatalf("after Grow(%d) the file has %d bytes, want %d", n, fi.Size(), n)
+		}
+	}
+	// Writes to the grown part reach the file; the file's old bytes stay.
+	want := pattern(2*ps, 9)
+	if _, err := r.WriteAt(want, int64(6*ps)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := readFile(t, name)
+	if !bytes.Equal(got[:6*ps], data[:6*ps]) || !bytes.Equal(got[6*ps:], want) {
+		t.Fatal("file after Grow and WriteAt differs from what was written")
 	}
 }

@@ -1,3 +1,6 @@
+// This file tests shared memory: regions shared with a child process,
+// seals, and the lifetime of the memory.
+
 package mmap
 
 import (
@@ -16,19 +19,19 @@ import (
 
 // Seeds of the patterns that parent and child write to shared memory.
 const (
-	memSeedParent = 11
-	memSeedChild  = 97
-	memSizeEnv    = "MMAP_TEST_MEM_SIZE"
+	parentSeed    = 11
+	childSeed     = 97
+	sharedSizeEnv = "MMAP_TEST_MEM_SIZE"
 )
 
 func init() {
-	childFuncs["memShmReadWrite"] = memChildReadWrite
-	childFuncs["memShmSealed"] = memChildSealed
+	childFuncs["sharedMemoryReadWrite"] = childSharedReadWrite
+	childFuncs["sharedMemorySealed"] = childSharedSealed
 }
 
-// memNewShared returns a new shared memory region, closed at the end of the
+// mapSharedMemory returns a new shared memory region, closed at the end of the
 // test; it skips the test where the system has no shared memory files.
-func memNewShared(t *testing.T, name string, length int) *Region {
+func mapSharedMemory(t *testing.T, name string, length int) *Region {
 	t.Helper()
 	r, err := NewSharedMemory(name, length)
 	if errors.Is(err, errors.ErrUnsupported) && runtime.GOOS != "linux" {
@@ -41,29 +44,29 @@ func memNewShared(t *testing.T, name string, length int) *Region {
 	return r
 }
 
-// memChildFile returns the shared memory file a child received as
+// childSharedMemory returns the shared memory file a child received as
 // descriptor 3, and the size its parent announced.
-func memChildFile() (*os.File, int, error) {
+func childSharedMemory() (*os.File, int, error) {
 	f := os.NewFile(3, "shared")
-	size, err := strconv.Atoi(os.Getenv(memSizeEnv))
+	size, err := strconv.Atoi(os.Getenv(sharedSizeEnv))
 	if err != nil {
 		return nil, 0, err
 	}
 	return f, size, nil
 }
 
-// memChildReadWrite maps the shared memory it received, checks that it holds
+// childSharedReadWrite maps the shared memory it received, checks that it holds
 // what the parent wrote, and overwrites it with a pattern of its own.
-func memChildReadWrite() int {
-	if err := memReadWrite(); err != nil {
+func childSharedReadWrite() int {
+	if err := sharedReadWrite(); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
 	return 0
 }
 
-func memReadWrite() error {
-	f, size, err := memChildFile()
+func sharedReadWrite() error {
+	f, size, err := childSharedMemory()
 	if err != nil {
 		return err
 	}
@@ -82,18 +85,18 @@ func memReadWrite() error {
 		return err
 	}
 	defer r.Unmap()
-	if !bytes.Equal(r.Bytes(), pattern(size, memSeedParent)) {
+	if !bytes.Equal(r.Bytes(), pattern(size, parentSeed)) {
 		return errors.New("the memory does not hold what the parent wrote")
 	}
-	copy(r.Bytes(), pattern(size, memSeedChild))
+	copy(r.Bytes(), pattern(size, childSeed))
 	return r.Unmap()
 }
 
-// memChildSealed checks that the shared memory it received is sealed
+// childSharedSealed checks that the shared memory it received is sealed
 // against growing, shrinking and writing, that every attempt to do so fails
 // with EPERM, and that it can still map it read-only.
-func memChildSealed() int {
-	if errs := memSealed(); len(errs) > 0 {
+func childSharedSealed() int {
+	if errs := sharedSealed(); len(errs) > 0 {
 		for _, err := range errs {
 			fmt.Fprintln(os.Stderr, "child:", err)
 		}
@@ -102,8 +105,8 @@ func memChildSealed() int {
 	return 0
 }
 
-func memSealed() (errs []error) {
-	f, size, err := memChildFile()
+func sharedSealed() (errs []error) {
+	f, size, err := childSharedMemory()
 	if err != nil {
 		return []error{err}
 	}
@@ -141,7 +144,7 @@ func memSealed() (errs []error) {
 		return append(errs, err)
 	}
 	defer ro.Unmap()
-	if !bytes.Equal(ro.Bytes(), pattern(size, memSeedParent)) {
+	if !bytes.Equal(ro.Bytes(), pattern(size, parentSeed)) {
 		errs = append(errs, errors.New("the read-only mapping does not hold what the parent wrote"))
 	}
 	if err := ro.Protect(Read | Write); !errors.Is(err, fs.ErrPermission) {
@@ -150,26 +153,26 @@ func memSealed() (errs []error) {
 	return errs
 }
 
-// memRunChild runs the child function name with r's file as descriptor 3.
-func memRunChild(t *testing.T, name string, r *Region) {
+// runSharedMemoryChild runs the child function name with r's file as descriptor 3.
+func runSharedMemoryChild(t *testing.T, name string, r *Region) {
 	t.Helper()
-	cmd := childCommand(t, name, []*os.File{r.File()}, memSizeEnv+"="+strconv.Itoa(r.Len()))
+	cmd := childCommand(t, name, []*os.File{r.File()}, sharedSizeEnv+"="+strconv.Itoa(r.Len()))
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("child %s: %v", name, err)
 	}
 }
 
-func TestMemSharedMemoryChild(t *testing.T) {
+func TestSharedMemoryInChild(t *testing.T) {
 	t.Parallel()             // the child's start is slow under the race detector
 	size := 3*pageSize + 100 // not a whole number of pages
-	r := memNewShared(t, "mem-child", size)
+	r := mapSharedMemory(t, "mem-child", size)
 	if err := r.Map(); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(r.Bytes()); got != size {
 		t.Fatalf("len(Bytes()) = %d, want %d", got, size)
 	}
-	copy(r.Bytes(), pattern(size, memSeedParent))
+	copy(r.Bytes(), pattern(size, parentSeed))
 
 	// The memory is in no file system: its file has no name left.
 	if runtime.GOOS == "linux" {
@@ -182,37 +185,37 @@ func TestMemSharedMemoryChild(t *testing.T) {
 		}
 	}
 
-	memRunChild(t, "memShmReadWrite", r)
+	runSharedMemoryChild(t, "sharedMemoryReadWrite", r)
 	// No Flush: the child's writes are in the same pages.
-	if got, want := r.Bytes(), pattern(size, memSeedChild); !bytes.Equal(got, want) {
+	if got, want := r.Bytes(), pattern(size, childSeed); !bytes.Equal(got, want) {
 		t.Errorf("after the child wrote: memory holds %x..., want %x...", got[:16], want[:16])
 	}
 	buf := make([]byte, 100)
-	if _, err := r.ReadAt(buf, int64(size-100)); err != nil || !bytes.Equal(buf, pattern(size, memSeedChild)[size-100:]) {
+	if _, err := r.ReadAt(buf, int64(size-100)); err != nil || !bytes.Equal(buf, pattern(size, childSeed)[size-100:]) {
 		t.Errorf("ReadAt of the last 100 bytes: %v, %x", err, buf)
 	}
 }
 
-func TestMemSharedMemorySealedChild(t *testing.T) {
-	if !qfxEmulated() {
+func TestSealedSharedMemoryInChild(t *testing.T) {
+	if !emulated() {
 		// qemu-user starts children with a real fork, whose copy of a
 		// writable mapping, until exec, makes F_SEAL_WRITE fail (EBUSY):
 		// there the test runs alone, while no other test starts a child.
 		t.Parallel() // the child's start is slow under the race detector
 	}
 	size := 2 * pageSize
-	r := memNewShared(t, "mem-sealed", size)
+	r := mapSharedMemory(t, "mem-sealed", size)
 	if err := r.Map(); err != nil {
 		t.Fatal(err)
 	}
-	copy(r.Bytes(), pattern(size, memSeedParent))
+	copy(r.Bytes(), pattern(size, parentSeed))
 	if err := r.Unmap(); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Seal(SealShrink | SealGrow | SealWrite); err != nil {
 		t.Fatal(err)
 	}
-	memRunChild(t, "memShmSealed", r)
+	runSharedMemoryChild(t, "sharedMemorySealed", r)
 
 	// The creator is bound by the seals as well.
 	if err := r.Map(); !errors.Is(err, syscall.EPERM) {
@@ -220,8 +223,8 @@ func TestMemSharedMemorySealedChild(t *testing.T) {
 	}
 }
 
-func TestMemSharedMemoryLifetime(t *testing.T) {
-	r := memNewShared(t, "mem-life", pageSize)
+func TestSharedMemoryLifetime(t *testing.T) {
+	r := mapSharedMemory(t, "mem-life", pageSize)
 	if r.Flags() != Shared || r.Prot() != Read|Write || r.Mapped() {
 		t.Fatalf("new region: flags %v, prot %v, mapped %v; want Shared, rw-, false", r.Flags(), r.Prot(), r.Mapped())
 	}
@@ -234,12 +237,7 @@ func TestMemSharedMemoryLifetime(t *testing.T) {
 	}
 	copy(r.Bytes(), "kept")
 	// Unmap keeps the file, and its contents, for the next Map.
-	if err := r.Unmap(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
+	mapAgain(t, r)
 	if got := string(r.Bytes()[:4]); got != "kept" {
 		t.Errorf("after Unmap and Map: %q, want %q", got, "kept")
 	}
@@ -263,7 +261,7 @@ func TestMemSharedMemoryLifetime(t *testing.T) {
 	}
 
 	// Close of a region never mapped closes the file too.
-	r2 := memNewShared(t, "mem-life2", pageSize)
+	r2 := mapSharedMemory(t, "mem-life2", pageSize)
 	f2 := r2.File()
 	if err := r2.Close(); err != nil {
 		t.Fatal(err)
@@ -273,7 +271,7 @@ func TestMemSharedMemoryLifetime(t *testing.T) {
 	}
 }
 
-func TestMemSharedMemoryInvalid(t *testing.T) {
+func TestSharedMemoryInvalid(t *testing.T) {
 	for _, n := range []int{0, -1} {
 		if r, err := NewSharedMemory("mem-bad", n); r != nil || !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("NewSharedMemory(%d): %v, %v; want nil and fs.ErrInvalid", n, r, err)
@@ -309,15 +307,15 @@ func TestMemSharedMemoryInvalid(t *testing.T) {
 	if !errors.Is(err, fs.ErrInvalid) || !errors.As(err, &pe) || pe.Op != "fcntl" {
 		t.Errorf("Seals of a file on disk: %v, want an *fs.PathError (fcntl) matching fs.ErrInvalid", err)
 	}
-	r := memNewShared(t, "mem-invalid", pageSize)
+	r := mapSharedMemory(t, "mem-invalid", pageSize)
 	if err := r.Seal(1 << 7); !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("Seal of unknown bits: %v, want fs.ErrInvalid", err)
 	}
 }
 
-func TestMemSeal(t *testing.T) {
+func TestSeal(t *testing.T) {
 	size := 4 * pageSize
-	r := memNewShared(t, "mem-seal", size)
+	r := mapSharedMemory(t, "mem-seal", size)
 	seals, err := Seals(r.File())
 	if err != nil {
 		t.Fatal(err)
@@ -363,13 +361,7 @@ func TestMemSeal(t *testing.T) {
 		}
 	}
 	ro, err := NewFile(f, 0, size, Read, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ro.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Unmap()
+	mapRegion(t, ro, err)
 	copy(r.Bytes()[pageSize:], "seen by readers")
 	if got := string(ro.Bytes()[pageSize : pageSize+15]); got != "seen by readers" {
 		t.Errorf("reader sees %q, want %q", got, "seen by readers")
@@ -390,7 +382,7 @@ func TestMemSeal(t *testing.T) {
 	}
 }
 
-func TestMemSealString(t *testing.T) {
+func TestSealString(t *testing.T) {
 	for _, tt := range []struct {
 		s    Seal
 		want string
@@ -406,11 +398,11 @@ func TestMemSealString(t *testing.T) {
 	}
 }
 
-// TestMemSharedMemoryConcurrent runs the methods that read or release the
+// TestSharedMemoryConcurrent runs the methods that read or release the
 // file of shared memory from several goroutines at once, for the race
 // detector to check.
-func TestMemSharedMemoryConcurrent(t *testing.T) {
-	r := memNewShared(t, "mem-race", pageSize)
+func TestSharedMemoryConcurrent(t *testing.T) {
+	r := mapSharedMemory(t, "mem-race", pageSize)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Go(func() {

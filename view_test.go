@@ -1,3 +1,5 @@
+// This file tests View: the types it accepts and the bounds it checks.
+
 package mmap
 
 import (
@@ -10,16 +12,16 @@ import (
 	"unsafe"
 )
 
-// storRecord is a fixed-size record of the kind View is for.
-type storRecord struct {
+// record is a fixed-size record of the kind View is for.
+type record struct {
 	ID    uint64
 	Value float64
 	Tag   [4]byte
 	Flags uint32
 }
 
-func TestStorViewRefusesPointers(t *testing.T) {
-	r := storAnon(t, PageSize(), Read|Write, Private)
+func TestViewRefusesPointers(t *testing.T) {
+	r := mapAnon(t, PageSize(), Read|Write, Private)
 	type withString struct {
 		ID   uint64
 		Name string
@@ -66,8 +68,8 @@ func TestStorViewRefusesPointers(t *testing.T) {
 	}
 }
 
-func TestStorViewAccepts(t *testing.T) {
-	r := storAnon(t, PageSize(), Read|Write, Private)
+func TestViewAccepts(t *testing.T) {
+	r := mapAnon(t, PageSize(), Read|Write, Private)
 	type plain struct {
 		A int8
 		B [3]uint16
@@ -87,11 +89,11 @@ func TestStorViewAccepts(t *testing.T) {
 	}
 }
 
-func TestStorViewBounds(t *testing.T) {
+func TestViewBounds(t *testing.T) {
 	ps := PageSize()
-	r := storAnon(t, ps, Read|Write, Private)
-	size := int(unsafe.Sizeof(storRecord{}))
-	align := int(unsafe.Alignof(storRecord{}))
+	r := mapAnon(t, ps, Read|Write, Private)
+	size := int(unsafe.Sizeof(record{}))
+	align := int(unsafe.Alignof(record{}))
 	for _, tc := range []struct {
 		name   string
 		off, n int
@@ -111,7 +113,7 @@ func TestStorViewBounds(t *testing.T) {
 		{"misaligned by half", align / 2, 1, ErrUnaligned},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := View[storRecord](r, tc.off, tc.n)
+			v, err := View[record](r, tc.off, tc.n)
 			if tc.want == nil {
 				if err != nil || len(v) != tc.n || v == nil {
 					t.Errorf("View(%d, %d) = %d values (nil %v), %v; want %d", tc.off, tc.n, len(v), v == nil, err, tc.n)
@@ -133,9 +135,9 @@ func TestStorViewBounds(t *testing.T) {
 	}
 }
 
-func TestStorViewReadsAndWrites(t *testing.T) {
+func TestViewReadsAndWrites(t *testing.T) {
 	ps := PageSize()
-	r := storAnon(t, 2*ps, Read|Write, Shared)
+	r := mapAnon(t, 2*ps, Read|Write, Shared)
 	words, err := View[uint32](r, ps, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -163,5 +165,25 @@ func TestStorViewReadsAndWrites(t *testing.T) {
 	}
 	if v, err := View[uint32](r, 0, 1); err != ErrNotMapped || v != nil {
 		t.Errorf("View of an unmapped region = %v, %v; want ErrNotMapped", v, err)
+	}
+}
+
+// BenchmarkView measures the cost of View's checks on a cached type.
+func BenchmarkView(b *testing.B) {
+	r, err := NewAnon(PageSize(), Read|Write, Private)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Unmap()
+	type rec struct{ A, B uint64 }
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := View[rec](r, 16, 4)
+		if err != nil || len(v) != 4 {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,3 +1,9 @@
+//go:build linux
+
+// This file holds the tests of what only Linux has: transparent huge pages,
+// the RLIMIT_MEMLOCK limit, and a file system that runs out of space under
+// Grow.
+
 package mmap
 
 import (
@@ -7,16 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// The tests of transparent huge pages, which only Linux has: see
-// memory_test.go for the smaps helpers.
-
-func TestMemHugePages(t *testing.T) {
-	memNeedSmaps(t)
+func TestHugePages(t *testing.T) {
+	needSmaps(t)
 	hps := hugePageSize()
 	for _, flags := range []Flag{Private | HugePages, Shared | HugePages, Private | HugePages | Populate} {
 		t.Run(flags.String(), func(t *testing.T) {
@@ -32,26 +36,20 @@ func TestMemHugePages(t *testing.T) {
 				}
 				t.Skipf("transparent huge pages are disabled (%s: %q): %v", file, mode, err)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
-			defer r.Unmap()
-			addr := memAddr(r)
+			mapRegion(t, r, err)
+			addr := regionAddr(r)
 			if uintptr(addr)%uintptr(hps) != 0 {
 				t.Errorf("address %p is not aligned to the huge page size %d", addr, hps)
 			}
-			platSkipEmulated(t, "qemu-user ignores madvise(MADV_HUGEPAGE), and smaps shows the host's mapping")
-			memCheckEntry(t, r, "hg", "!nh")
+			skipUnderEmulator(t, "qemu-user ignores madvise(MADV_HUGEPAGE), and smaps shows the host's mapping")
+			checkSmapsFlags(t, r, "hg", "!nh")
 			if flags&Populate == 0 {
 				b := r.Bytes()
 				for off := 0; off < len(b); off += pageSize {
 					b[off] = 1
 				}
 			}
-			m := memSmapsAt(t, addr)
+			m := smapsAt(t, addr)
 			if m.counters[counter] == 0 {
 				t.Errorf("%s is 0 after touching %d bytes advised for huge pages (%s %q; Rss %d)",
 					counter, 2*hps, file, mode, m.counters["Rss"])
@@ -60,7 +58,7 @@ func TestMemHugePages(t *testing.T) {
 	}
 }
 
-func TestMemTHPMode(t *testing.T) {
+func TestTHPMode(t *testing.T) {
 	dir := tempDir(t)
 	for _, tt := range []struct{ text, want string }{
 		{"always [madvise] never\n", "madvise"},
@@ -82,14 +80,14 @@ func TestMemTHPMode(t *testing.T) {
 }
 
 func init() {
-	childFuncs["memLockLimit"] = memChildLockLimit
+	childFuncs["lockLimit"] = childLockLimit
 }
 
-// memChildLockLimit lowers RLIMIT_MEMLOCK to two pages, drops CAP_IPC_LOCK
+// childLockLimit lowers RLIMIT_MEMLOCK to two pages, drops CAP_IPC_LOCK
 // (which lifts the limit) from its thread, and checks that Locked and Secret
 // regions larger than the limit fail to map with the documented error while
 // a smaller one maps. It exits with 2 if it could not drop the capability.
-func memChildLockLimit() int {
+func childLockLimit() int {
 	runtime.LockOSThread() // capabilities are per thread: Map runs on this one
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -145,9 +143,9 @@ func memChildLockLimit() int {
 	return status
 }
 
-func TestMemLockLimit(t *testing.T) {
+func TestLockedOverMemlockLimit(t *testing.T) {
 	t.Parallel() // the child's start is slow under the race detector
-	err := childCommand(t, "memLockLimit", nil).Run()
+	err := childCommand(t, "lockLimit", nil).Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 2 {
 		t.Skip("the child could not give up CAP_IPC_LOCK")
@@ -155,4 +153,77 @@ func TestMemLockLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v", err)
 	}
+}
+
+// mountTmpfs mounts a tmpfs of 1 MiB on dir.
+func mountTmpfs(dir string) error {
+	return unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m")
+}
+
+// unmount unmounts dir, detaching it if it is still busy.
+func unmount(dir string) error {
+	if err := unix.Unmount(dir, 0); err != nil {
+		return unix.Unmount(dir, unix.MNT_DETACH)
+	}
+	return nil
+}
+
+// TestGrowOnFullDisk grows a file on a file system too small for it: Grow
+// fails with ENOSPC and the region stays usable.
+func TestGrowOnFullDisk(t *testing.T) {
+	dir := smallFS(t)
+	ps := PageSize()
+	f, err := os.OpenFile(dir+"/log", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.Write(pattern(ps, 2)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewFile(f, 0, ps, Read|Write, Shared)
+	r = mapRegion(t, r, err)
+
+	err = r.Grow(4 << 20) // the file system holds 1 MiB
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Grow on a full file system = %v, want ENOSPC", err)
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || (pe.Op != "fallocate" && pe.Op != "write") {
+		t.Errorf("Grow error %v is not an *fs.PathError from fallocate or write", err)
+	}
+	checkContents(t, r, pattern(ps, 2))
+
+	// What fits still grows, and the new memory can be written.
+	if err := r.Grow(8 * ps); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.WriteAt(pattern(7*ps, 4), int64(ps)); err != nil {
+		t.Fatal(err)
+	}
+	checkContents(t, r, append(pattern(ps, 2), pattern(7*ps, 4)...))
+
+	// The portable fallback, writing zeros, fails the same way.
+	if err := fillZeros(f, 8*int64(ps), 4<<20); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("fillZeros on a full file system = %v, want ENOSPC", err)
+	}
+}
+
+// smallFS mounts a 1 MiB tmpfs for the test and returns its directory,
+// or skips the test where mounting is not allowed.
+func smallFS(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs to fill needs root; run as root to test Grow on a full disk")
+	}
+	dir := tempDir(t)
+	if err := mountTmpfs(dir); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v): Grow on a full disk is not tested", err)
+	}
+	t.Cleanup(func() {
+		if err := unmount(dir); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
 }
