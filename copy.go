@@ -42,8 +42,8 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 	if !ok {
 		return r.readAtCounted(p, off)
 	}
-	mapped, addr, length, cur, device := r.mapped, r.addr, r.length, r.cur, r.device
-	if !mapped || device || off < 0 || off >= int64(length) || cur&(Read|Write) == 0 {
+	mapped, addr, length, cur, source := r.mapped, r.addr, r.length, r.cur, r.src
+	if !mapped || source == srcDevice || off < 0 || off >= int64(length) || cur&(Read|Write) == 0 {
 		return r.readAtCounted(p, off)
 	}
 	src := unsafe.Slice((*byte)(unsafe.Add(addr, off)), length-int(off))

@@ -6,18 +6,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"unsafe"
 )
 
 // faultCheckCaller checks that a ReadAt or WriteAt that returned n, err
 // faulted in the caller's buffer after wantN bytes, at offset off+wantN of
-// the region: a *FaultError matching ErrFault and syscall.EFAULT.
+// the region: a *FaultError matching ErrFault and errBadAddress
+// (syscall.EFAULT where the system has it).
 func faultCheckCaller(t *testing.T, what string, n int, err error, off int64, wantN int) {
 	t.Helper()
 	var fe *FaultError
-	if !errors.As(err, &fe) || !errors.Is(err, ErrFault) || !errors.Is(err, syscall.EFAULT) {
+	if !errors.As(err, &fe) || !errors.Is(err, ErrFault) || !errors.Is(err, errBadAddress) {
 		t.Fatalf("%s = %d, %v (%T); want a *FaultError matching ErrFault and EFAULT", what, n, err, err)
 	}
 	if n != wantN || fe.Offset != off+int64(wantN) {
@@ -38,7 +38,7 @@ func faultCall(t *testing.T, what string, fn func() (int, error)) (n int, err er
 // inside the region's range, and must not be taken for the region's fault.
 func TestReadAtIntoOwnReadOnlyPages(t *testing.T) {
 	ps := PageSize()
-	r := coreAnon(t, 4, Read|Write, Private)
+	r := mapAnon(t, 4*ps, Read|Write, Private)
 	copy(r.Bytes(), pattern(4*ps, 2))
 	if err := r.Protect(Read); err != nil {
 		t.Fatal(err)
@@ -61,9 +61,9 @@ func TestReadAtIntoOwnReadOnlyPages(t *testing.T) {
 func TestReadAtIntoInaccessibleBuffer(t *testing.T) {
 	ps := PageSize()
 	data := pattern(8*ps, 3)
-	r, _, _ := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 
-	other := coreAnon(t, 3, Read|Write, Private)
+	other := mapAnon(t, 3*ps, Read|Write, Private)
 	if err := sysProtect(unsafe.Pointer(&other.Bytes()[ps]), uintptr(ps), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +96,9 @@ func TestReadAtIntoInaccessibleBuffer(t *testing.T) {
 // faults (SIGBUS) inside the region's range, and is the caller's fault; a
 // write across the end is the region's, without EFAULT.
 func TestWriteAtFromTruncatedPages(t *testing.T) {
-	qfxSkipLargePages(t, "qemu-user maps a file only up to the host page that holds its end")
+	skipUnderLargePages(t, "qemu-user maps a file only up to the host page that holds its end")
 	ps := PageSize()
-	r, f, _ := coreFileRegion(t, pattern(4*ps, 5), os.O_RDWR, 0, 4*ps, Read|Write, Shared)
+	r, f, _ := mapFile(t, pattern(4*ps, 5), os.O_RDWR, 0, 4*ps, Read|Write, Shared)
 	if err := f.Truncate(int64(2 * ps)); err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +110,11 @@ func TestWriteAtFromTruncatedPages(t *testing.T) {
 
 	n, err = faultCall(t, "WriteAt", func() (int, error) { return r.WriteAt(make([]byte, ps), int64(2*ps-10)) })
 	var fe *FaultError
-	if !errors.As(err, &fe) || errors.Is(err, syscall.EFAULT) || n != 10 || fe.Offset != int64(2*ps) {
+	if !errors.As(err, &fe) || errors.Is(err, errBadAddress) || n != 10 || fe.Offset != int64(2*ps) {
 		t.Errorf("WriteAt across the file's end = %d, %v; want 10 bytes and a fault of the region at %d", n, err, 2*ps)
 	}
 	n, err = faultCall(t, "ReadAt", func() (int, error) { return r.ReadAt(make([]byte, ps), int64(2*ps-10)) })
-	if !errors.As(err, &fe) || errors.Is(err, syscall.EFAULT) || n != 10 || fe.Offset != int64(2*ps) {
+	if !errors.As(err, &fe) || errors.Is(err, errBadAddress) || n != 10 || fe.Offset != int64(2*ps) {
 		t.Errorf("ReadAt across the file's end = %d, %v; want 10 bytes and a fault of the region at %d", n, err, 2*ps)
 	}
 	deadline(t, "Unmap after faults", func() {

@@ -91,7 +91,7 @@ func TestReadAtNeverReturnsAnotherMappingsBytes(t *testing.T) {
 	// The counted path (the race detector, arm64) is slower per round, and
 	// the emulator slower still.
 	rounds := 3000
-	if testing.Short() || qfxEmulated() || !optimisticReads {
+	if testing.Short() || emulated() || !optimisticReads {
 		rounds = 300
 	}
 	reused := 0 // rounds in which another region took the target's address
@@ -128,7 +128,7 @@ func TestReadAtNeverReturnsAnotherMappingsBytes(t *testing.T) {
 	if reads.Load() == 0 {
 		t.Fatal("no ReadAt succeeded: the test did not exercise the race")
 	}
-	if reused == 0 && !qfxEmulated() {
+	if reused == 0 && !emulated() {
 		t.Fatal("no other region was ever placed at the target's address: the test did not exercise the race")
 	}
 }
