@@ -33,11 +33,11 @@ import (
 // returns the region's bytes as they were mapped or ErrNotMapped; it never
 // returns bytes of whatever is mapped at that address next. See lock.go for
 // how the two do not wait for each other.
-func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
+func (r *Region) ReadAt(p []byte, off int64) (int, error) {
 	// The optimistic read of lock.go: no write to shared memory. The fields
-	// are read without the lock and may be torn by a concurrent Lock; the
-	// check of seq after the copy discards such a read. Everything but a
-	// successful copy goes to the counted path.
+	// are read once each without the lock and may be torn by a concurrent
+	// Lock; the check of seq after the copy discards such a read. Everything
+	// but a successful copy goes to the counted path.
 	seq, ok := r.mu.readBegin()
 	if !ok {
 		return r.readAtCounted(p, off)
@@ -46,36 +46,12 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 	if !mapped || source == srcDevice || off < 0 || off >= int64(length) || cur&(Read|Write) == 0 {
 		return r.readAtCounted(p, off)
 	}
-	src := unsafe.Slice((*byte)(unsafe.Add(addr, off)), length-int(off))
-	old := false
-	defer func() {
-		if n == copying {
-			// A fault: in p, in a page the region lost, or in memory the
-			// region no longer owns. The counted path tells which.
-			debug.SetPanicOnFault(old)
-			if e := recover(); !isFault(e) {
-				panic(e)
-			}
-			if !r.mu.readValid(seq) {
-				clearByPage(p) // p may hold another mapping's bytes
-			}
-			if testHookDiscard != nil {
-				testHookDiscard()
-			}
-			n, err = r.readAtCounted(p, off)
-		}
-	}()
-	old = debug.SetPanicOnFault(true)
-	n = copying
-	n = copy(p, src)
-	debug.SetPanicOnFault(old)
-	if !r.mu.readValid(seq) {
-		// The bytes may be another mapping's: they must not stay in p.
-		clearByPage(p[:n])
-		if testHookDiscard != nil {
-			testHookDiscard()
-		}
-		return r.readAtCounted(p, off)
+	if testHookRead != nil {
+		testHookRead()
+	}
+	n := safeCopy(p, unsafe.Slice((*byte)(unsafe.Add(addr, off)), length-int(off)))
+	if n < 0 || !r.mu.readValid(seq) {
+		return r.readAtAgain(p, off, seq, n)
 	}
 	if n < len(p) {
 		return n, io.EOF
@@ -83,15 +59,52 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 	return n, nil
 }
 
-// testHookDiscard, when set by a test, is called when ReadAt throws an
-// optimistic read away.
-var testHookDiscard func()
+// readAtAgain reads again on the counted path after the optimistic read
+// begun at seq copied n bytes, or faulted (n < 0): in p, in a page the region
+// lost, or in memory the region no longer owns. If a Lock ran meanwhile,
+// what was copied may be another mapping's bytes, and is cleared first.
+func (r *Region) readAtAgain(p []byte, off int64, seq uint64, n int) (int, error) {
+	if !r.mu.readValid(seq) {
+		if n < 0 {
+			n = len(p) // the copy may have written any part of p
+		}
+		clearByPage(p[:n])
+	}
+	if testHookDiscard != nil {
+		testHookDiscard()
+	}
+	return r.readAtCounted(p, off)
+}
+
+// safeCopy copies src to dst with panic-on-fault set, and returns the
+// number of bytes copied, or copying (-1) if the copy faulted. It leaves the
+// goroutine's panic-on-fault setting as it was.
+func safeCopy(dst, src []byte) (n int) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		if n == copying {
+			debug.SetPanicOnFault(old)
+			if e := recover(); !isFault(e) {
+				panic(e)
+			}
+		}
+	}()
+	n = copying
+	n = copy(dst, src)
+	debug.SetPanicOnFault(old)
+	return n
+}
+
+// testHookRead, when set by a test, is called by an optimistic ReadAt
+// between its reading of the region's fields and its copy; testHookDiscard
+// when ReadAt throws an optimistic read away.
+var testHookRead, testHookDiscard func()
 
 // readAtCounted is ReadAt with the call counted (lock.go): Unmap and the
 // other methods that change the mapping wait for it.
 func (r *Region) readAtCounted(p []byte, off int64) (n int, err error) {
-	counted := r.mu.enter()
-	defer r.mu.exit(counted)
+	c := r.mu.enter()
+	defer r.mu.exit(c)
 	if !r.mapped {
 		return 0, r.notMappedErr()
 	}
@@ -137,51 +150,46 @@ func (r *Region) readAtCounted(p []byte, off int64) (n int, err error) {
 // before the fault copied and counted in n. It returns ErrNotMapped if the
 // region is not mapped, and a *FaultError wrapping fs.ErrPermission if its
 // protection does not allow writing.
-func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
-	// The copy runs in this frame under one deferred function, which
-	// keeps the cost small next to a copy of a few bytes. A write cannot be
-	// taken back, so WriteAt is always counted.
-	counted := r.mu.enter()
-	var dst []byte
-	old := false
-	defer func() {
-		if n == copying {
-			debug.SetPanicOnFault(old)
-			if e := recover(); !isFault(e) {
-				r.mu.exit(counted)
-				panic(e)
-			}
-			n, err = r.copyFault("write", off, dst, p, true)
-			if err == nil && n < len(p) {
-				err = r.shortWrite(len(p), off)
-			}
-		}
-		r.mu.exit(counted)
-	}()
+func (r *Region) WriteAt(p []byte, off int64) (int, error) {
+	// A write cannot be taken back, so WriteAt is always counted. Every
+	// return below ends the count; safeCopy cannot panic but with a fault,
+	// which it returns.
+	c := r.mu.enter()
 	if !r.mapped {
+		r.mu.exit(c)
 		return 0, r.notMappedErr()
 	}
-	if off < 0 {
-		return 0, errNegativeOffset
+	if off < 0 || len(p) == 0 || r.cur&Write == 0 || off >= int64(r.length) {
+		err := r.writeAtRefused(p, off)
+		r.mu.exit(c)
+		return 0, err
 	}
-	if len(p) == 0 {
-		return 0, nil
+	dst := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
+	n := safeCopy(dst, p)
+	var err error
+	if n < 0 {
+		n, err = r.copyFault("write", off, dst, p, true)
 	}
-	if r.cur&Write == 0 {
-		return 0, r.faultError("write", off, 0, fs.ErrPermission)
+	if err == nil && n < len(p) {
+		err = r.shortWrite(len(p), off)
 	}
-	if off >= int64(r.length) {
-		return 0, fmt.Errorf("mmap: write at offset %d past the end of a %d-byte region: %w", off, r.length, io.ErrShortWrite)
+	r.mu.exit(c)
+	return n, err
+}
+
+// writeAtRefused is WriteAt's error (or nil) when it copies nothing: a
+// negative offset, nothing to write, no Write protection, or an offset past
+// the end. r.mu is held (counted).
+func (r *Region) writeAtRefused(p []byte, off int64) error {
+	switch {
+	case off < 0:
+		return errNegativeOffset
+	case len(p) == 0:
+		return nil
+	case r.cur&Write == 0:
+		return r.faultError("write", off, 0, fs.ErrPermission)
 	}
-	dst = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
-	old = debug.SetPanicOnFault(true)
-	n = copying
-	n = copy(dst, p)
-	debug.SetPanicOnFault(old)
-	if n < len(p) {
-		return n, r.shortWrite(len(p), off)
-	}
-	return n, nil
+	return fmt.Errorf("mmap: write at offset %d past the end of a %d-byte region: %w", off, r.length, io.ErrShortWrite)
 }
 
 // shortWrite is WriteAt's error for n bytes at off that do not fit.
@@ -218,7 +226,7 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 	if off < 0 || n < 0 {
 		return invalidf("access of %d bytes at offset %d", n, off)
 	}
-	counted := r.mu.enter()
+	c := r.mu.enter()
 	var (
 		start   uintptr
 		old     bool
@@ -229,17 +237,17 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 			debug.SetPanicOnFault(old)
 			e := recover()
 			if e == nil { // runtime.Goexit in fn
-				r.mu.exit(counted)
+				r.mu.exit(c)
 				return
 			}
 			if f, ok := e.(faultAddr); ok && f.Addr()-start < r.mappedLen() {
 				err = r.faultError("access", int64(f.Addr()-start), f.Addr(), nil)
 			} else {
-				r.mu.exit(counted)
+				r.mu.exit(c)
 				panic(e)
 			}
 		}
-		r.mu.exit(counted)
+		r.mu.exit(c)
 	}()
 	if !r.mapped {
 		return r.notMappedErr()

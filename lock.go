@@ -5,7 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	_ "unsafe" // for go:linkname
+	"unsafe"
 )
 
 // regionLock is a Region's lock. Methods that change the mapping (Map,
@@ -15,17 +15,21 @@ import (
 //
 // # The counted path (WriteAt, Access, and ReadAt where it must)
 //
-// enter and exit count the call in a counter of the processor (P) the
-// goroutine runs on, so that concurrent calls do not all write one cache
-// line as RLock and RUnlock would. Lock waits until every call counted there
-// has returned; calls that start while a Lock is held or waited for block in
-// RLock instead, as they would on a sync.RWMutex, so that a writer is not
-// starved by a stream of calls. Where the architecture orders stores as amd64
-// does and Linux has membarrier(2), the counters are plain (not atomic) adds,
-// each counter written only by the goroutine running on its P while pinned
-// there, and Lock issues the memory barrier on every processor instead (an
-// asymmetric barrier); elsewhere they are atomic adds. See
-// lock_membarrier.go.
+// enter adds 1 to one of several counters, each on a cache line of its own,
+// and exit takes it back from the same counter; Lock waits until the
+// counters add up to zero. The counter is chosen by the address of the
+// calling goroutine's stack, so that goroutines running at once mostly use
+// different cache lines (as they would not with RLock and RUnlock, whose
+// reader count is one line written by every call); two that share a counter
+// are slower, never wrong. The adds are atomic: on amd64 two of them cost
+// less than pinning the goroutine to its processor twice to use plain adds.
+//
+// enter adds, then loads writers; Lock adds to writers, then sums the
+// counters. Go's atomics are sequentially consistent, so either enter sees
+// the Lock (it takes its add back and blocks in RLock, as on a
+// sync.RWMutex, so that a stream of calls cannot starve a Lock) or Lock's
+// sum sees the add and waits for the exit. A call that returns while a Lock
+// waits wakes it through wake.
 //
 // # The optimistic path (ReadAt where optimisticReads is set)
 //
@@ -35,11 +39,11 @@ import (
 // excluded the other Locks and before it changes anything, Unlock adds 1
 // after every change. ReadAt loads seq (s1), and if it is odd takes the
 // counted path; else it reads the region's fields (mapped, addr, length,
-// cur) without the lock, copies under panic-on-fault, and loads seq again
-// (s2). If s2 == s1 the copy is kept; otherwise, or if the copy faulted,
-// the bytes are cleared from p (they may be another mapping's) and the read
-// is done again on the counted path, which waits for the Lock: one optimistic
-// attempt, then at most one counted one.
+// cur, src) without the lock, copies under panic-on-fault, and loads seq
+// again (s2). If s2 == s1 the copy is kept; otherwise, or if the copy
+// faulted, the bytes are cleared from p (they may be another mapping's) and
+// the read is done again on the counted path, which waits for the Lock: one
+// optimistic attempt, then one counted one.
 //
 // Why a kept copy is right (linux/amd64, without the race detector):
 //
@@ -53,7 +57,7 @@ import (
 //     loads of the fields and of the mapped memory come after its load of s1
 //     and before its load of s2, in program order and in the order they take
 //     effect; the Go compiler does not move loads across the atomic loads of
-//     seq.
+//     seq, and each field is loaded once.
 //   - Suppose s2 == s1, even, and some load of ReadAt saw a change of a Lock
 //     (a field's new value, or the new page tables: unmapped, other memory,
 //     another protection). That change follows the Lock's odd add, which
@@ -92,42 +96,28 @@ type regionLock struct {
 
 // readerState is what enter and exit use, made by the first enter.
 type readerState struct {
-	// count has a counter per P. Element 0 counts, with atomic adds only,
-	// the calls of the Ps that have no counter of their own (GOMAXPROCS
-	// grew since it was made).
-	count []readerCount
+	count []readerCount // a power of two of them
 	// wake wakes a Lock waiting for the calls in flight to return: a call
 	// that returns while a Lock is held or waited for sends to it.
 	wake  chan struct{}
 	timer *time.Timer // drain's, stopped when not in use
 }
 
-// readerCount counts the calls in flight of one P, on a cache line of its
-// own.
+// readerCount counts calls in flight, on a cache line of its own.
 type readerCount struct {
-	n int64
+	n atomic.Int64
 	_ [56]byte
 }
 
-// procPin disables preemption of the calling goroutine, so that it stays on
-// its P, and returns the P's id; procUnpin enables it again. They are the
-// functions sync.Pool uses.
-//
-//go:linkname procPin runtime.procPin
-func procPin() int
-
-//go:linkname procUnpin runtime.procUnpin
-func procUnpin()
-
 // Lock announces itself first, so that calls that start from then on block
 // in RLock and leave the processors to the goroutines in flight and to this
-// one, then takes rw, and waits for the counted calls to return.
+// one, then takes rw, makes seq odd, and waits for the counted calls to
+// return.
 func (l *regionLock) Lock() {
 	l.writers.Add(1)
 	l.rw.Lock()
 	l.seq.Add(1)
 	if s := l.readers.Load(); s != nil {
-		asymmetricBarrier()
 		s.drain()
 	}
 }
@@ -155,36 +145,26 @@ func (l *regionLock) readValid(s uint64) bool { return l.seq.Load() == s }
 func (l *regionLock) RLock()   { l.rw.RLock() }
 func (l *regionLock) RUnlock() { l.rw.RUnlock() }
 
-// enter counts a call in flight and reports whether it did so: while a
+// enter counts a call in flight and returns the counter it used: while a
 // Lock is held or waited for, it takes rw for reading instead and returns
-// false. The caller passes the result to exit.
-func (l *regionLock) enter() bool {
+// nil. The caller passes the result to exit.
+func (l *regionLock) enter() *readerCount {
 	s := l.readers.Load()
 	if s == nil {
 		s = l.makeReaders()
 	}
-	c := s.count
-	pid := procPin()
-	if pid+1 < len(c) {
-		localAdd(&c[pid+1].n, 1)
-		if l.writers.Load() == 0 {
-			procUnpin()
-			return true
-		}
-		localAdd(&c[pid+1].n, -1)
-	} else {
-		atomic.AddInt64(&c[0].n, 1)
-		if l.writers.Load() == 0 {
-			procUnpin()
-			return true
-		}
-		atomic.AddInt64(&c[0].n, -1)
+	var here byte
+	at := uintptr(unsafe.Pointer(&here)) // this goroutine's stack
+	c := &s.count[int((at>>13)^(at>>19))&(len(s.count)-1)]
+	c.n.Add(1)
+	if l.writers.Load() == 0 {
+		return c
 	}
-	procUnpin()
+	c.n.Add(-1)
 	// A Lock may have counted this call before it was taken back.
 	s.signal()
 	l.rw.RLock()
-	return false
+	return nil
 }
 
 // signal wakes a Lock waiting in drain, if any.
@@ -195,33 +175,24 @@ func (s *readerState) signal() {
 	}
 }
 
-// exit ends a call that enter began. The goroutine may have moved to
-// another P since: the counters then do not each return to zero, but their
-// sum does.
-func (l *regionLock) exit(counted bool) {
-	if !counted {
+// exit ends a call that enter began.
+func (l *regionLock) exit(c *readerCount) {
+	if c == nil {
 		l.rw.RUnlock()
 		return
 	}
-	s := l.readers.Load()
-	c := s.count
-	pid := procPin()
-	if pid+1 < len(c) {
-		localAdd(&c[pid+1].n, -1)
-	} else {
-		atomic.AddInt64(&c[0].n, -1)
-	}
-	procUnpin()
+	c.n.Add(-1)
 	if l.writers.Load() != 0 {
-		s.signal()
+		l.readers.Load().signal()
 	}
 }
 
-func atomicAdd(p *int64, d int64) { atomic.AddInt64(p, d) }
-
 func (l *regionLock) makeReaders() *readerState {
-	initBarrier()
-	s := &readerState{count: make([]readerCount, runtime.GOMAXPROCS(0)+1), wake: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+	n := 8
+	for n < 4*runtime.GOMAXPROCS(0) {
+		n *= 2
+	}
+	s := &readerState{count: make([]readerCount, n), wake: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
 	s.timer.Stop()
 	if l.readers.CompareAndSwap(nil, s) {
 		return s
@@ -230,14 +201,15 @@ func (l *regionLock) makeReaders() *readerState {
 }
 
 // drain waits until the counters add up to zero. Every call counted in them
-// that started before the barrier is visible in them, and sends to wake when
-// it returns after the sum was taken; a call that starts later sees writers
-// and blocks in RLock.
+// before Lock announced itself is in the sum, and sends to wake when it
+// returns after the sum was taken; a call that starts later sees writers and
+// blocks in RLock. The loop ends when the calls in flight have returned: it
+// waits for them, it does not retry anything.
 func (s *readerState) drain() {
 	for {
 		var sum int64
 		for j := range s.count {
-			sum += atomic.LoadInt64(&s.count[j].n)
+			sum += s.count[j].n.Load()
 		}
 		if sum == 0 {
 			return

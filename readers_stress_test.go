@@ -34,9 +34,21 @@ func TestReadAtNeverReturnsAnotherMappingsBytes(t *testing.T) {
 		t.Cleanup(func() { r.Unmap() })
 	}
 	target, want := regions[0], patterns[0]
-	var discarded atomic.Int64
+	// One optimistic read in 8 waits, between reading the region's fields
+	// and copying, until the other region has taken the address (phase
+	// changes), or a while: the copy then reads the other file's bytes,
+	// which ReadAt must throw away.
+	var discarded, phase, calls atomic.Int64
 	testHookDiscard = func() { discarded.Add(1) }
-	t.Cleanup(func() { testHookDiscard = nil })
+	testHookRead = func() {
+		if calls.Add(1)%8 != 0 {
+			return
+		}
+		for start, i := phase.Load(), 0; phase.Load() == start && i < 1000; i++ {
+			runtime.Gosched()
+		}
+	}
+	t.Cleanup(func() { testHookDiscard, testHookRead = nil, nil })
 	if err := target.Map(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +119,7 @@ func TestReadAtNeverReturnsAnotherMappingsBytes(t *testing.T) {
 		if unsafe.Pointer(unsafe.SliceData(other.Bytes())) == addr {
 			reused++
 		}
+		phase.Add(1)
 		if err := other.Unmap(); err != nil {
 			t.Fatal(err)
 		}

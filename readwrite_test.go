@@ -477,10 +477,11 @@ func checkAccess(r *Region, want []byte, off, n int) error {
 	return nil
 }
 
-// TestUnmapWaitsForReadersBeyondProcs reads with more Ps than the region
-// has counters for (GOMAXPROCS grew after the first counted call): those
-// calls are counted apart, and Unmap still waits for them. Access is always
-// counted; ReadAt is where lock.go's optimistic reads are off.
+// TestUnmapWaitsForReadersBeyondProcs reads with more Ps than there were
+// when the region's counters were made (GOMAXPROCS grew after the first
+// counted call): Unmap still waits for the calls in flight, and the
+// counters add up to zero at the end. Access is always counted; ReadAt is
+// where lock.go's optimistic reads are off.
 func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
@@ -494,8 +495,8 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	if err := checkAccess(r, want, 0, 4096); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(r.mu.readers.Load().count); n != 2 {
-		t.Fatalf("%d counters with GOMAXPROCS 1, want 2", n)
+	if r.mu.readers.Load() == nil {
+		t.Fatal("no counters after a counted call")
 	}
 	runtime.GOMAXPROCS(4)
 	var (
@@ -539,7 +540,7 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	var sum int64
 	c := r.mu.readers.Load().count
 	for i := range c {
-		sum += atomic.LoadInt64(&c[i].n)
+		sum += c[i].n.Load()
 	}
 	if sum != 0 {
 		t.Errorf("counters add up to %d with no call in flight, want 0", sum)

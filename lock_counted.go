@@ -1,0 +1,11 @@
+//go:build !(linux && amd64 && !race)
+
+// This file keeps ReadAt on the counted path of lock.go wherever
+// lock_optimistic.go's argument does not hold: weakly ordered architectures,
+// systems other than Linux, and builds with the race detector.
+
+package mmap
+
+// optimisticReads tells whether ReadAt reads without being counted (see
+// lock.go).
+const optimisticReads = false
