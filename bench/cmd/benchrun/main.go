@@ -336,7 +336,7 @@ func familyRank(path string) int {
 
 // buildUp is the order of BenchmarkSafetyCost, which adds one part at a
 // time.
-var buildUp = []string{"copy", "panic-on-fault", "recover", "pin"}
+var buildUp = []string{"copy", "panic-on-fault", "recover", "count"}
 
 // implRank puts the floor first and this package's variants last.
 func implRank(path, impl string) int {
