@@ -413,6 +413,14 @@ func memCheckGuards(t *testing.T, r *Region) {
 	}
 	if runtime.GOOS == "linux" && !qfxSmapsUntrusted() {
 		for _, p := range []unsafe.Pointer{unsafe.Add(addr, -1), end} {
+			if r.guards == guardMarkers {
+				// Guard regions lie inside the region's own mapping.
+				if m := memSmapsAt(t, p); m.start > uintptr(addr) || m.end < uintptr(end) {
+					t.Errorf("guard region at %p is in the mapping %#x-%#x, which does not hold the region %p-%p",
+						p, m.start, m.end, addr, end)
+				}
+				continue
+			}
 			if m := memSmapsAt(t, p); m.perms[:3] != "---" {
 				t.Errorf("guard page at %p has permissions %s, want ---", p, m.perms)
 			}
@@ -512,7 +520,10 @@ func TestMemSecret(t *testing.T) {
 		if err := r.Advise(DoDump); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("DoDump advice for a Secret region: %v, want fs.ErrInvalid", err)
 		}
-		if memKernelAtLeast(4, 14) && !qfxEmulated() { // qemu-user ignores madvise
+		switch {
+		case r.SecretMemory():
+			memCheckEntry(t, r, "dc") // MADV_DONTFORK: the kernel refuses MADV_WIPEONFORK
+		case memKernelAtLeast(4, 14) && !qfxEmulated(): // qemu-user ignores madvise
 			memCheckEntry(t, r, "wf") // MADV_WIPEONFORK
 		}
 		if err := r.Protect(prot); err != nil {
