@@ -478,7 +478,19 @@ func TestMemGuard(t *testing.T) {
 	})
 }
 
+// TestMemSecret checks every promise of Secret, with secret memory where
+// the system has it and with the layout of other systems (forced).
 func TestMemSecret(t *testing.T) {
+	t.Run("default", memCheckSecret)
+	t.Run("without secret memory", func(t *testing.T) {
+		old := testNoSecretMemory
+		testNoSecretMemory = true
+		t.Cleanup(func() { testNoSecretMemory = old })
+		memCheckSecret(t)
+	})
+}
+
+func memCheckSecret(t *testing.T) {
 	const n = 4
 	r, err := NewAnon(n*pageSize, Read|Write, Private|Secret)
 	if errors.Is(err, errors.ErrUnsupported) {
