@@ -457,6 +457,11 @@ func (r *Region) populate(mem unsafe.Pointer, off, n int, write bool) error {
 			return pathError("madvise", r.name, err)
 		}
 	}
+	if r.file != nil {
+		// Start reading the whole range in at once; the touch then waits
+		// for it. It is only a hint, so its error does not matter.
+		_ = sysAdvise(addr, uintptr(n), WillNeed)
+	}
 	return r.touch(mem, off, n, write)
 }
 
