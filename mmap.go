@@ -241,7 +241,9 @@ const (
 	// is not inherited by a forked child at all (MADV_DONTFORK), and
 	// Populate faults it in by touching it (the kernel refuses the populate
 	// advice for it). [Region.SecretMemory] tells whether a mapped region
-	// got it. Where memfd_secret is missing or disabled (ENOSYS), the memory
+	// got it. Secret memory cannot be executed: a region built with Exec
+	// gets the other layout, and Protect adding Exec to secret memory fails
+	// (EPERM). Where memfd_secret is missing or disabled (ENOSYS), the memory
 	// is plain anonymous memory, locked (mlock), excluded from core dumps
 	// (MADV_DONTDUMP) and replaced by zeros in a child created by a raw
 	// fork (MADV_WIPEONFORK, Linux 4.14 and later).

@@ -334,7 +334,7 @@ func coreBadCases() []coreBadCase {
 			return coreAnon(t, 1, Read, Private).Advise(Advice(-1))
 		}},
 		coreBadCase{name: "Advise/advice past the last", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Private).Advise(Free + 1)
+			return coreAnon(t, 1, Read, Private).Advise(PopulateWrite + 1)
 		}},
 		coreBadCase{name: "ReadAt/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			n, err := coreAnon(t, 1, Read, Private).ReadAt(make([]byte, 1), -1)

@@ -303,7 +303,7 @@ func (r *Region) mapLocked() error {
 		return nil
 	}
 	mapLen, _ := roundUp(r.length, pageSize) // checked by the constructor
-	if r.flags&Secret != 0 && !testNoSecretMemory {
+	if r.flags&Secret != 0 && r.prot&Exec == 0 && !testNoSecretMemory {
 		f, err := sysSecretMemory(mapLen)
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			return err
