@@ -199,14 +199,17 @@ func storCheckFlags(t *testing.T, r *Region) {
 		t.Errorf("HugePages region at %#x is not aligned to %#x after Resize", first, h)
 	}
 	if r.Flags()&(Guard|Secret) != 0 {
-		for _, a := range []uintptr{first - 1, last + 1} {
-			if r.guards == guardMarkers {
-				// Guard regions are part of the region's mapping.
-				if memFault(unsafe.Pointer(a), false) == 0 {
-					t.Errorf("no fault at the guard region at %#x", a)
+		if r.guards == guardMarkers {
+			// Guard regions are part of the region's mapping.
+			start := unsafe.Pointer(unsafe.SliceData(b))
+			for _, p := range []unsafe.Pointer{unsafe.Add(start, -1), unsafe.Add(start, len(b))} {
+				if memFault(p, false) == 0 {
+					t.Errorf("no fault at the guard region at %p", p)
 				}
-				continue
 			}
+			return
+		}
+		for _, a := range []uintptr{first - 1, last + 1} {
 			v, ok := storFindVMA(t, a)
 			if !ok || v.perm[:3] != "---" {
 				t.Errorf("no guard page at %#x (mapping %+v, found %v)", a, v, ok)
