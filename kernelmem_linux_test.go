@@ -48,13 +48,13 @@ func kernelMapsEntries(t *testing.T, addr uintptr, n uintptr) int {
 // guards fault.
 func kernelCheckGuardEntries(t *testing.T, r *Region, markers bool) {
 	t.Helper()
-	addr := uintptr(memAddr(r)) - uintptr(pageSize)
+	addr := uintptr(regionAddr(r)) - uintptr(pageSize)
 	got := kernelMapsEntries(t, addr, r.mappedLen()+2*uintptr(pageSize))
 	if markers && got != 1 || !markers && got < 3 {
 		t.Errorf("the region of %d bytes with its guard pages takes %d entries of /proc/self/maps, want %s",
 			r.Len(), got, map[bool]string{true: "1", false: "3 or more"}[markers])
 	}
-	memCheckGuards(t, r) // writes to the first and last byte
+	checkGuardPages(t, r) // writes to the first and last byte
 }
 
 // TestGuardRegionIsOneMapping checks that a guarded private anonymous
@@ -63,17 +63,17 @@ func kernelCheckGuardEntries(t *testing.T, r *Region, markers bool) {
 // that the fallback to PROT_NONE pages (forced) takes three and faults the
 // same way.
 func TestGuardRegionIsOneMapping(t *testing.T) {
-	memNeedSmaps(t)
-	platSkipEmulated(t, "/proc/self/maps shows the host's mappings, which qemu-user places itself")
+	needSmaps(t)
+	skipUnderEmulator(t, "/proc/self/maps shows the host's mappings, which qemu-user places itself")
 	for _, fallback := range []bool{false, true} {
 		t.Run(fmt.Sprintf("fallback=%v", fallback), func(t *testing.T) {
 			old := testNoGuardMarkers
 			testNoGuardMarkers = fallback
 			t.Cleanup(func() { testNoGuardMarkers = old })
-			if !fallback && !memKernelAtLeast(6, 13) {
+			if !fallback && !kernelAtLeast(6, 13) {
 				t.Skip("guard regions need Linux 6.13")
 			}
-			r := storAnon(t, 4*pageSize, Read|Write, Private|Guard)
+			r := mapAnon(t, 4*pageSize, Read|Write, Private|Guard)
 			if got := r.guards == guardMarkers; got != !fallback {
 				t.Fatalf("guard regions in use: %v, want %v", got, !fallback)
 			}
@@ -92,7 +92,7 @@ func TestGuardRegionIsOneMapping(t *testing.T) {
 				} else {
 					contents = append(contents, make([]byte, n-len(contents))...)
 				}
-				storCheckContents(t, r, contents)
+				checkContents(t, r, contents)
 				kernelCheckGuardEntries(t, r, !fallback)
 				contents[0], contents[len(contents)-1] = 1, 1
 			}
@@ -121,30 +121,30 @@ func kernelReadProcMem(addr unsafe.Pointer, n int) ([]byte, error) {
 // memory where memfd_secret is allowed, which a read of /proc/self/mem
 // cannot see, while it sees plain memory and the fallback layout of Secret.
 func TestSecretMemoryHiddenFromProcMem(t *testing.T) {
-	platSkipEmulated(t, "qemu-user emulates /proc/self/mem with its own reads")
+	skipUnderEmulator(t, "qemu-user emulates /proc/self/mem with its own reads")
 	secret := pattern(pageSize, 77)
 
-	plain := storAnon(t, pageSize, Read|Write, Private)
+	plain := mapAnon(t, pageSize, Read|Write, Private)
 	copy(plain.Bytes(), secret)
-	if got, err := kernelReadProcMem(memAddr(plain), pageSize); err != nil || !bytes.Equal(got, secret) {
+	if got, err := kernelReadProcMem(regionAddr(plain), pageSize); err != nil || !bytes.Equal(got, secret) {
 		t.Fatalf("read of a plain region through /proc/self/mem: %v, equal %v; want its contents", err, bytes.Equal(got, secret))
 	}
 
-	r := storAnon(t, pageSize, Read|Write, Private|Secret)
+	r := mapAnon(t, pageSize, Read|Write, Private|Secret)
 	copy(r.Bytes(), secret)
 	if !r.SecretMemory() {
-		if memKernelAtLeast(5, 14) {
+		if kernelAtLeast(5, 14) {
 			if _, err := os.Stat("/sys/kernel/mm/secretmem"); err == nil {
 				t.Log("memfd_secret is refused here (secretmem.enable=0?)")
 			}
 		}
 		t.Skip("the kernel gave no secret memory (memfd_secret needs Linux 5.14, enabled)")
 	}
-	m := memCheckEntry(t, r, "lo", "dd", "dc")
+	m := checkSmapsFlags(t, r, "lo", "dd", "dc")
 	if m.flags["wf"] {
 		t.Errorf("secret memory has VmFlag wf")
 	}
-	if got, err := kernelReadProcMem(memAddr(r), pageSize); err == nil {
+	if got, err := kernelReadProcMem(regionAddr(r), pageSize); err == nil {
 		t.Errorf("read of secret memory through /proc/self/mem succeeded (equal to the secret: %v), want an error", bytes.Equal(got, secret))
 	} else if !errors.Is(err, syscall.EIO) {
 		t.Logf("read of secret memory through /proc/self/mem: %v", err)
@@ -176,7 +176,7 @@ func TestSecretMemoryHiddenFromProcMem(t *testing.T) {
 	if r.SecretMemory() {
 		t.Errorf("SecretMemory is true with secret memory turned off")
 	}
-	if got, err := kernelReadProcMem(memAddr(r), pageSize); err != nil || !bytes.Equal(got, secret) {
+	if got, err := kernelReadProcMem(regionAddr(r), pageSize); err != nil || !bytes.Equal(got, secret) {
 		t.Errorf("read of the fallback Secret layout through /proc/self/mem: %v; want its contents, as the kernel sees it", err)
 	}
 }
@@ -215,8 +215,8 @@ func kernelReserveHugePages(t *testing.T, n int) {
 // huge pages from the pool (KernelPageSize in smaps), and that Map fails
 // with ENOMEM when the pool is empty.
 func TestHugeTLBTakesPagesFromThePool(t *testing.T) {
-	memNeedSmaps(t)
-	platSkipEmulated(t, "qemu-user does not pass MAP_HUGETLB on")
+	needSmaps(t)
+	skipUnderEmulator(t, "qemu-user does not pass MAP_HUGETLB on")
 	kernelReserveHugePages(t, 4)
 	hs := HugePageSize()
 	for _, tc := range []struct {
@@ -230,20 +230,20 @@ func TestHugeTLBTakesPagesFromThePool(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := tc.new()
-			r = storMapped(t, r, err)
+			r = mapRegion(t, r, err)
 			if _, err := r.WriteAt(pattern(hs, 3), 0); err != nil {
 				t.Fatal(err)
 			}
-			storCheckContents(t, r, pattern(hs, 3))
-			m := memSmapsAt(t, memAddr(r))
+			checkContents(t, r, pattern(hs, 3))
+			m := smapsAt(t, regionAddr(r))
 			if got := m.counters["KernelPageSize"]; got != int64(hs) {
 				t.Errorf("KernelPageSize %d, want the huge page size %d", got, hs)
 			}
-			if uintptr(memAddr(r))%uintptr(hs) != 0 {
-				t.Errorf("address %p is not aligned to %d", memAddr(r), hs)
+			if uintptr(regionAddr(r))%uintptr(hs) != 0 {
+				t.Errorf("address %p is not aligned to %d", regionAddr(r), hs)
 			}
 			if r.Flags()&Guard != 0 {
-				memCheckGuards(t, r)
+				checkGuardPages(t, r)
 			}
 		})
 	}

@@ -19,7 +19,7 @@ import (
 // protection does not allow the access.
 func TestPopulateAdviceKeepsContents(t *testing.T) {
 	want := pattern(4*pageSize, 11)
-	r := storAnon(t, 4*pageSize, Read|Write, Private)
+	r := mapAnon(t, 4*pageSize, Read|Write, Private)
 	if _, err := r.WriteAt(want, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -28,15 +28,15 @@ func TestPopulateAdviceKeepsContents(t *testing.T) {
 			t.Errorf("Advise(%v): %v", a, err)
 		}
 	}
-	storCheckContents(t, r, want)
+	checkContents(t, r, want)
 
 	f, _ := tempFile(t, want, os.O_RDONLY)
 	fr, err := NewFile(f, 0, len(want), Read, Private)
-	fr = storMapped(t, fr, err)
+	fr = mapRegion(t, fr, err)
 	if err := fr.Advise(PopulateRead); err != nil {
 		t.Errorf("Advise(PopulateRead) of a file region: %v", err)
 	}
-	storCheckContents(t, fr, want)
+	checkContents(t, fr, want)
 
 	for _, tc := range []struct {
 		prot Prot
@@ -93,7 +93,7 @@ func TestHugeTLBRefusedWithoutPool(t *testing.T) {
 // region that is not mapped or not Secret, and on systems without
 // memfd_secret.
 func TestSecretMemoryOnlyWhileMapped(t *testing.T) {
-	plain := storAnon(t, pageSize, Read|Write, Private)
+	plain := mapAnon(t, pageSize, Read|Write, Private)
 	if plain.SecretMemory() {
 		t.Errorf("SecretMemory of a plain region is true")
 	}
@@ -107,7 +107,7 @@ func TestSecretMemoryOnlyWhileMapped(t *testing.T) {
 	if r.SecretMemory() {
 		t.Errorf("SecretMemory of an unmapped region is true")
 	}
-	r = storMapped(t, r, nil)
+	r = mapRegion(t, r, nil)
 	if runtime.GOOS != "linux" && r.SecretMemory() {
 		t.Errorf("SecretMemory is true on %s", runtime.GOOS)
 	}

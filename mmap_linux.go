@@ -23,14 +23,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The flags of mmap behind Populate, NoReserve and Secret on this system (0:
-// none; see sysMap).
-const (
-	mapPopulate  = unix.MAP_POPULATE
-	mapNoReserve = unix.MAP_NORESERVE
-	mapConceal   = 0
-	mapHugeTLB   = unix.MAP_HUGETLB
-)
+// The flags of mmap behind Populate, NoReserve, Secret and HugeTLB here (0:
+// none).
+const mapPopulate, mapNoReserve, mapConceal, mapHugeTLB = unix.MAP_POPULATE, unix.MAP_NORESERVE, 0, unix.MAP_HUGETLB
 
 var adviceTable = posixAdvice(map[Advice]int{
 	HugePage:   unix.MADV_HUGEPAGE,

@@ -72,12 +72,12 @@ func (c *populateChecker) checkRss(what string, r *Region) {
 		c.errorf("%s: %v", what, err)
 		return
 	}
-	maps, err := memParseSmaps(data)
+	maps, err := parseSmaps(data)
 	if err != nil {
 		c.errorf("%s: %v", what, err)
 		return
 	}
-	addr := uintptr(memAddr(r))
+	addr := uintptr(regionAddr(r))
 	for _, m := range maps {
 		if m.start == addr && m.end == addr+r.mappedLen() {
 			if got := m.counters["Rss"]; got != int64(r.mappedLen()) {
@@ -232,11 +232,11 @@ func populatePastEOF(c *populateChecker) {
 // where a page cannot be faulted in (a full 1 MiB tmpfs, a page past the end
 // of the file) instead of crashing, with the advice and with the touch.
 func TestPopulateReportsFaults(t *testing.T) {
-	memNeedSmaps(t)
-	platSkipEmulated(t, "qemu-user turns the SIGBUS of a page past the end of a file into its own crash")
+	needSmaps(t)
+	skipUnderEmulator(t, "qemu-user turns the SIGBUS of a page past the end of a file into its own crash")
 	dir := ""
 	if os.Geteuid() == 0 {
-		dir = storSmallFS(t)
+		dir = smallFS(t)
 	} else {
 		t.Log("not root: the full tmpfs is not tested, only the end of a file")
 	}
@@ -269,8 +269,8 @@ func TestPopulateReportsFaults(t *testing.T) {
 // TestPopulateAdviceFaultsInWholeRegion checks in smaps that the populate
 // advice, and the touch that stands in for it, fault every page in.
 func TestPopulateAdviceFaultsInWholeRegion(t *testing.T) {
-	memNeedSmaps(t)
-	platSkipEmulated(t, "smaps shows the host's mappings, which qemu-user places and merges itself")
+	needSmaps(t)
+	skipUnderEmulator(t, "smaps shows the host's mappings, which qemu-user places and merges itself")
 	const n = 8
 	for _, touch := range []bool{false, true} {
 		t.Run(fmt.Sprintf("touch=%v", touch), func(t *testing.T) {
@@ -298,18 +298,18 @@ func TestPopulateAdviceFaultsInWholeRegion(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					r = storMapped(t, r, nil)
-					if rss := memIsolatedEntry(t, r).counters["Rss"]; rss != 0 {
+					r = mapRegion(t, r, nil)
+					if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 0 {
 						t.Fatalf("Rss %d before the advice, want 0", rss)
 					}
 					if err := r.Advise(tc.advice); err != nil {
 						t.Fatalf("Advise(%v): %v", tc.advice, err)
 					}
-					if rss := memIsolatedEntry(t, r).counters["Rss"]; rss != int64(n*pageSize) {
+					if rss := isolatedSmaps(t, r).counters["Rss"]; rss != int64(n*pageSize) {
 						t.Errorf("Rss %d after Advise(%v), want %d", rss, tc.advice, n*pageSize)
 					}
 					if r.file != nil {
-						storCheckContents(t, r, pattern(n*pageSize, 9))
+						checkContents(t, r, pattern(n*pageSize, 9))
 					}
 				})
 			}
@@ -320,18 +320,18 @@ func TestPopulateAdviceFaultsInWholeRegion(t *testing.T) {
 // TestPopulateResizeFaultsInNewPages checks that Resize of a Populate
 // region faults the new pages in, with the advice and with the touch.
 func TestPopulateResizeFaultsInNewPages(t *testing.T) {
-	memNeedSmaps(t)
-	platSkipEmulated(t, "smaps shows the host's mappings, which qemu-user places and merges itself")
+	needSmaps(t)
+	skipUnderEmulator(t, "smaps shows the host's mappings, which qemu-user places and merges itself")
 	for _, touch := range []bool{false, true} {
 		t.Run(fmt.Sprintf("touch=%v", touch), func(t *testing.T) {
 			old := testNoPopulateAdvice
 			testNoPopulateAdvice = touch
 			t.Cleanup(func() { testNoPopulateAdvice = old })
-			r := storAnon(t, 2*pageSize, Read|Write, Shared|Populate)
+			r := mapAnon(t, 2*pageSize, Read|Write, Shared|Populate)
 			if err := r.Resize(8 * pageSize); err != nil {
 				t.Fatal(err)
 			}
-			if rss := memIsolatedEntry(t, r).counters["Rss"]; rss != 8*int64(pageSize) {
+			if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 8*int64(pageSize) {
 				t.Errorf("Rss %d after Resize to 8 pages with Populate, want %d", rss, 8*pageSize)
 			}
 		})

@@ -22,26 +22,36 @@ import (
 type Region struct {
 	mu regionLock // see lock.go: ReadAt and WriteAt do not take it
 
-	// Set by the constructor and never changed (length: see below).
-	file   *os.File // backing file; nil for anonymous memory and for Open once mapped
-	name   string   // the file's name, or "anonymous"
-	off    int64
-	length int  // set by the constructor, changed only by Resize and Grow with mu held for writing: read it with mu held
-	prot   Prot // protection the region was built with
-	flags  Flag
-	opened bool // built by Open, which closes the file once mapped
-	owned  bool // built by NewSharedMemory: Close closes the file
-	device bool // the file is a device: no end-of-file check
+	// Set by the constructor and never changed.
+	src   source // where the memory comes from
+	name  string // the file's name, or "anonymous"
+	off   int64  // offset in the file; 0 for anonymous memory
+	prot  Prot   // protection the region was built with
+	flags Flag
 
-	// Guarded by mu.
+	// Guarded by mu: written with it held for writing, read with it held.
+	//
+	// file is the backing file: set by the constructor for every source but
+	// srcAnon, and cleared (nil) for good when the region stops using it:
+	// by Open once mapped, by Close for srcShared. length changes only by
+	// Resize and Grow.
+	//
+	// When mapped, addr is the start of the data (nil when length is 0) and
+	// [base, base+size) is what Unmap releases: the data rounded up to whole
+	// pages, plus any guard pages, alignment slack and reservation around it,
+	// so base <= addr and addr+length <= base+size. When not mapped, addr
+	// and base are nil and size is 0. reserve is the size given to Reserve
+	// (0: none); a reserved region never moves while mapped.
+	file    *os.File
+	length  int
 	mapped  bool
-	cur     Prot           // current protection
-	addr    unsafe.Pointer // start of the data; nil when not mapped or empty
-	base    unsafe.Pointer // start of what Unmap releases
-	size    uintptr        // length of what Unmap releases
-	reserve int            // bytes of address space to reserve at Map (Reserve)
-	guards  guardKind      // how the guard pages of the mapping are made, chosen at Map
-	secret  *os.File       // memfd_secret file holding a Secret region's memory while mapped, or nil
+	cur     Prot // current protection: prot at Map, then what Protect set
+	addr    unsafe.Pointer
+	base    unsafe.Pointer
+	size    uintptr
+	reserve int
+	guards  guardKind // how the guard pages are made, chosen at Map
+	secret  *os.File  // memfd_secret file holding a Secret region's memory while mapped, or nil
 }
 
 // guardKind is how a region's guard pages are made.
@@ -114,7 +124,7 @@ func (r *Region) chooseGuards() guardKind {
 	switch {
 	case r.flags&(Guard|Secret) == 0:
 		return noGuards
-	case r.file == nil && r.flags&Private != 0 && r.flags&(Secret|HugeTLB|HugePages|Locked) == 0 &&
+	case r.src == srcAnon && r.flags&Private != 0 && r.flags&(Secret|HugeTLB|HugePages|Locked) == 0 &&
 		r.reserve == 0 && !testNoGuardMarkers && sysHasGuardMarkers():
 		return guardMarkers
 	}
@@ -135,6 +145,24 @@ func (r *Region) mapFlags() Flag {
 	}
 	return f
 }
+
+// source is where a region's memory comes from.
+type source uint8
+
+const (
+	srcAnon   source = iota // anonymous memory (NewAnon): no file
+	srcFile                 // a regular file (NewFile), the caller's to close
+	srcDevice               // a device (NewFile): no end-of-file check
+	srcOpened               // a file opened by Open, closed once mapped: never mapped again
+	srcShared               // a memory file made by NewSharedMemory, closed by Close
+)
+
+// hasFile reports whether the region's memory comes from a file (it may
+// have been closed since: see Region.file).
+func (s source) hasFile() bool { return s != srcAnon }
+
+// checksEOF reports whether the file's end limits the region.
+func (s source) checksEOF() bool { return s == srcFile || s == srcOpened || s == srcShared }
 
 // compile-time checks of the interfaces a Region implements.
 var (
@@ -271,10 +299,10 @@ func (r *Region) Map() error {
 	if r.mapped {
 		return ErrMapped
 	}
-	if r.opened && r.file == nil {
+	if r.src == srcOpened && r.file == nil {
 		return errClosedRegion
 	}
-	if r.owned && r.file == nil {
+	if r.src == srcShared && r.file == nil {
 		return errClosedShared
 	}
 	return r.mapLocked()
@@ -288,7 +316,7 @@ func (r *Region) mapLocked() error {
 		if fd == ^uintptr(0) {
 			return fmt.Errorf("mmap: %s: %w", r.name, os.ErrClosed)
 		}
-		if !r.device {
+		if r.src.checksEOF() {
 			size, err := sysFileSize(fd)
 			if err != nil {
 				return pathError("fstat", r.name, err)
@@ -415,7 +443,7 @@ func (r *Region) applyFlags(mem unsafe.Pointer, off, n int) error {
 		}
 	}
 	if r.flags&Populate != 0 && r.cur&(Read|Write) != 0 {
-		if err := r.populate(mem, off, n, r.file == nil && r.cur&Write != 0); err != nil {
+		if err := r.populate(mem, off, n, !r.src.hasFile() && r.cur&Write != 0); err != nil {
 			return err
 		}
 		if r.flags&HugePages != 0 {
@@ -457,7 +485,7 @@ func (r *Region) populate(mem unsafe.Pointer, off, n int, write bool) error {
 			return pathError("madvise", r.name, err)
 		}
 	}
-	if r.file != nil {
+	if r.src.hasFile() {
 		// Start reading the whole range in at once; the touch then waits
 		// for it. It is only a hint, so its error does not matter.
 		_ = sysAdvise(addr, uintptr(n), WillNeed)
@@ -468,7 +496,7 @@ func (r *Region) populate(mem unsafe.Pointer, off, n int, write bool) error {
 // pastEOF reports whether a file region's first end bytes reach past the
 // last page of its file.
 func (r *Region) pastEOF(end int) bool {
-	if r.file == nil || r.device {
+	if !r.src.checksEOF() || r.file == nil {
 		return false
 	}
 	size, err := sysFileSize(r.file.Fd())
@@ -599,7 +627,7 @@ var testHookWiped func([]byte)
 // returns nil and Map fails with an error matching fs.ErrClosed. A second
 // Close of such a region returns an error matching fs.ErrClosed.
 func (r *Region) Close() error {
-	if r.owned {
+	if r.src == srcShared {
 		return r.closeOwned()
 	}
 	return r.Unmap()
@@ -647,7 +675,7 @@ func (r *Region) flush(off, n int, async bool) error {
 	if off > r.length || n > r.length-off {
 		return invalidf("flush range [%d, %d+%d) outside region of length %d", off, off, n, r.length)
 	}
-	if r.flags&Shared == 0 || (r.file == nil && !r.opened) || n == 0 {
+	if r.flags&Shared == 0 || !r.src.hasFile() || n == 0 {
 		return nil
 	}
 	start := pageOf(off)

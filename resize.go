@@ -45,10 +45,10 @@ func (r *Region) Reserve(max int) error {
 	if r.mapped {
 		return ErrMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
-	if r.file != nil && !fileInReservation {
+	if r.src.hasFile() && !fileInReservation {
 		return unsupportedf("Reserve for a file region on %s", runtime.GOOS)
 	}
 	if max < 0 {
@@ -106,20 +106,20 @@ func (r *Region) resizeLocked(length int) error {
 	if !r.mapped {
 		return ErrNotMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
 	if length <= 0 {
 		return invalidf("%s: length %d is not positive", r.name, length)
 	}
 	newLen, ok := roundUp(length, pageSize)
-	if !ok || (r.file != nil && int64(newLen) > math.MaxInt64-r.off) {
+	if !ok || (r.src.hasFile() && int64(newLen) > math.MaxInt64-r.off) {
 		return invalidf("%s: length %d overflows", r.name, length)
 	}
 	if err := r.checkFile(); err != nil {
 		return err
 	}
-	if r.file != nil && !r.device {
+	if r.src.checksEOF() {
 		size, err := sysFileSize(r.file.Fd())
 		if err != nil {
 			return pathError("fstat", r.name, err)
@@ -174,7 +174,7 @@ func (r *Region) fdOff(off int) (uintptr, int64) {
 	if r.secret != nil {
 		return r.secret.Fd(), int64(off)
 	}
-	if r.file == nil {
+	if !r.src.hasFile() {
 		return ^uintptr(0), 0
 	}
 	return r.file.Fd(), r.off + int64(off)
@@ -212,7 +212,7 @@ func (r *Region) shrink(oldLen, newLen int) error {
 	if r.guards == guardMarkers {
 		return r.shrinkMarked(oldLen, newLen)
 	}
-	if r.file != nil && !r.reserved() && !partialViewUnmap {
+	if r.src.hasFile() && !r.reserved() && !partialViewUnmap {
 		// The view cannot lose its tail: map a shorter one instead.
 		return r.moveView(oldLen, newLen)
 	}
@@ -392,7 +392,7 @@ func (r *Region) growMapping(oldLen, newLen int, g geometry) error {
 			return r.growInPlace(oldLen, newLen)
 		}
 		// No room: only a region without Reserve gets here, to move.
-	} else if r.file != nil || r.flags&Private != 0 {
+	} else if r.src.hasFile() || r.flags&Private != 0 {
 		// Shared anonymous memory cannot grow with mremap: its backing
 		// object keeps the old size and the new pages would raise SIGBUS.
 		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
@@ -437,7 +437,7 @@ func (r *Region) growFlags(oldLen, newLen int) error {
 // themselves; elsewhere the contents of anonymous and private memory are
 // copied (a shared file region needs no copy: the file holds its contents).
 func (r *Region) move(oldLen, newLen int, g geometry) error {
-	if r.file != nil && !fileInReservation {
+	if r.src.hasFile() && !fileInReservation {
 		// No reservation can hold the view, nor guard pages or alignment,
 		// which file regions there do not have.
 		return r.moveView(oldLen, newLen)
@@ -452,7 +452,7 @@ func (r *Region) move(oldLen, newLen int, g geometry) error {
 	}
 	dst := g.place(base)
 	moved := false
-	if r.file != nil || r.flags&Private != 0 {
+	if r.src.hasFile() || r.flags&Private != 0 {
 		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			sysUnmap(base, uintptr(resLen))
@@ -515,7 +515,7 @@ func (r *Region) moveView(oldLen, newLen int) error {
 // where it mapped them, also with an error once they are mapped.
 func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
-	copying := r.file == nil && r.secret == nil || r.flags&Private != 0 && r.secret == nil
+	copying := r.secret == nil && (!r.src.hasFile() || r.flags&Private != 0)
 	prot := r.cur
 	if copying {
 		prot = Read | Write
@@ -579,7 +579,7 @@ func (r *Region) Grow(length int) error {
 	if !r.mapped {
 		return ErrNotMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
 	if length < r.length {
@@ -592,7 +592,7 @@ func (r *Region) Grow(length int) error {
 	if err := r.checkFile(); err != nil {
 		return err
 	}
-	if r.file != nil && !r.device {
+	if r.src.checksEOF() {
 		if int64(length) > math.MaxInt64-r.off-int64(pageSize) {
 			return invalidf("%s: length %d overflows", r.name, length)
 		}
