@@ -211,7 +211,9 @@ const (
 	// region's length, and every length given to Resize, must be a multiple
 	// of HugePageSize (ErrUnaligned otherwise). The kernel takes the pages
 	// from the pool at Map: when it holds too few, Map fails with an
-	// *fs.PathError of Op "mmap" matching syscall.ENOMEM.
+	// *fs.PathError of Op "mmap" matching syscall.ENOMEM. Where the system
+	// refuses huge pages for the mapping (EINVAL, as qemu-user does), the
+	// error of Map matches errors.ErrUnsupported as well as the errno.
 	//
 	// HugeTLB on a file region, or with HugePages or Secret, is an invalid
 	// argument (fs.ErrInvalid). It gives an error matching

@@ -387,7 +387,13 @@ func (r *Region) mapSpan(fd uintptr, mapLen int) error {
 		}
 	}
 	if err != nil {
-		return pathError("mmap", r.name, err)
+		err = pathError("mmap", r.name, err)
+		if r.flags&HugeTLB != 0 && errors.Is(err, fs.ErrInvalid) {
+			// The arguments were checked: the system refuses huge pages
+			// for this mapping (an emulator such as qemu-user does).
+			return fmt.Errorf("mmap: %s: huge pages refused: %w (%w)", r.name, errors.ErrUnsupported, err)
+		}
+		return err
 	}
 	r.addr, r.base, r.size, r.cur = addr, base, uintptr(resLen), r.prot
 	if err := r.applyFlags(r.addr, 0, mapLen); err != nil {
