@@ -28,6 +28,9 @@ func TestPopulateAdviceKeepsContents(t *testing.T) {
 			t.Errorf("Advise(%v): %v", a, err)
 		}
 	}
+	if err := r.AdviseRange(pageSize, 2*pageSize, PopulateWrite); err != nil {
+		t.Errorf("AdviseRange(PopulateWrite) of two pages: %v", err)
+	}
 	checkContents(t, r, want)
 
 	f, _ := tempFile(t, want, os.O_RDONLY)

@@ -185,6 +185,7 @@ func populateFullTmpfs(c *populateChecker, dir string) {
 	defer r.Unmap()
 	c.checkFault("PopulateWrite advice beyond the tmpfs", r.Advise(PopulateWrite), false)
 	c.checkFault("PopulateRead advice beyond the tmpfs", r.Advise(PopulateRead), false)
+	c.checkFault("AdviseRange(PopulateWrite) of the second MiB", r.AdviseRange(1<<20, 1<<20, PopulateWrite), false)
 }
 
 // populatePastEOF maps a file of 4 pages and cuts it to one.
@@ -217,6 +218,10 @@ func populatePastEOF(c *populateChecker) {
 	}
 	c.checkFault("PopulateRead advice past the end of the file", r.Advise(PopulateRead), true)
 	c.checkFault("PopulateWrite advice past the end of the file", r.Advise(PopulateWrite), true)
+	c.checkFault("AdviseRange(PopulateRead) of the last page, past the end of the file", r.AdviseRange(3*ps, ps, PopulateRead), true)
+	if err := r.AdviseRange(0, ps, PopulateWrite); err != nil {
+		c.errorf("AdviseRange(PopulateWrite) of the page inside the file: %v", err)
+	}
 	// Map and Resize check the file's size first.
 	if err := r.Resize(8 * ps); !errors.Is(err, ErrPastEOF) {
 		c.errorf("Resize with Populate past the end of the file: %v, want ErrPastEOF", err)
