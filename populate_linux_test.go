@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,6 +64,9 @@ func (c *populateChecker) checkFault(what string, err error, pastEOF bool) {
 // checkRss checks that the smaps entry of r's memory has an Rss of its
 // whole length.
 func (c *populateChecker) checkRss(what string, r *Region) {
+	if emulated() {
+		return // smaps shows the host's pages, which qemu-user places and sizes itself
+	}
 	if err := r.Advise(Random); err != nil { // splits the entry off its neighbours
 		c.errorf("%s: %v", what, err)
 		return
@@ -237,12 +241,17 @@ func populatePastEOF(c *populateChecker) {
 // where a page cannot be faulted in (a full 1 MiB tmpfs, a page past the end
 // of the file) instead of crashing, with the advice and with the touch.
 func TestPopulateReportsFaults(t *testing.T) {
-	needSmaps(t)
-	skipUnderEmulator(t, "qemu-user turns the SIGBUS of a page past the end of a file into its own crash")
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux only")
+	}
 	dir := ""
-	if os.Geteuid() == 0 {
+	switch {
+	case emulated():
+		t.Logf("under %s: the full tmpfs is not tested, only the end of a file: "+
+			"pages of a file beyond what its tmpfs holds read as zeros there instead of faulting", os.Getenv(emulatorEnv))
+	case os.Geteuid() == 0:
 		dir = smallFS(t)
-	} else {
+	default:
 		t.Log("not root: the full tmpfs is not tested, only the end of a file")
 	}
 	for _, touch := range []bool{false, true} {
