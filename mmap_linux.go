@@ -1,5 +1,6 @@
 // This file holds what Linux has beyond other unix: MAP_POPULATE, the full
-// set of madvise advice, transparent huge pages and mincore.
+// set of madvise advice, transparent huge pages, mincore and
+// cachestat.
 
 package mmap
 
@@ -66,4 +67,21 @@ func sysResident(addr unsafe.Pointer, length uintptr, res []bool) error {
 		}
 	}
 	return nil
+}
+
+// sysCachestat counts the cached pages of n bytes of the file fd at off (n
+// 0: to the end of the file) with cachestat(2).
+func sysCachestat(fd uintptr, off, n int64) (CacheStat, error) {
+	rng := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+	var cs unix.Cachestat_t
+	if err := unix.Cachestat(uint(fd), &rng, &cs, 0); err != nil {
+		return CacheStat{}, err
+	}
+	return CacheStat{
+		Cached:          int64(cs.Cache),
+		Dirty:           int64(cs.Dirty),
+		Writeback:       int64(cs.Writeback),
+		Evicted:         int64(cs.Evicted),
+		RecentlyEvicted: int64(cs.Recently_evicted),
+	}, nil
 }
