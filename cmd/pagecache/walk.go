@@ -14,9 +14,13 @@ type devIno struct{ dev, ino uint64 }
 // An entry is a regular file found by the walk.
 type entry struct {
 	path  string
-	size  int64  // size at the time of the walk
+	size  int64  // size at the time of the walk, if the walk read it (else 0)
 	id    devIno // valid if hasID
 	hasID bool
+	root  uint64 // the device of the path argument, if hasRoot and -xdev
+	// hasRoot is set when the file must be on the device root: it was
+	// found in a directory without reading its status (-xdev).
+	hasRoot bool
 	// follow is set when the path may be a symbolic link: it was named on
 	// the command line or reached through a link with -follow. Otherwise it
 	// is opened with O_NOFOLLOW, so that a file replaced by a link since the
@@ -28,7 +32,12 @@ type entry struct {
 type walker struct {
 	follow bool     // follow symbolic links found in directories
 	xdev   bool     // stay on the file system of each path argument
-	ignore []string // patterns of base names of files and directories to skip
+	ignore  []string // patterns of base names of files and directories to skip
+	include []string // if any, patterns of base names of the files to visit
+	// stat makes the walk read the status of every file (its size, for a
+	// progress bar). Otherwise regular files found in directories are
+	// visited without, and the worker reads it once it has opened them.
+	stat bool
 
 	visit func(entry)                      // called for each regular file
 	warn  func(format string, args ...any) // reports a skipped file or directory
@@ -51,7 +60,7 @@ func (w *walker) walk(ctx context.Context, path string) {
 	case fi.Mode().IsRegular():
 		w.file(path, fi, true)
 	default:
-		w.warn("%s: not a regular file or directory (%v)", path, fi.Mode().Type())
+		w.warn("%s: is a %s, not a regular file or directory", path, kindName(fi.Mode().Type()))
 	}
 }
 
@@ -69,7 +78,14 @@ func (w *walker) walkDir(ctx context.Context, path string, root uint64, stack []
 		if ctx.Err() != nil {
 			return
 		}
-		if w.ignored(e.Name()) {
+		if matchAny(w.ignore, e.Name()) {
+			continue
+		}
+		if e.Type().IsRegular() && !w.stat {
+			// The worker reads the status once it has the file open.
+			if len(w.include) == 0 || matchAny(w.include, e.Name()) {
+				w.visit(entry{path: filepath.Join(path, e.Name()), root: root, hasRoot: w.xdev && hasID})
+			}
 			continue
 		}
 		p := filepath.Join(path, e.Name())
@@ -111,9 +127,9 @@ func (w *walker) walkDir(ctx context.Context, path string, root uint64, stack []
 	}
 }
 
-// ignored reports whether name matches one of the ignore patterns.
-func (w *walker) ignored(name string) bool {
-	for _, pat := range w.ignore {
+// matchAny reports whether name matches one of the patterns.
+func matchAny(patterns []string, name string) bool {
+	for _, pat := range patterns {
 		if ok, _ := filepath.Match(pat, name); ok { // patterns are checked by parse
 			return true
 		}
@@ -133,6 +149,9 @@ func onStack(stack []devIno, id devIno) bool {
 // file visits a regular file, once only if it can be reached twice: through
 // hard links or, with -follow, through symbolic links.
 func (w *walker) file(path string, fi fs.FileInfo, follow bool) {
+	if len(w.include) > 0 && !matchAny(w.include, filepath.Base(path)) {
+		return
+	}
 	id, nlink, ok := fileID(fi)
 	if ok && (nlink > 1 || follow || w.follow) {
 		if _, dup := w.seen[id]; dup {
