@@ -132,11 +132,8 @@ func (t *textReporter) header() {
 		}
 		switch {
 		case c.name == "map":
-			b = pad(b, c.title, t.mapWidth+2, false)
-			b = append(b, ' ')
+			b = pad(b, c.title, t.mapColumn(), false)
 		case c.width == 0:
-			b = append(b, c.title...)
-		case c.name == "path" || i == 0 && c.width == 0:
 			b = append(b, c.title...)
 		default:
 			b = pad(b, c.title, c.width, true)
@@ -148,6 +145,10 @@ func (t *textReporter) header() {
 	t.buf = append(b, '\n')
 	t.w.Write(t.buf)
 }
+
+// mapColumn returns the width of the map column: the map and its brackets,
+// or its title.
+func (t *textReporter) mapColumn() int { return max(t.mapWidth+2, len("RESIDENCY")) }
 
 // pad appends s padded to width, on the left if right-aligned.
 func pad(b []byte, s string, width int, right bool) []byte {
@@ -216,8 +217,11 @@ func (t *textReporter) rowOf(size, pages, known int64, from source, res, dirty, 
 		case "recent":
 			v = t.count(from, true, rec)
 		case "map":
-			b = pad(b, string(bar), t.mapWidth+2, false)
-			b = append(b, ' ')
+			if i < len(t.cols)-1 {
+				b = pad(b, string(bar), t.mapColumn(), false)
+			} else {
+				b = append(b, bar...)
+			}
 			continue
 		case "path":
 			b = append(b, path...)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 
@@ -74,7 +75,7 @@ func populate(b []byte, path string) error {
 	case err == unix.EINVAL:
 		return errors.ErrUnsupported
 	case err == unix.EFAULT:
-		return &fs.PathError{Op: "madvise", Path: path, Err: errTruncated}
+		return fmt.Errorf("%s: %w: %w", path, errTruncated, mmap.ErrFault)
 	}
 	return &fs.PathError{Op: "madvise", Path: path, Err: err}
 }

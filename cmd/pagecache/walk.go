@@ -30,8 +30,8 @@ type entry struct {
 
 // A walker finds the regular files under the paths it is given.
 type walker struct {
-	follow bool     // follow symbolic links found in directories
-	xdev   bool     // stay on the file system of each path argument
+	follow  bool     // follow symbolic links found in directories
+	xdev    bool     // stay on the file system of each path argument
 	ignore  []string // patterns of base names of files and directories to skip
 	include []string // if any, patterns of base names of the files to visit
 	// stat makes the walk read the status of every file (its size, for a
