@@ -49,6 +49,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +64,11 @@ const (
 )
 
 func main() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		// The work is one file after another: a second processor would
+		// only cost memory (its caches) and handoffs.
+		runtime.GOMAXPROCS(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -623,6 +629,7 @@ func (t *topFiles) keep(r result, buf []int64) result {
 	if r.buckets != nil {
 		r.buckets = append(buf[:0], r.buckets...)
 	}
+	r.path = strings.Clone(r.path) // may be a view of the walk's buffer
 	return r
 }
 

@@ -134,7 +134,7 @@ var (
 // pages. On error the file is skipped; locked windows of it are released.
 // errDuplicate and errTooLarge say that the file was skipped on purpose.
 func (w *worker) process(ctx context.Context, e entry) (res result, err error) {
-	h, st, err := openFile(e.path, e.follow)
+	h, st, err := openEntry(e)
 	if err != nil {
 		return res, err
 	}

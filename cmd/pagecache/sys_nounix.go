@@ -19,7 +19,8 @@ type handle struct {
 	f    *os.File
 }
 
-func openFile(path string, _ bool) (handle, fileStat, error) {
+func openEntry(e entry) (handle, fileStat, error) {
+	path := e.path
 	f, err := os.Open(path)
 	if err != nil {
 		return handle{}, fileStat{}, err

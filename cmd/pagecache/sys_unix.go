@@ -23,17 +23,24 @@ type handle struct {
 	f    *os.File // nil until file is called; then it owns fd
 }
 
-// openFile opens path read-only without following a final symbolic link
-// (unless follow) and without blocking on a FIFO that replaced a file, and
-// reads its status.
-func openFile(path string, follow bool) (handle, fileStat, error) {
+// openEntry opens the file of e read-only without following a final
+// symbolic link (unless e.follow) and without blocking on a FIFO that
+// replaced a file, and reads its status.
+func openEntry(e entry) (handle, fileStat, error) {
+	path, follow := e.path, e.follow
 	flags := unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC
 	if !follow {
 		flags |= unix.O_NOFOLLOW
 	}
-	fd, err := unix.Open(path, flags, 0)
-	for err == unix.EINTR {
+	var fd int
+	var err error
+	if e.name != nil {
+		fd, err = openat(e.dirfd, e.name, flags)
+	} else {
 		fd, err = unix.Open(path, flags, 0)
+		for err == unix.EINTR {
+			fd, err = unix.Open(path, flags, 0)
+		}
 	}
 	if err != nil {
 		if err == unix.ELOOP && !follow {

@@ -88,7 +88,8 @@ func TestPagecacheWalk(t *testing.T) {
 	t.Run("ignore", func(t *testing.T) {
 		w := &walker{xdev: true, ignore: []string{"b", "t*"}}
 		var files []string
-		w.visit = func(e entry) { files = append(files, e.path) }
+		// Without stat, the walk is the fast one: paths are views.
+		w.visit = func(e entry) { files = append(files, strings.Clone(e.path)) }
 		w.warn = func(format string, a ...any) { t.Errorf(format, a...) }
 		w.walk(context.Background(), dir)
 		// a/b is not entered, top and c/three are skipped: c/three is met
@@ -336,5 +337,26 @@ func TestPagecacheTouchFault(t *testing.T) {
 	// Counting it now finds the file shorter than the walk said.
 	if res, err := w.process(context.Background(), entry{path: path, size: 3 * pageSize}); err != nil || res.pages != 1 || res.resident() != 1 {
 		t.Errorf("after truncation: %+v, %v; want 1 page, resident", res, err)
+	}
+}
+
+func TestPagecacheFastWalkMatchesPortable(t *testing.T) {
+	// The repository: the fast walk (no status read per file) and the
+	// portable one (os.ReadDir and a status per file) find the same files
+	// in the same order, and as many directories.
+	walk := func(stat bool) ([]string, int) {
+		var files []string
+		w := &walker{xdev: true, stat: stat, ignore: []string{".git"},
+			visit: func(e entry) { files = append(files, strings.Clone(e.path)) },
+			warn:  func(format string, a ...any) { t.Errorf(format, a...) },
+		}
+		w.walk(context.Background(), "../..")
+		return files, w.dirs
+	}
+	fast, fastDirs := walk(false)
+	portable, dirs := walk(true)
+	if !slices.Equal(fast, portable) || fastDirs != dirs || len(fast) < 50 {
+		t.Errorf("fast walk: %d files, %d directories; portable: %d files, %d directories\nfast %q\nportable %q",
+			len(fast), fastDirs, len(portable), dirs, fast, portable)
 	}
 }

@@ -21,6 +21,11 @@ type entry struct {
 	// hasRoot is set when the file must be on the device root: it was
 	// found in a directory without reading its status (-xdev).
 	hasRoot bool
+	// name, if not nil, is the file's name, NUL-terminated, in the
+	// directory open as dirfd (the fast walk): the file is opened there.
+	// path and name are valid only while the entry is visited.
+	name  *byte
+	dirfd int
 	// follow is set when the path may be a symbolic link: it was named on
 	// the command line or reached through a link with -follow. Otherwise it
 	// is opened with O_NOFOLLOW, so that a file replaced by a link since the
@@ -44,6 +49,7 @@ type walker struct {
 
 	dirs int                 // directories walked
 	seen map[devIno]struct{} // files that may be reached twice
+	fast fastState           // reused memory of the fast walk
 }
 
 // walk walks one path argument. It stops early when ctx is done.
@@ -68,6 +74,9 @@ func (w *walker) walk(ctx context.Context, path string) {
 // it belongs to; stack holds the directories from that argument down to
 // path, to detect loops through symbolic links.
 func (w *walker) walkDir(ctx context.Context, path string, root uint64, stack []devIno, hasID bool) {
+	if !w.stat && w.walkDirFast(ctx, path, root, stack, hasID) {
+		return
+	}
 	w.dirs++
 	ents, err := os.ReadDir(path)
 	if err != nil {
@@ -89,18 +98,13 @@ func (w *walker) walkDir(ctx context.Context, path string, root uint64, stack []
 			continue
 		}
 		p := filepath.Join(path, e.Name())
-		var fi fs.FileInfo
-		linked := e.Type()&fs.ModeSymlink != 0
-		if linked {
-			if !w.follow {
-				continue
+		if e.Type()&fs.ModeSymlink != 0 {
+			if w.follow {
+				w.linked(ctx, p, root, stack, hasID)
 			}
-			if fi, err = os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-				continue // a dangling link has nothing to cache
-			}
-		} else {
-			fi, err = e.Info()
+			continue
 		}
+		fi, err := e.Info()
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				w.warn("%s: vanished during the walk", p)
@@ -109,22 +113,42 @@ func (w *walker) walkDir(ctx context.Context, path string, root uint64, stack []
 			}
 			continue
 		}
-		id, _, ok := fileID(fi)
-		if w.xdev && ok && hasID && id.dev != root {
-			continue // a mount point or a file on another file system
-		}
-		switch {
-		case fi.IsDir():
-			if ok && onStack(stack, id) {
-				w.warn("%s: symbolic link loop, not walked again", p)
-				continue
-			}
-			w.walkDir(ctx, p, root, append(stack, id), hasID && ok)
-		case fi.Mode().IsRegular():
-			w.file(p, fi, linked)
-		}
-		// Special files (devices, FIFOs, sockets) are skipped silently.
+		w.found(ctx, p, fi, false, root, stack, hasID)
 	}
+}
+
+// linked visits what the symbolic link p found in a directory points to
+// (-follow).
+func (w *walker) linked(ctx context.Context, p string, root uint64, stack []devIno, hasID bool) {
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return // a dangling link has nothing to cache
+	}
+	if err != nil {
+		w.warn("%v", err)
+		return
+	}
+	w.found(ctx, p, fi, true, root, stack, hasID)
+}
+
+// found visits p, found in a directory, whose status is fi: a directory is
+// walked, a regular file visited, anything else skipped silently.
+func (w *walker) found(ctx context.Context, p string, fi fs.FileInfo, linked bool, root uint64, stack []devIno, hasID bool) {
+	id, _, ok := fileID(fi)
+	if w.xdev && ok && hasID && id.dev != root {
+		return // a mount point or a file on another file system
+	}
+	switch {
+	case fi.IsDir():
+		if ok && onStack(stack, id) {
+			w.warn("%s: symbolic link loop, not walked again", p)
+			return
+		}
+		w.walkDir(ctx, p, root, append(stack, id), hasID && ok)
+	case fi.Mode().IsRegular():
+		w.file(p, fi, linked)
+	}
+	// Special files (devices, FIFOs, sockets) are skipped silently.
 }
 
 // matchAny reports whether name matches one of the patterns.
