@@ -195,7 +195,12 @@ func (w *worker) process(ctx context.Context, e entry) (res result, err error) {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			if err := w.window(ctx, &h, o, min(window, off+n-o), nil); err != nil {
+			wn := min(window, off+n-o)
+			if w.act == touch && w.cached(&h, o, wn) {
+				w.prog.add(wn)
+				continue // nothing to load: no mapping, no page table
+			}
+			if err := w.window(ctx, &h, o, wn, nil); err != nil {
 				return res, err
 			}
 		}
@@ -303,6 +308,17 @@ func (w *worker) window(ctx context.Context, h *handle, off, n int64, res *resul
 	return nil
 }
 
+// cached reports whether cachestat says that every page of the n bytes of
+// h at off is in the page cache already.
+func (w *worker) cached(h *handle, off, n int64) bool {
+	if noCachestat {
+		return false
+	}
+	first, pages := pageSpan(off, n)
+	cs, err := cacheStat(h, first*pageSize, pages*pageSize)
+	return err == nil && cs.Cached == pages
+}
+
 // touch loads the n bytes mapped by r into the page cache: with
 // MADV_POPULATE_READ a step at a time where the kernel has it, else by
 // reading one byte of every page. Either way a page that cannot be read in
@@ -310,6 +326,11 @@ func (w *worker) window(ctx context.Context, h *handle, off, n int64, res *resul
 func (w *worker) touch(ctx context.Context, r *mmap.Region, n int64) error {
 	name := r.File().Name()
 	b := r.Bytes()
+	// Start reading the whole window from the disk now, so that the disk
+	// works while the pages already read are mapped.
+	if err := r.Advise(mmap.WillNeed); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
 	for off := int64(0); off < n; off += populateStep {
 		if err := ctx.Err(); err != nil {
 			return err
