@@ -56,10 +56,10 @@ func (r *Region) CacheStat() (CacheStat, error) {
 	f, off, n := r.file, r.off, r.length
 	r.mu.RUnlock()
 	switch {
-	case f == nil && (r.opened || r.owned):
-		return CacheStat{}, &fs.PathError{Op: "cachestat", Path: r.name, Err: fs.ErrClosed}
-	case f == nil:
+	case !r.src.hasFile():
 		return CacheStat{}, &fs.PathError{Op: "cachestat", Path: r.name, Err: invalidf("anonymous memory has no file")}
+	case f == nil:
+		return CacheStat{}, &fs.PathError{Op: "cachestat", Path: r.name, Err: fs.ErrClosed}
 	}
 	if n == 0 {
 		// A zero length asks for the rest of the file.

@@ -31,18 +31,10 @@ func cacheStat(t *testing.T, f *os.File) CacheStat {
 
 func TestCacheStatDirtyUntilFlush(t *testing.T) {
 	const pages = 4
-	f, _ := tempFile(t, make([]byte, pages*pageSize), os.O_RDWR)
+	r, f, _ := mapFile(t, make([]byte, pages*pageSize), os.O_RDWR, 0, pages*pageSize, Read|Write, Shared)
 	if err := unix.Fsync(int(f.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewFile(f, 0, pages*pageSize, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Unmap() })
 	if cs := cacheStat(t, f); cs.Dirty != 0 {
 		t.Fatalf("after fsync: %+v, want no dirty page", cs)
 	}
@@ -112,13 +104,7 @@ func TestCacheStatAgreesWithResident(t *testing.T) {
 		}
 	}
 	r, err := NewFile(f, int64(8*pageSize), 16*pageSize, Read, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Unmap() })
+	r = mapRegion(t, r, err)
 	in, err := r.Resident()
 	if err != nil {
 		t.Fatal(err)
@@ -155,10 +141,7 @@ func TestCacheStatInvalid(t *testing.T) {
 			t.Errorf("FileCacheStat(%v, %d, %d): %v, want fs.ErrInvalid", tc.f, tc.off, tc.n, err)
 		}
 	}
-	r, err := NewAnon(pageSize, Read, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mapAnon(t, pageSize, Read, Private)
 	if _, err := r.CacheStat(); !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("CacheStat of anonymous memory: %v, want fs.ErrInvalid", err)
 	}

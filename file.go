@@ -60,11 +60,14 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 		}
 		return nil, err
 	}
-	device := mode&fs.ModeDevice != 0
+	src := srcFile
+	if mode&fs.ModeDevice != 0 {
+		src = srcDevice
+	}
 	switch {
 	case mode.IsDir():
 		return nil, invalidf("%s: cannot map a directory", name)
-	case !mode.IsRegular() && !device:
+	case !mode.IsRegular() && src != srcDevice:
 		return nil, invalidf("%s: cannot map a file of mode %v", name, mode.Type())
 	}
 	readable, writable, err := sysAccess(f.Fd())
@@ -77,12 +80,12 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 	if flags&Shared != 0 && prot&Write != 0 && !writable {
 		return nil, invalidf("%s: shared writable region of a file not open for writing", name)
 	}
-	r := &Region{file: f, name: name, off: offset, length: length, prot: prot, cur: prot, flags: flags, device: device}
-	if length != mapLen && (device || offset+int64(length) != size) {
+	r := &Region{file: f, name: name, off: offset, length: length, prot: prot, cur: prot, flags: flags, src: src}
+	if length != mapLen && (src == srcDevice || offset+int64(length) != size) {
 		return nil, fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d and does not end at the end of the file: %w",
 			name, length, pageSize, ErrUnaligned)
 	}
-	if !device {
+	if src == srcFile {
 		if err := r.checkEOF(size); err != nil {
 			return nil, err
 		}
@@ -120,7 +123,7 @@ func Open(name string) (*Region, error) {
 		return nil, invalidf("%s: file of %d bytes is too large to map", name, size)
 	}
 	if size == 0 {
-		return &Region{name: name, prot: Read, cur: Read, flags: Shared, opened: true, mapped: true}, nil
+		return &Region{src: srcOpened, name: name, prot: Read, cur: Read, flags: Shared, mapped: true}, nil
 	}
 	r, err := NewFile(f, 0, int(size), Read, Shared)
 	if err != nil {
@@ -130,7 +133,20 @@ func Open(name string) (*Region, error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	r.file, r.opened = nil, true
+	r.file, r.src = nil, srcOpened
 	r.mu.Unlock()
 	return r, nil
+}
+
+// statByOS returns the size and the mode of f through os.File.Stat, for the
+// systems whose fileStat has no faster way (Windows, and those without
+// mappings).
+//
+//lint:ignore U1000 unix has its own fileStat
+func statByOS(f *os.File) (int64, fs.FileMode, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	return fi.Size(), fi.Mode(), nil
 }

@@ -6,6 +6,9 @@ package mmap
 
 import "unsafe"
 
+// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
+const mapPopulate, mapNoReserve, mapConceal = 0, 0, 0
+
 var adviceTable = posixAdvice(nil)
 
 func hugePageSize() int { return pageSize }

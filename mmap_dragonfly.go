@@ -6,6 +6,9 @@ package mmap
 
 import "golang.org/x/sys/unix"
 
+// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
+const mapPopulate, mapNoReserve, mapConceal = 0, unix.MAP_NORESERVE, 0
+
 var adviceTable = posixAdvice(map[Advice]int{
 	DontDump: unix.MADV_NOCORE,
 	DoDump:   unix.MADV_CORE,

@@ -16,6 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
+const mapPopulate, mapNoReserve, mapConceal = 0, 0, 0
+
 var adviceTable = posixAdvice(map[Advice]int{
 	HugePage: adviceNone,
 	DontDump: unix.MADV_NOCORE,

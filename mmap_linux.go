@@ -1,10 +1,14 @@
-// This file holds what Linux has beyond other unix: MAP_POPULATE, the full
-// set of madvise advice, transparent huge pages, mincore and
-// cachestat.
+// This file holds everything the package does differently on Linux: the
+// full set of madvise advice, MAP_POPULATE, transparent huge pages, mincore,
+// cachestat, the checks behind the memory flags, MADV_WIPEONFORK, fallocate,
+// mremap and memfd shared memory with seals. Its stand-ins for other systems are in
+// mmap_notlinux.go.
 
 package mmap
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -14,10 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const (
-	mapPopulate   = unix.MAP_POPULATE
-	populateByMap = true
-)
+// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
+const mapPopulate, mapNoReserve, mapConceal = unix.MAP_POPULATE, unix.MAP_NORESERVE, 0
 
 var adviceTable = posixAdvice(map[Advice]int{
 	HugePage:   unix.MADV_HUGEPAGE,
@@ -84,4 +86,166 @@ func sysCachestat(fd uintptr, off, n int64) (CacheStat, error) {
 		Evicted:         int64(cs.Evicted),
 		RecentlyEvicted: int64(cs.Recently_evicted),
 	}, nil
+}
+
+const thpDir = "/sys/kernel/mm/transparent_hugepage/"
+
+// linuxSupports reports whether the flags can be honoured now: HugePages
+// needs transparent huge pages that are not disabled for the kind of memory
+// (anonymous, or shared memory for Shared), and NoReserve needs an
+// overcommit policy other than strict, under which the kernel reserves
+// anyway.
+func linuxSupports(f Flag) error {
+	if f&HugePages != 0 {
+		file, kind := "enabled", "anonymous memory"
+		if f&Shared != 0 {
+			file, kind = "shmem_enabled", "shared memory"
+		}
+		switch mode := thpMode(file); mode {
+		case "":
+			return unsupportedf("HugePages: this kernel has no transparent huge pages")
+		case "never", "deny":
+			return unsupportedf("HugePages: transparent huge pages for %s are disabled (%s%s is %q)", kind, thpDir, file, mode)
+		}
+	}
+	if f&NoReserve != 0 {
+		if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(b)) == "2" {
+			return unsupportedf("NoReserve: vm.overcommit_memory is 2 (strict), the kernel reserves swap regardless")
+		}
+	}
+	return nil
+}
+
+// thpMode returns the transparent huge page mode that applies to pages of
+// hugePageSize, from file ("enabled" for anonymous memory, "shmem_enabled"
+// for shared memory): the size's own setting unless it is "inherit", else
+// the global one. It returns "" where the kernel has no such setting.
+func thpMode(file string) string {
+	mode := bracketed(fmt.Sprintf("%shugepages-%dkB/%s", thpDir, hugePageSize()>>10, file))
+	if mode == "" || mode == "inherit" {
+		mode = bracketed(thpDir + file)
+	}
+	return mode
+}
+
+// bracketed returns the word in brackets in the file name, such as
+// "madvise" from "always [madvise] never", or "".
+func bracketed(name string) string {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return ""
+	}
+	_, rest, ok := strings.Cut(string(b), "[")
+	mode, _, ok2 := strings.Cut(rest, "]")
+	if !ok || !ok2 {
+		return ""
+	}
+	return mode
+}
+
+// sysWipeOnFork makes a child created by fork see zeros in place of the
+// memory (MADV_WIPEONFORK, Linux 4.14). Older kernels, which reject it with
+// EINVAL, leave the memory as it is: Go programs start processes with
+// clone(CLONE_VM|CLONE_VFORK), which copies no memory.
+func sysWipeOnFork(addr unsafe.Pointer, length uintptr) error {
+	err := unix.Madvise(mem(addr, length), unix.MADV_WIPEONFORK)
+	if errors.Is(err, unix.EINVAL) {
+		return nil
+	}
+	return err
+}
+
+// sysAllocate allocates the blocks of the n bytes of f at off, extending the
+// file if they lie beyond its end. File systems without fallocate get
+// zeros written past the file's end instead.
+func sysAllocate(f *os.File, off, n int64) error {
+	err := unix.Fallocate(int(f.Fd()), 0, off, n)
+	for err == unix.EINTR { // the runtime's preemption signals interrupt long calls
+		err = unix.Fallocate(int(f.Fd()), 0, off, n)
+	}
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		return fillZeros(f, off, n)
+	}
+	if err != nil {
+		return pathError("fallocate", f.Name(), err)
+	}
+	return nil
+}
+
+// sysRemap resizes the oldLen bytes mapped at addr to newLen bytes: in
+// place or anywhere if to is nil, else moved to to (over a reservation of
+// the caller's, which it replaces). It returns an error matching
+// errors.ErrUnsupported where mremap cannot do it and the caller should map
+// again and copy.
+func sysRemap(addr unsafe.Pointer, oldLen uintptr, to unsafe.Pointer, newLen uintptr) (unsafe.Pointer, error) {
+	flags := unix.MREMAP_MAYMOVE
+	if to != nil {
+		flags |= unix.MREMAP_FIXED
+	}
+	p, err := unix.MremapPtr(addr, oldLen, to, newLen, flags)
+	if err == unix.EFAULT {
+		// The range is made of several mappings (growing inside a
+		// reservation maps the new pages separately), which mremap
+		// cannot move as one.
+		return nil, fmt.Errorf("mmap: mremap of several mappings: %w (%w)", errors.ErrUnsupported, err)
+	}
+	return p, err
+}
+
+// sysSharedMemory returns a new anonymous memory file of size bytes.
+func sysSharedMemory(name string, size int64) (*os.File, error) {
+	// MFD_NOEXEC_SEAL (Linux 6.3) keeps the data from ever being executed
+	// as a program; older kernels reject the flag with EINVAL.
+	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	fd, err := unix.MemfdCreate(name, flags|unix.MFD_NOEXEC_SEAL)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.MemfdCreate(name, flags)
+	}
+	if err != nil {
+		return nil, pathError("memfd_create", name, err)
+	}
+	f := os.NewFile(uintptr(fd), "memfd:"+name)
+	if err := unix.Ftruncate(fd, size); err != nil {
+		f.Close()
+		return nil, pathError("ftruncate", f.Name(), err)
+	}
+	return f, nil
+}
+
+// sealBits pairs each Seal with its fcntl value.
+var sealBits = [...]struct {
+	seal Seal
+	bit  int
+}{
+	{SealShrink, unix.F_SEAL_SHRINK},
+	{SealGrow, unix.F_SEAL_GROW},
+	{SealWrite, unix.F_SEAL_WRITE},
+	{SealFutureWrite, unix.F_SEAL_FUTURE_WRITE},
+	{SealSeal, unix.F_SEAL_SEAL},
+	{SealExec, unix.F_SEAL_EXEC},
+}
+
+func sysAddSeals(f *os.File, s Seal) error {
+	bits := 0
+	for _, b := range sealBits {
+		if s&b.seal != 0 {
+			bits |= b.bit
+		}
+	}
+	_, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, bits)
+	return err
+}
+
+func sysGetSeals(f *os.File) (Seal, error) {
+	bits, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	if err != nil {
+		return 0, err
+	}
+	var s Seal
+	for _, b := range sealBits {
+		if bits&b.bit != 0 {
+			s |= b.seal
+		}
+	}
+	return s, nil
 }

@@ -1,11 +1,38 @@
 //go:build !linux
 
-// This file stands in for what only Linux has (see mmap_linux.go): here
-// cachestat is not offered.
+// This file holds the stand-ins, on every system but Linux, for what only
+// mmap_linux.go has: no memory wiped in a forked child (Secret is refused by
+// sysSupports where it could not be kept, or the system has no fork), no
+// fallocate (the file is extended by writing zeros, which allocates its
+// blocks as well), no mremap (Resize maps the region again and copies what
+// the file does not hold) and no memfd (NewSharedMemory and seals report
+// errors.ErrUnsupported) and no cachestat (FileCacheStat reports
+// errors.ErrUnsupported).
 
 package mmap
 
-import "errors"
+import (
+	"errors"
+	"os"
+	"unsafe"
+)
+
+func sysWipeOnFork(unsafe.Pointer, uintptr) error { return nil }
+
+// sysAllocate extends f with zeros up to off+n bytes if it is shorter.
+func sysAllocate(f *os.File, off, n int64) error {
+	return fillZeros(f, off, n)
+}
+
+func sysRemap(unsafe.Pointer, uintptr, unsafe.Pointer, uintptr) (unsafe.Pointer, error) {
+	return nil, errors.ErrUnsupported
+}
+
+func sysSharedMemory(string, int64) (*os.File, error) { return nil, errNoShm }
+func sysAddSeals(*os.File, Seal) error                { return errNoShm }
+func sysGetSeals(*os.File) (Seal, error)              { return 0, errNoShm }
+
+func linuxSupports(Flag) error { return nil }
 
 func sysCachestat(uintptr, int64, int64) (CacheStat, error) {
 	return CacheStat{}, errors.ErrUnsupported

@@ -12,6 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
+const mapPopulate, mapNoReserve, mapConceal = 0, unix.MAP_NORESERVE, unix.MAP_CONCEAL
+
 var adviceTable = posixAdvice(map[Advice]int{Free: unix.MADV_FREE})
 
 func hugePageSize() int { return pageSize }

@@ -15,6 +15,7 @@ import (
 
 const (
 	populateByMap     = false
+	mapConceal        = 0
 	fileInReservation = false
 	partialViewUnmap  = false
 )
@@ -45,13 +46,7 @@ func sysAccess(uintptr) (readable, writable bool, err error) { return false, fal
 func classify(error) error                                   { return errors.ErrUnsupported }
 
 // fileStat returns the size and the mode of f.
-func fileStat(f *os.File) (int64, fs.FileMode, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	return fi.Size(), fi.Mode(), nil
-}
+func fileStat(f *os.File) (int64, fs.FileMode, error) { return statByOS(f) }
 
 // openNonblock is added to the flags with which Open opens a file.
 const openNonblock = 0

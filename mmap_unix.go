@@ -16,6 +16,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// populateByMap tells whether mmap itself prefaults the pages for Populate
+// (MAP_POPULATE); elsewhere Map touches each page.
+const populateByMap = mapPopulate != 0
+
+// sysSupports rejects the flags that the system has no means to honour: huge
+// pages where the system offers none, Secret where nothing keeps memory out
+// of core dumps, and what Linux checks at run time (linuxSupports).
+func sysSupports(f Flag, _ bool) error {
+	if f&HugePages != 0 && hugePageSize() <= pageSize {
+		return unsupportedf("HugePages on this system")
+	}
+	if f&Secret != 0 && adviceTable[DontDump] == adviceMissing && mapConceal == 0 {
+		return unsupportedf("Secret on this system, which cannot keep memory out of core dumps")
+	}
+	return linuxSupports(f)
+}
+
+// mincoreInCore is the bit of each byte of mincore's vector that says the
+// page is resident: the low bit on every system that has mincore (the BSDs
+// and macOS name it MINCORE_INCORE).
+const mincoreInCore = 1
+
 func sysGranularity() int { return os.Getpagesize() }
 
 func sysProt(p Prot) int {

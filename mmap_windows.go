@@ -73,8 +73,12 @@ func sysGranularity() int {
 // by sysSupports, so it is never used.
 func hugePageSize() int { return pageSize }
 
-// populateByMap is false: Populate touches each page after Map.
-const populateByMap = false
+// Populate touches each page after Map (populateByMap), and no flag of the
+// mapping call keeps memory out of core dumps (mapConceal).
+const (
+	populateByMap = false
+	mapConceal    = 0
+)
 
 // sysSupports refuses the flags Windows cannot honour:
 //   - HugePages: Windows large pages are a different thing (they need the
@@ -503,13 +507,7 @@ func classify(err error) error {
 }
 
 // fileStat returns the size and the mode of f.
-func fileStat(f *os.File) (int64, fs.FileMode, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	return fi.Size(), fi.Mode(), nil
-}
+func fileStat(f *os.File) (int64, fs.FileMode, error) { return statByOS(f) }
 
 // openNonblock is added to the flags with which Open opens a file.
 const openNonblock = 0

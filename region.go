@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"unsafe"
 )
 
@@ -18,27 +17,55 @@ import (
 //
 // All methods are safe for concurrent use. A Region must not be copied.
 type Region struct {
-	mu regionLock // see readers.go: ReadAt and WriteAt do not take it
+	mu regionLock // see lock.go: ReadAt and WriteAt do not take it
 
-	// Set by the constructor and never changed (length: see below).
-	file   *os.File // backing file; nil for anonymous memory and for Open once mapped
-	name   string   // the file's name, or "anonymous"
-	off    int64
-	length int  // set by the constructor, changed only by Resize and Grow with mu held for writing: read it with mu held
-	prot   Prot // protection the region was built with
-	flags  Flag
-	opened bool // built by Open, which closes the file once mapped
-	owned  bool // built by NewSharedMemory: Close closes the file
-	device bool // the file is a device: no end-of-file check
+	// Set by the constructor and never changed.
+	src   source // where the memory comes from
+	name  string // the file's name, or "anonymous"
+	off   int64  // offset in the file; 0 for anonymous memory
+	prot  Prot   // protection the region was built with
+	flags Flag
 
-	// Guarded by mu.
+	// Guarded by mu: written with it held for writing, read with it held.
+	//
+	// file is the backing file: set by the constructor for every source but
+	// srcAnon, and cleared (nil) for good when the region stops using it:
+	// by Open once mapped, by Close for srcShared. length changes only by
+	// Resize and Grow.
+	//
+	// When mapped, addr is the start of the data (nil when length is 0) and
+	// [base, base+size) is what Unmap releases: the data rounded up to whole
+	// pages, plus any guard pages, alignment slack and reservation around it,
+	// so base <= addr and addr+length <= base+size. When not mapped, addr
+	// and base are nil and size is 0. reserve is the size given to Reserve
+	// (0: none); a reserved region never moves while mapped.
+	file    *os.File
+	length  int
 	mapped  bool
-	cur     Prot           // current protection
-	addr    unsafe.Pointer // start of the data; nil when not mapped or empty
-	base    unsafe.Pointer // start of what Unmap releases
-	size    uintptr        // length of what Unmap releases
-	reserve int            // bytes of address space to reserve at Map (Reserve)
+	cur     Prot // current protection: prot at Map, then what Protect set
+	addr    unsafe.Pointer
+	base    unsafe.Pointer
+	size    uintptr
+	reserve int
 }
+
+// source is where a region's memory comes from.
+type source uint8
+
+const (
+	srcAnon   source = iota // anonymous memory (NewAnon): no file
+	srcFile                 // a regular file (NewFile), the caller's to close
+	srcDevice               // a device (NewFile): no end-of-file check
+	srcOpened               // a file opened by Open, closed once mapped: never mapped again
+	srcShared               // a memory file made by NewSharedMemory, closed by Close
+)
+
+// hasFile reports whether the region's memory comes from a file (it may
+// have been closed since: see Region.file).
+func (s source) hasFile() bool { return s != srcAnon }
+
+// checksEOF reports whether the file's end limits the region.
+func (s source) checksEOF() bool { return s == srcFile || s == srcOpened || s == srcShared }
 
 // compile-time checks of the interfaces a Region implements.
 var (
@@ -156,10 +183,10 @@ func (r *Region) Map() error {
 	if r.mapped {
 		return ErrMapped
 	}
-	if r.opened && r.file == nil {
+	if r.src == srcOpened && r.file == nil {
 		return errClosedRegion
 	}
-	if r.owned && r.file == nil {
+	if r.src == srcShared && r.file == nil {
 		return errClosedShared
 	}
 	return r.mapLocked()
@@ -173,7 +200,7 @@ func (r *Region) mapLocked() error {
 		if fd == ^uintptr(0) {
 			return fmt.Errorf("mmap: %s: %w", r.name, os.ErrClosed)
 		}
-		if !r.device {
+		if r.src.checksEOF() {
 			size, err := sysFileSize(fd)
 			if err != nil {
 				return pathError("fstat", r.name, err)
@@ -266,7 +293,7 @@ func (r *Region) applyFlags(addr unsafe.Pointer, n int, populated bool) error {
 		}
 	}
 	if r.flags&Populate != 0 && !populated {
-		if r.file != nil {
+		if r.src.hasFile() {
 			// Start reading the whole range in at once; touch then waits
 			// for it. It is only a hint, so its error does not matter.
 			_ = sysAdvise(addr, uintptr(n), WillNeed)
@@ -284,7 +311,7 @@ func (r *Region) touch(addr unsafe.Pointer, n int) {
 	if r.cur&(Read|Write) == 0 {
 		return
 	}
-	if r.file == nil && r.cur&Write != 0 {
+	if !r.src.hasFile() && r.cur&Write != 0 {
 		for off := 0; off < n; off += pageSize {
 			*(*byte)(unsafe.Add(addr, off)) = 0
 		}
@@ -368,7 +395,7 @@ var testHookWiped func([]byte)
 // returns nil and Map fails with an error matching fs.ErrClosed. A second
 // Close of such a region returns an error matching fs.ErrClosed.
 func (r *Region) Close() error {
-	if r.owned {
+	if r.src == srcShared {
 		return r.closeOwned()
 	}
 	return r.Unmap()
@@ -416,7 +443,7 @@ func (r *Region) flush(off, n int, async bool) error {
 	if off > r.length || n > r.length-off {
 		return invalidf("flush range [%d, %d+%d) outside region of length %d", off, off, n, r.length)
 	}
-	if r.flags&Shared == 0 || (r.file == nil && !r.opened) || n == 0 {
+	if r.flags&Shared == 0 || !r.src.hasFile() || n == 0 {
 		return nil
 	}
 	start := pageOf(off)
@@ -530,206 +557,4 @@ func (r *Region) Resident() ([]bool, error) {
 		return nil, pathError("mincore", r.name, err)
 	}
 	return res, nil
-}
-
-// ReadAt copies len(p) bytes from offset off of the region into p, as
-// io.ReaderAt requires: it returns io.EOF when fewer than len(p) bytes are
-// left, and an error matching fs.ErrInvalid for a negative offset. It runs
-// in parallel with other ReadAt and WriteAt calls.
-//
-// ReadAt never crashes the program: a memory fault while copying (the file
-// was truncated underneath the mapping) returns a *FaultError matching
-// ErrFault, with the bytes before the faulting page copied and counted in n.
-// It returns ErrNotMapped if the region is not mapped, and a *FaultError
-// wrapping fs.ErrPermission if its protection does not allow reading.
-func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
-	// The copy runs in this frame, with panic-on-fault set and n at -1;
-	// a fault panics out of it into the deferred function, which finds the
-	// bytes that can be copied. One frame and one deferred call keep the
-	// cost small next to a copy of a few bytes.
-	counted := r.mu.enter()
-	var src []byte
-	old := false
-	defer func() {
-		if n == copying {
-			debug.SetPanicOnFault(old)
-			e := recover()
-			var ok bool
-			if n, err, ok = recoverFault(e, "read", off, p, src, src); !ok {
-				r.mu.exit(counted)
-				panic(e)
-			}
-		}
-		r.mu.exit(counted)
-	}()
-	if !r.mapped {
-		return 0, ErrNotMapped
-	}
-	if off < 0 {
-		return 0, errNegativeOffset
-	}
-	if off >= int64(r.length) {
-		if len(p) == 0 {
-			return 0, nil
-		}
-		return 0, io.EOF
-	}
-	if r.cur&(Read|Write) == 0 {
-		return 0, &FaultError{Op: "read", Offset: off, Err: fs.ErrPermission}
-	}
-	src = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
-	old = debug.SetPanicOnFault(true)
-	n = copying
-	n = copy(p, src)
-	debug.SetPanicOnFault(old)
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// WriteAt copies p into the region at offset off, as io.WriterAt requires.
-// A region never grows: a write past the end copies what fits and returns an
-// error matching io.ErrShortWrite. A negative offset gives an error matching
-// fs.ErrInvalid. WriteAt runs in parallel with other ReadAt and WriteAt
-// calls; writes to overlapping ranges from several goroutines at once leave
-// the bytes in an unspecified mix.
-//
-// WriteAt never crashes the program: a memory fault while copying (the file
-// was truncated underneath the mapping) returns a *FaultError matching
-// ErrFault, with the bytes before the faulting page copied and counted in n.
-// It returns ErrNotMapped if the region is not mapped, and a *FaultError
-// wrapping fs.ErrPermission if its protection does not allow writing.
-func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
-	// As in ReadAt, the copy runs in this frame.
-	counted := r.mu.enter()
-	var dst []byte
-	old := false
-	defer func() {
-		if n == copying {
-			debug.SetPanicOnFault(old)
-			e := recover()
-			var ok bool
-			if n, err, ok = recoverFault(e, "write", off, dst, p, dst); !ok {
-				r.mu.exit(counted)
-				panic(e)
-			}
-		}
-		r.mu.exit(counted)
-	}()
-	if !r.mapped {
-		return 0, ErrNotMapped
-	}
-	if off < 0 {
-		return 0, errNegativeOffset
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if r.cur&Write == 0 {
-		return 0, &FaultError{Op: "write", Offset: off, Err: fs.ErrPermission}
-	}
-	if off >= int64(r.length) {
-		return 0, fmt.Errorf("mmap: write at offset %d past the end of a %d-byte region: %w", off, r.length, io.ErrShortWrite)
-	}
-	dst = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
-	old = debug.SetPanicOnFault(true)
-	n = copying
-	n = copy(dst, p)
-	debug.SetPanicOnFault(old)
-	if n < len(p) {
-		return n, fmt.Errorf("mmap: write of %d bytes at offset %d past the end of a %d-byte region: %w", len(p), off, r.length, io.ErrShortWrite)
-	}
-	return n, nil
-}
-
-// copying is the value of ReadAt's and WriteAt's n while they copy.
-const copying = -1
-
-// recoverFault turns e, the value recovered from a fault while copying src
-// to dst at offset off (mem is the mapped one of the two), into the results
-// of ReadAt or WriteAt: the bytes before the faulting page copied again
-// and counted, and a *FaultError. It returns false if e is not a fault.
-func recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error, bool) {
-	var fault uintptr
-	if f, ok := e.(faultAddr); ok {
-		fault = f.Addr()
-	} else if _, ok := e.(runtime.Error); !ok {
-		return 0, nil, false
-	} // else a fault without an address (qemu-user gives none for SIGBUS): copy raises no other runtime error
-	if fault == 0 {
-		fault = ^uintptr(0) // unknown: retryCopy finds the page
-	}
-	n, fault := retryCopy(dst, src, mem, fault)
-	return n, &FaultError{Op: op, Offset: off + int64(n), Addr: fault}, true
-}
-
-// faultAddr is the value of a panic caused by a memory fault while
-// debug.SetPanicOnFault is on.
-type faultAddr interface{ Addr() uintptr }
-
-// tryCopy copies src to dst, turning a memory fault into a return value.
-// It restores the goroutine's panic-on-fault setting.
-func tryCopy(dst, src []byte) (n int, fault uintptr) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if n < 0 {
-			e := recover()
-			if f, ok := e.(faultAddr); ok {
-				fault = f.Addr()
-			} else if _, ok := e.(runtime.Error); !ok {
-				panic(e)
-			} // else a fault without an address (qemu-user gives none for SIGBUS): copy raises no other runtime error
-			n = 0
-			if fault == 0 {
-				fault = ^uintptr(0) // an address is needed to tell a fault from success
-			}
-		}
-	}()
-	n = -1
-	n = copy(dst, src)
-	return n, 0
-}
-
-// retryCopy is called after copying src to dst faulted at address fault,
-// where mem (one of the two) is mapped memory. The copy may have written
-// bytes in any order before it faulted, so the part before the faulting page
-// is copied again, until a copy succeeds. It returns the number of bytes
-// copied and the address of the last fault.
-func retryCopy(dst, src, mem []byte, fault uintptr) (int, uintptr) {
-	start := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
-	for {
-		if fault < start || fault-start >= uintptr(len(mem)) {
-			// The fault is not known to be in mem: find the page by copying
-			// one page at a time.
-			return copyByPage(dst, src, start)
-		}
-		good := int((fault &^ uintptr(pageSize-1)) - min(start, fault&^uintptr(pageSize-1)))
-		good = min(good, len(dst), len(src))
-		if good == 0 {
-			return 0, fault
-		}
-		if _, again := tryCopy(dst[:good], src[:good]); again != 0 {
-			fault = again
-			continue
-		}
-		return good, fault
-	}
-}
-
-// copyByPage copies src to dst a page of mapped memory (which starts at
-// start) at a time, and returns the number of bytes copied before the page
-// that faults, with the address of that page.
-func copyByPage(dst, src []byte, start uintptr) (int, uintptr) {
-	total := min(len(dst), len(src))
-	for n := 0; n < total; {
-		at := start + uintptr(n)
-		end := min(total, n+int((at|uintptr(pageSize-1))+1-at))
-		if _, fault := tryCopy(dst[n:end], src[n:end]); fault != 0 {
-			return n, at &^ uintptr(pageSize-1)
-		}
-		n = end
-	}
-	return total, 0
 }

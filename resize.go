@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
 	"runtime"
 	"unsafe"
 )
@@ -44,10 +45,10 @@ func (r *Region) Reserve(max int) error {
 	if r.mapped {
 		return ErrMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
-	if r.file != nil && !fileInReservation {
+	if r.src.hasFile() && !fileInReservation {
 		return unsupportedf("Reserve for a file region on %s", runtime.GOOS)
 	}
 	if max < 0 {
@@ -105,20 +106,20 @@ func (r *Region) resizeLocked(length int) error {
 	if !r.mapped {
 		return ErrNotMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
 	if length <= 0 {
 		return invalidf("%s: length %d is not positive", r.name, length)
 	}
 	newLen, ok := roundUp(length, pageSize)
-	if !ok || (r.file != nil && int64(newLen) > math.MaxInt64-r.off) {
+	if !ok || (r.src.hasFile() && int64(newLen) > math.MaxInt64-r.off) {
 		return invalidf("%s: length %d overflows", r.name, length)
 	}
 	if err := r.checkFile(); err != nil {
 		return err
 	}
-	if r.file != nil && !r.device {
+	if r.src.checksEOF() {
 		size, err := sysFileSize(r.file.Fd())
 		if err != nil {
 			return pathError("fstat", r.name, err)
@@ -180,7 +181,7 @@ func (r *Region) reserved() bool {
 // fdOff returns the descriptor and file offset to map the region's pages
 // from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
 func (r *Region) fdOff(off int) (uintptr, int64) {
-	if r.file == nil {
+	if !r.src.hasFile() {
 		return ^uintptr(0), 0
 	}
 	return r.file.Fd(), r.off + int64(off)
@@ -215,7 +216,7 @@ func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
 func (r *Region) shrink(oldLen, newLen int) error {
-	if r.file != nil && !r.reserved() && !partialViewUnmap {
+	if r.src.hasFile() && !r.reserved() && !partialViewUnmap {
 		// The view cannot lose its tail: map a shorter one instead.
 		return r.moveView(oldLen, newLen)
 	}
@@ -247,7 +248,7 @@ func (r *Region) grow(oldLen, newLen int) error {
 			return r.growInPlace(oldLen, newLen)
 		}
 		// No room: only a region without Reserve gets here, to move.
-	} else if r.file != nil || r.flags&Private != 0 {
+	} else if r.src.hasFile() || r.flags&Private != 0 {
 		// Shared anonymous memory cannot grow with mremap: its backing
 		// object keeps the old size and the new pages would raise SIGBUS.
 		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
@@ -292,7 +293,7 @@ func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
 // themselves; elsewhere the contents of anonymous and private memory are
 // copied (a shared file region needs no copy: the file holds its contents).
 func (r *Region) move(oldLen, newLen, guard, align int) error {
-	if r.file != nil && !fileInReservation {
+	if r.src.hasFile() && !fileInReservation {
 		// No reservation can hold the view, nor guard pages or alignment,
 		// which file regions there do not have.
 		return r.moveView(oldLen, newLen)
@@ -308,7 +309,7 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 	}
 	dst := unsafe.Add(base, at-uintptr(base))
 	moved := false
-	if r.file != nil || r.flags&Private != 0 {
+	if r.src.hasFile() || r.flags&Private != 0 {
 		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			sysUnmap(base, uintptr(resLen))
@@ -370,7 +371,7 @@ func (r *Region) moveView(oldLen, newLen int) error {
 // where it mapped them, also with an error once they are mapped.
 func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
-	copying := r.file == nil || r.flags&Private != 0
+	copying := !r.src.hasFile() || r.flags&Private != 0
 	prot := r.cur
 	if copying {
 		prot = Read | Write
@@ -399,4 +400,101 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 		}
 	}
 	return dst, r.applyFlags(dst, newLen, populateByMap || copying)
+}
+
+// Grow grows the region to length bytes together with its file, for
+// append-style storage: it first makes the file's blocks for the new part
+// exist, extending the file to at least the region's end, and then resizes
+// the region as Resize does. The blocks are allocated on disk (fallocate on
+// Linux; elsewhere, and on file systems without fallocate, the part beyond
+// the file's end is written with zeros), so that a full disk is an error
+// returned by Grow, not a SIGBUS when the new memory is written later.
+// Where the file is already long enough, Grow only allocates blocks that
+// are missing (holes), never changing its contents.
+//
+// length must not be smaller than Len (fs.ErrInvalid: use Resize to
+// shrink). It must be a multiple of PageSize unless the file ends at the
+// region's new end once grown (a file shorter than that is extended to
+// exactly the region's end, so any length is fine then); ErrUnaligned
+// otherwise. For an anonymous region Grow is Resize, and for a device the
+// file is not touched.
+//
+// The file must be open for writing. An error from the file system is an
+// *fs.PathError (Op "fallocate" or "write") keeping its errno, as in
+// errors.Is(err, syscall.ENOSPC) for a full disk; the region is then left as
+// it was, and the file may have grown by part of the request. Grow returns
+// ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
+// for a region from Open or whose file is closed, and the errors of Resize.
+// Like Resize, it waits for ReadAt and WriteAt calls in flight, invalidates
+// every slice from Bytes or View, and keeps the region's address up to the
+// size given to Reserve; growing beyond that is refused (fs.ErrInvalid)
+// before the file is touched.
+func (r *Region) Grow(length int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.mapped {
+		return ErrNotMapped
+	}
+	if r.src == srcOpened {
+		return errResizeOpened
+	}
+	if length < r.length {
+		return invalidf("%s: Grow to %d bytes would shrink a region of %d bytes", r.name, length, r.length)
+	}
+	if n, ok := roundUp(length, pageSize); r.reserve > 0 && (!ok || n > r.reserve) {
+		// Refused before the file grows.
+		return invalidf("%s: growing to %d bytes, beyond the reservation of %d bytes", r.name, length, r.reserve)
+	}
+	if err := r.checkFile(); err != nil {
+		return err
+	}
+	if r.src.checksEOF() {
+		if int64(length) > math.MaxInt64-r.off-int64(pageSize) {
+			return invalidf("%s: length %d overflows", r.name, length)
+		}
+		size, err := sysFileSize(r.file.Fd())
+		if err != nil {
+			return pathError("fstat", r.name, err)
+		}
+		end := r.off + int64(length)
+		if length%pageSize != 0 && size > end {
+			return fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d and the file is longer: %w",
+				r.name, length, pageSize, ErrUnaligned)
+		}
+		// The region may reach past the file's end (Resize allows the
+		// rest of the file's last page): allocate from the file's end then.
+		if from := min(r.off+int64(r.length), size); end > from {
+			if err := sysAllocate(r.file, from, end-from); err != nil {
+				return err
+			}
+		}
+	}
+	return r.resizeLocked(length)
+}
+
+// zeroChunk is the size of the writes of zeros that extend a file.
+const zeroChunk = 64 << 10
+
+// fillZeros extends f with zeros up to off+n bytes, if it is shorter. It
+// writes the zeros, rather than setting the size, so that the file system
+// allocates the blocks now.
+func fillZeros(f *os.File, off, n int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := off + n
+	pos := max(fi.Size(), off)
+	if pos >= end {
+		return nil
+	}
+	zeros := make([]byte, min(zeroChunk, end-pos))
+	for pos < end {
+		k, err := f.WriteAt(zeros[:min(int64(len(zeros)), end-pos)], pos)
+		pos += int64(k)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

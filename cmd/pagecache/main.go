@@ -141,11 +141,6 @@ skipped. Exit status: 0 on success, 1 if a file was skipped, -lock locked
 nothing, or the work was interrupted, 2 for bad usage.
 `
 
-// usageError is a mistake on the command line.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
 // parse parses the command line. It returns the options and paths, or an
 // exit status if the program should stop (after -h, or for bad usage).
 func parse(args []string, stderr io.Writer) (options, []string, int, bool) {

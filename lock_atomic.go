@@ -1,7 +1,7 @@
 //go:build !(linux && amd64 && !race)
 
 // This file counts ReadAt and WriteAt calls in flight with atomic adds, on
-// every platform where readers_fast.go's plain adds would not be safe (or,
+// every platform where lock_membarrier.go's plain adds would not be safe (or,
 // under the race detector, not understood).
 
 package mmap

@@ -22,7 +22,7 @@ import (
 // membarrier(2), the counters are plain (not atomic) adds, each counter
 // written only by the goroutine running on its P while pinned there, and
 // Lock issues the memory barrier on every processor instead (an asymmetric
-// barrier); elsewhere they are atomic adds. See readers_fast.go.
+// barrier); elsewhere they are atomic adds. See lock_membarrier.go.
 //
 // The zero regionLock is unlocked.
 type regionLock struct {

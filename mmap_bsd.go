@@ -1,8 +1,8 @@
 //go:build freebsd || netbsd || dragonfly
 
-// This file exists because FreeBSD, NetBSD and DragonFly have mincore as a
-// system call that Go programs may make directly, while golang.org/x/sys/unix
-// has no wrapper for it.
+// This file holds what FreeBSD, NetBSD and DragonFly share: mincore, a
+// system call that Go programs may make directly there, while
+// golang.org/x/sys/unix has no wrapper for it.
 
 package mmap
 
