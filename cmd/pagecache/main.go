@@ -151,7 +151,12 @@ func parse(args []string, stderr io.Writer) (options, []string, int, bool) {
 	fs.BoolVar(&o.verbose, "v", false, "list every file, with a map of where its resident pages are ('█' all of a slice resident, '▁'...'▇' part, ' ' none, '?' unknown)")
 	fs.BoolVar(&o.summary, "s", false, "print the total only")
 	fs.StringVar(&cols, "o", "", "print the `columns` listed, comma-separated: size, pages, resident, rsize (resident size), percent, dirty, writeback, evicted, recent (recently evicted), map, path (default "+defaultColumns+")")
-	fs.IntVar(&o.top, "top", -1, "list the `N` files with the most pages in memory; 0 lists all (default: 10 for a directory, all for files named one by one or with -v)")
+	fs.Var(funcFlag(func(s string) (err error) {
+		if o.top, err = strconv.Atoi(s); err != nil || o.top < 0 {
+			return fmt.Errorf("want a count of files, 0 for all")
+		}
+		return nil
+	}), "top", "list the `N` files with the most pages in memory; 0 lists all (default: 10 for a directory, all for files named one by one or with -v)")
 	fs.BoolVar(&o.json, "json", false, "print JSON lines: one object per file, then a total with \"total\":true")
 	fs.BoolVar(&o.bytes, "bytes", false, "print sizes in bytes rather than human-readable")
 	fs.BoolVar(&o.raw, "raw", false, "print numbers only, for scripts: sizes in bytes, percent without '%', no header")
@@ -217,8 +222,6 @@ func parse(args []string, stderr io.Writer) (options, []string, int, bool) {
 		return bad("-d and -pidfile go with -lock")
 	case o.nul && o.filesFrom == "":
 		return bad("-0 goes with -files-from")
-	case o.top < -1:
-		return bad("-top %d: want 0 or more", o.top)
 	case o.pid < 0:
 		return bad("-pid %d: want a process ID", o.pid)
 	}
