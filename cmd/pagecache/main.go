@@ -375,7 +375,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		wk.prog.around(func() { rep.file(r) })
 	}
-	w := &walker{follow: o.follow, xdev: o.xdev, ignore: o.ignore, include: o.include, visit: do, warn: warn}
+	w := &walker{follow: o.follow, xdev: o.xdev, ignore: o.ignore, include: o.include, visit: do, warn: warn,
+		sorted: best == nil && !o.summary} // files listed as found: in name order
 
 	// Long work shows a progress bar on a terminal; it needs the total
 	// size, so the walk comes first.

@@ -86,7 +86,7 @@ func TestPagecacheWalk(t *testing.T) {
 		}
 	})
 	t.Run("ignore", func(t *testing.T) {
-		w := &walker{xdev: true, ignore: []string{"b", "t*"}}
+		w := &walker{xdev: true, sorted: true, ignore: []string{"b", "t*"}}
 		var files []string
 		// Without stat, the walk is the fast one: paths are views.
 		w.visit = func(e entry) { files = append(files, strings.Clone(e.path)) }
@@ -341,22 +341,29 @@ func TestPagecacheTouchFault(t *testing.T) {
 }
 
 func TestPagecacheFastWalkMatchesPortable(t *testing.T) {
-	// The repository: the fast walk (no status read per file) and the
-	// portable one (os.ReadDir and a status per file) find the same files
-	// in the same order, and as many directories.
-	walk := func(stat bool) ([]string, int) {
+	// The repository: the fast walk (no status read per file), sorted and
+	// not, and the portable one (os.ReadDir and a status per file) find the
+	// same files, sorted in the same order, and as many directories.
+	walk := func(stat, sorted bool) ([]string, int) {
 		var files []string
-		w := &walker{xdev: true, stat: stat, ignore: []string{".git"},
+		w := &walker{xdev: true, stat: stat, sorted: sorted, ignore: []string{".git"},
 			visit: func(e entry) { files = append(files, strings.Clone(e.path)) },
 			warn:  func(format string, a ...any) { t.Errorf(format, a...) },
 		}
 		w.walk(context.Background(), "../..")
 		return files, w.dirs
 	}
-	fast, fastDirs := walk(false)
-	portable, dirs := walk(true)
+	portable, dirs := walk(true, false)
+	fast, fastDirs := walk(false, true)
 	if !slices.Equal(fast, portable) || fastDirs != dirs || len(fast) < 50 {
 		t.Errorf("fast walk: %d files, %d directories; portable: %d files, %d directories\nfast %q\nportable %q",
 			len(fast), fastDirs, len(portable), dirs, fast, portable)
+	}
+	unsorted, unsortedDirs := walk(false, false)
+	slices.Sort(unsorted)
+	sorted := slices.Sorted(slices.Values(portable))
+	if !slices.Equal(unsorted, sorted) || unsortedDirs != dirs {
+		t.Errorf("unsorted fast walk: %d files, %d directories; portable: %d files, %d directories",
+			len(unsorted), unsortedDirs, len(portable), dirs)
 	}
 }

@@ -43,6 +43,10 @@ type walker struct {
 	// progress bar). Otherwise regular files found in directories are
 	// visited without, and the worker reads it once it has opened them.
 	stat bool
+	// sorted makes the walk visit each directory's files in name order, as
+	// the portable walk (os.ReadDir) always does; otherwise the fast walk
+	// goes in the directory's own order, with less memory.
+	sorted bool
 
 	visit func(entry)                      // called for each regular file
 	warn  func(format string, args ...any) // reports a skipped file or directory

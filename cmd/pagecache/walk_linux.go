@@ -15,12 +15,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A dirLevel holds the entries of one directory of the walk: their names,
-// each ending with a NUL byte, in one buffer. Levels are reused from one
-// directory to the next at the same depth.
+// A dirLevel reads the entries of one directory of the walk. Levels are
+// reused from one directory to the next at the same depth. Unsorted, it
+// hands out entries as getdents returns them, from a small buffer of its
+// own; sorted, it reads them all first, names (each ending with a NUL
+// byte) in one buffer.
 type dirLevel struct {
+	sorted bool
+
+	// Unsorted: buf[pos:n] holds the records not yet handed out.
+	buf    []byte
+	pos, n int
+
+	// Sorted: ents[i:] are the entries not yet handed out.
 	names []byte
 	ents  []dirEnt
+	i     int
 }
 
 type dirEnt struct {
@@ -34,6 +44,7 @@ type fastState struct {
 	buf    []byte // getdents buffer
 	path   []byte // the path of the entry being visited
 	busy   bool   // a walk uses this memory now
+	sorted bool   // hand out each directory's entries sorted by name
 }
 
 // walkDirFast walks the directory path as walkDir does, and returns true.
@@ -50,7 +61,7 @@ func (w *walker) walkDirFast(ctx context.Context, path string, root uint64, stac
 		w.fast = fastState{}
 		defer func() { w.fast = saved }()
 	}
-	w.fast.busy = true
+	w.fast.busy, w.fast.sorted = true, w.sorted
 	defer func() { w.fast.busy = false }()
 	w.fast.path = append(w.fast.path[:0], path...)
 	// Room for deep trees, so that going down does not allocate.
@@ -69,7 +80,8 @@ func (w *walker) walkFD(ctx context.Context, fd, depth int, root uint64, stack [
 		s.levels = append(s.levels, &dirLevel{})
 	}
 	lv := s.levels[depth]
-	if err := lv.read(fd, s); err != nil {
+	lv.sorted = s.sorted
+	if err := lv.start(fd, s); err != nil {
 		// Entries read before the error are still walked.
 		w.warn("%v", &fs.PathError{Op: "readdirent", Path: string(s.path), Err: err})
 	}
@@ -79,17 +91,24 @@ func (w *walker) walkFD(ctx context.Context, fd, depth int, root uint64, stack [
 		base++
 	}
 	defer func() { s.path = s.path[:max(0, base-1)] }()
-	for _, e := range lv.ents {
+	for {
 		if ctx.Err() != nil {
 			return
 		}
-		nameBytes := lv.names[e.off : e.off+e.n]
-		name := unsafe.String(unsafe.SliceData(nameBytes), len(nameBytes)) // valid while lv is
+		nameBytes, typ, err := lv.next(fd)
+		if err != nil {
+			w.warn("%v", &fs.PathError{Op: "readdirent", Path: string(s.path[:base]), Err: err})
+			return
+		}
+		if nameBytes == nil {
+			return
+		}
+		cname := unsafe.SliceData(nameBytes)         // NUL-terminated
+		name := unsafe.String(cname, len(nameBytes)) // valid while lv is
 		if matchAny(w.ignore, name) {
 			continue
 		}
 		s.path = append(s.path[:base], nameBytes...)
-		typ := e.typ
 		if typ == unix.DT_UNKNOWN {
 			// The file system does not say: ask (allocates; rare).
 			var st unix.Stat_t
@@ -102,7 +121,7 @@ func (w *walker) walkFD(ctx context.Context, fd, depth int, root uint64, stack [
 			typ = dtOf(st.Mode)
 		}
 		if typ == unix.DT_DIR {
-			w.subdir(ctx, fd, &lv.names[e.off], depth, root, stack, hasID)
+			w.subdir(ctx, fd, cname, depth, root, stack, hasID)
 			continue
 		}
 		switch typ {
@@ -112,7 +131,7 @@ func (w *walker) walkFD(ctx context.Context, fd, depth int, root uint64, stack [
 			}
 			// The path is a view of s.path, valid during the visit only.
 			p := unsafe.String(unsafe.SliceData(s.path), len(s.path))
-			w.visit(entry{path: p, dirfd: fd, name: &lv.names[e.off], root: root, hasRoot: w.xdev && hasID})
+			w.visit(entry{path: p, dirfd: fd, name: cname, root: root, hasRoot: w.xdev && hasID})
 		case unix.DT_LNK:
 			if !w.follow {
 				continue
@@ -148,46 +167,103 @@ func (w *walker) subdir(ctx context.Context, dirfd int, name *byte, depth int, r
 	w.walkFD(ctx, sub, depth+1, root, append(stack, id), hasID)
 }
 
-// read reads the entries of the directory fd into lv, sorted by name.
-func (lv *dirLevel) read(fd int, s *fastState) error {
-	lv.names, lv.ents = lv.names[:0], lv.ents[:0]
+// start starts reading the directory fd: all of it if sorted.
+func (lv *dirLevel) start(fd int, s *fastState) error {
+	lv.pos, lv.n = 0, 0
+	if !lv.sorted {
+		if lv.buf == nil {
+			lv.buf = make([]byte, 8<<10)
+		}
+		return nil
+	}
+	lv.names, lv.ents, lv.i = lv.names[:0], lv.ents[:0], 0
 	if s.buf == nil {
 		s.buf = make([]byte, 32<<10)
 	}
+	defer func() {
+		slices.SortFunc(lv.ents, func(a, b dirEnt) int {
+			return bytes.Compare(lv.names[a.off:a.off+a.n], lv.names[b.off:b.off+b.n])
+		})
+	}()
 	for {
-		n, err := unix.ReadDirent(fd, s.buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
+		n, err := readDirent(fd, s.buf)
+		if err != nil || n == 0 {
 			return err
 		}
-		if n <= 0 {
-			break
-		}
-		for b := s.buf[:n]; len(b) >= 19; {
-			// struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name.
-			reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
-			if reclen < 19 || reclen > len(b) {
+		for b := s.buf[:n]; ; {
+			name, typ, rest := parseDirent(b)
+			if name == nil {
 				break
 			}
-			typ := b[18]
-			name := b[19:reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			b = b[reclen:]
-			if string(name) == "." || string(name) == ".." {
-				continue
-			}
+			b = rest
 			lv.ents = append(lv.ents, dirEnt{off: int32(len(lv.names)), n: int32(len(name)), typ: typ})
 			lv.names = append(append(lv.names, name...), 0)
 		}
 	}
-	slices.SortFunc(lv.ents, func(a, b dirEnt) int {
-		return bytes.Compare(lv.names[a.off:a.off+a.n], lv.names[b.off:b.off+b.n])
-	})
-	return nil
+}
+
+// next returns the next entry but "." and "..": its name, followed in
+// memory by a NUL byte and valid until the next call, and its DT_ type. The
+// name is nil at the end.
+func (lv *dirLevel) next(fd int) ([]byte, uint8, error) {
+	if lv.sorted {
+		if lv.i == len(lv.ents) {
+			return nil, 0, nil
+		}
+		e := lv.ents[lv.i]
+		lv.i++
+		return lv.names[e.off : e.off+e.n : e.off+e.n+1], e.typ, nil
+	}
+	for {
+		if lv.pos >= lv.n {
+			n, err := readDirent(fd, lv.buf)
+			if err != nil || n == 0 {
+				return nil, 0, err
+			}
+			lv.pos, lv.n = 0, n
+		}
+		name, typ, rest := parseDirent(lv.buf[lv.pos:lv.n])
+		if name == nil {
+			lv.pos = lv.n
+			continue
+		}
+		lv.pos = lv.n - len(rest)
+		return name, typ, nil
+	}
+}
+
+// readDirent reads directory records into buf.
+func readDirent(fd int, buf []byte) (int, error) {
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err != unix.EINTR {
+			return max(n, 0), err
+		}
+	}
+}
+
+// parseDirent returns the name and type of the first record in b other
+// than "." and "..", and the records after it; the name is nil if there is
+// none. The name is followed in b by a NUL byte.
+func parseDirent(b []byte) (name []byte, typ uint8, rest []byte) {
+	for len(b) >= 19 {
+		// struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name.
+		reclen := int(*(*uint16)(unsafe.Pointer(&b[16])))
+		if reclen < 19 || reclen > len(b) {
+			return nil, 0, nil
+		}
+		typ, name = b[18], b[19:reclen]
+		b = b[reclen:]
+		i := bytes.IndexByte(name, 0)
+		if i < 0 {
+			continue // not NUL-terminated: not a record the kernel writes
+		}
+		name = name[:i]
+		if string(name) != "." && string(name) != ".." {
+			return name, typ, b
+		}
+	}
+	return nil, 0, nil
 }
 
 // dtOf returns the DT_ type of a stat mode.
