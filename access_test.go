@@ -1,3 +1,6 @@
+// This file tests Access: what fn sees, the faults inside it, and Unmap and
+// Resize waiting for it.
+
 package mmap
 
 import (
