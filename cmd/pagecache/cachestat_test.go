@@ -351,6 +351,32 @@ func TestPagecacheLockNothingFails(t *testing.T) {
 	if code != exitSkipped || !strings.Contains(errs, "nothing locked") {
 		t.Errorf("-lock of an empty file: exit %d, stderr %q; want 1, nothing locked", code, errs)
 	}
+	// As a daemon: the command waits for the daemon's verdict and exits 1.
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	cmd := pcCommand(t, "-lock", "-d", "-pidfile", pidfile, empty)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitSkipped || !strings.Contains(stderr.String(), "nothing locked") {
+		t.Errorf("-lock -d of an empty file: %v, stderr %q; want exit 1, nothing locked", err, stderr.String())
+	}
+	if _, err := os.Stat(pidfile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pidfile left behind when nothing was locked: %v", err)
+	}
+}
+
+func TestPagecacheKindsInWords(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, kind := range map[string]string{os.DevNull: "character device", fifo: "named pipe (FIFO)"} {
+		code, _, errs := pcRun(t, path)
+		if code != exitSkipped || !strings.Contains(errs, path+": is a "+kind+", not a regular file or directory") {
+			t.Errorf("pagecache %s: exit %d, stderr %q; want 1 and %q", path, code, errs, kind)
+		}
+	}
 }
 
 func TestPagecacheDaemon(t *testing.T) {
