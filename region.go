@@ -700,6 +700,11 @@ func (r *Region) Protect(p Prot) error {
 
 // Resident reports, one entry per page of the region, whether the page is
 // in memory now (mincore). The answer may be stale as soon as it is given.
+//
+// On Linux 5.0 and later, mincore reports every page resident for a file
+// the caller can neither write nor own (unless the caller has
+// CAP_SYS_ADMIN): for such a file the answer is made up. [Region.CacheStat]
+// refuses with fs.ErrPermission there instead of answering wrong.
 // It returns ErrNotMapped if the region is not mapped, and an error matching
 // errors.ErrUnsupported where the platform cannot tell.
 func (r *Region) Resident() ([]bool, error) {
