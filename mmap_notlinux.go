@@ -5,7 +5,8 @@
 // sysSupports where it could not be kept, or the system has no fork), no
 // fallocate (the file is extended by writing zeros, which allocates its
 // blocks as well), no mremap (Resize maps the region again and copies what
-// the file does not hold) and no memfd (NewSharedMemory and seals report
+// the file does not hold), no memfd (NewSharedMemory and seals report
+// errors.ErrUnsupported), no cachestat (FileCacheStat reports
 // errors.ErrUnsupported), no populate advice, guard regions, collapse into
 // huge pages or secret memory (the portable paths take over), and no huge
 // page pool (HugeTLB is refused).
@@ -52,3 +53,7 @@ func sysAddSeals(*os.File, Seal) error                      { return errNoShm }
 func sysGetSeals(*os.File) (Seal, error)                    { return 0, errNoShm }
 
 func linuxSupports(Flag) error { return nil }
+
+func sysCachestat(uintptr, int64, int64) (CacheStat, error) {
+	return CacheStat{}, errors.ErrUnsupported
+}
