@@ -506,6 +506,9 @@ func classify(err error) error {
 	return nil
 }
 
+// sysWriteAt writes b at offset off of f.
+func sysWriteAt(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) }
+
 // fileStat returns the size and the mode of f.
 func fileStat(f *os.File) (int64, fs.FileMode, error) {
 	fi, err := f.Stat()

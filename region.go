@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"unsafe"
 )
 
@@ -29,6 +30,10 @@ type Region struct {
 	opened bool // built by Open, which closes the file once mapped
 	owned  bool // built by NewSharedMemory: Close closes the file
 	device bool // the file is a device: no end-of-file check
+
+	// zeroDevice: the file is /dev/zero, whose Shared mappings behave as
+	// shared anonymous memory (each mmap makes a new object).
+	zeroDevice bool
 
 	// Guarded by mu.
 	mapped  bool
@@ -317,6 +322,13 @@ func (r *Region) checkEOFLen(length int, size int64) error {
 // ErrNotMapped and does nothing else. Dirty pages of a shared file region
 // still reach the file eventually; call Flush first to wait for them.
 //
+// Unmap of a Secret region overwrites its memory with zeros first. If a page
+// cannot be written (its memory was unmapped or protected behind the
+// region's back), Unmap wipes the other pages, unmaps the region all the
+// same and returns a *FaultError matching ErrFault that tells which page.
+// Errors of the operating system are of type *fs.PathError; the region then
+// stays mapped.
+//
 // After Unmap, every slice returned by Bytes is invalid.
 func (r *Region) Unmap() error {
 	r.mu.Lock()
@@ -329,21 +341,20 @@ func (r *Region) unmapLocked() error {
 	if !r.mapped {
 		return ErrNotMapped
 	}
+	var werr error
 	if r.addr != nil {
 		mapLen, _ := roundUp(r.length, pageSize)
 		if r.flags&Secret != 0 {
-			if r.cur&Write == 0 {
-				if err := sysProtect(r.addr, uintptr(mapLen), Read|Write); err != nil {
-					return pathError("mprotect", r.name, err)
-				}
-			}
-			clear(unsafe.Slice((*byte)(r.addr), mapLen))
-			if testHookWiped != nil {
+			// A region that cannot be wiped whole is unmapped all the
+			// same: keeping it mapped would keep the secret, and munmap
+			// hands the pages back to the system, which zeroes them.
+			werr = r.wipe(r.addr, mapLen)
+			if testHookWiped != nil && werr == nil {
 				testHookWiped(unsafe.Slice((*byte)(r.addr), mapLen))
 			}
 		}
 		if r.flags&(Locked|Secret) != 0 {
-			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil {
+			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil && werr == nil {
 				return pathError("munlock", r.name, err)
 			}
 		}
@@ -352,7 +363,34 @@ func (r *Region) unmapLocked() error {
 		}
 	}
 	r.mapped, r.addr, r.base, r.size = false, nil, nil, 0
-	return nil
+	return werr
+}
+
+// faultSafe runs fn, which touches mapped memory, with the goroutine's
+// panic-on-fault setting on, and returns the address of the memory fault
+// that ended it (^uintptr(0) for a fault without an address, as qemu-user
+// reports SIGBUS), or 0 if fn returned. It restores the setting. fn must
+// raise no runtime error other than a fault; other panics propagate.
+func faultSafe(fn func()) (fault uintptr) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if fault == 0 {
+			return
+		}
+		e := recover()
+		if f, ok := e.(faultAddr); ok {
+			fault = f.Addr()
+		} else if _, ok := e.(runtime.Error); !ok {
+			panic(e)
+		}
+		if fault == 0 {
+			fault = ^uintptr(0)
+		}
+	}()
+	fault = ^uintptr(0)
+	fn()
+	return 0
 }
 
 // testHookWiped, when set by a test, sees the memory of a Secret region

@@ -178,6 +178,15 @@ func (r *Region) reserved() bool {
 	return r.reserve > 0 || guard > 0 || align > 0
 }
 
+// sharedAnon reports whether the region is Shared memory whose contents
+// live in its own pages only: shared anonymous memory, and a Shared mapping
+// of /dev/zero, which is the same thing. Its backing object is made by mmap
+// with the mapping's size: mremap cannot grow it (the new pages would
+// fault), and a new mmap makes a new object, so Resize copies the contents.
+func (r *Region) sharedAnon() bool {
+	return r.flags&Shared != 0 && (r.file == nil || r.zeroDevice)
+}
+
 // fdOff returns the descriptor and file offset to map the region's pages
 // from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
 func (r *Region) fdOff(off int) (uintptr, int64) {
@@ -202,16 +211,31 @@ func (r *Region) release(addr unsafe.Pointer, n int) error {
 	return nil
 }
 
-// wipe overwrites the n bytes at addr with zeros, making them writable first
-// if they are not.
+// wipe overwrites the n bytes at addr, part of the region's memory, with
+// zeros, making them writable first if they are not. A page that faults
+// while it is wiped (unmapped or protected behind the region's back, or a
+// page whose memory the system cannot provide) is skipped and the pages
+// after it are wiped still; the first such page is reported in a
+// *FaultError of Op "wipe", matching ErrFault.
 func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 	if r.cur&Write == 0 {
 		if err := sysProtect(addr, uintptr(n), Read|Write); err != nil {
 			return pathError("mprotect", r.name, err)
 		}
 	}
-	clear(unsafe.Slice((*byte)(addr), n))
-	return nil
+	b := unsafe.Slice((*byte)(addr), n)
+	if faultSafe(func() { clear(b) }) == 0 {
+		return nil
+	}
+	var first error
+	for off := 0; off < n; off += pageSize {
+		page := b[off:min(off+pageSize, n)]
+		if fault := faultSafe(func() { clear(page) }); fault != 0 && first == nil {
+			at := int64(uintptr(addr) + uintptr(off) - uintptr(r.addr))
+			first = &FaultError{Op: "wipe", Offset: at, Addr: fault}
+		}
+	}
+	return first
 }
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
@@ -248,7 +272,7 @@ func (r *Region) grow(oldLen, newLen int) error {
 			return r.growInPlace(oldLen, newLen)
 		}
 		// No room: only a region without Reserve gets here, to move.
-	} else if r.file != nil || r.flags&Private != 0 {
+	} else if !r.sharedAnon() {
 		// Shared anonymous memory cannot grow with mremap: its backing
 		// object keeps the old size and the new pages would raise SIGBUS.
 		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
@@ -309,7 +333,7 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 	}
 	dst := unsafe.Add(base, at-uintptr(base))
 	moved := false
-	if r.file != nil || r.flags&Private != 0 {
+	if !r.sharedAnon() {
 		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			sysUnmap(base, uintptr(resLen))
@@ -335,7 +359,10 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 		return err
 	}
 	if r.flags&Secret != 0 {
-		r.wipe(r.addr, oldLen)
+		// The contents live at dst now and the old pages are unmapped
+		// below whatever happens: a page that cannot be wiped cannot be
+		// kept either.
+		_ = r.wipe(r.addr, oldLen)
 	}
 	if r.flags&(Locked|Secret) != 0 {
 		sysUnlock(r.addr, uintptr(oldLen))
@@ -371,7 +398,7 @@ func (r *Region) moveView(oldLen, newLen int) error {
 // where it mapped them, also with an error once they are mapped.
 func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
-	copying := r.file == nil || r.flags&Private != 0
+	copying := r.file == nil || r.flags&Private != 0 || r.zeroDevice
 	prot := r.cur
 	if copying {
 		prot = Read | Write
@@ -477,23 +504,24 @@ const zeroChunk = 64 << 10
 
 // fillZeros extends f with zeros up to off+n bytes, if it is shorter. It
 // writes the zeros, rather than setting the size, so that the file system
-// allocates the blocks now.
+// allocates the blocks now. The zeros go at the file's end, which is also
+// where a file opened with O_APPEND takes them. Errors are *fs.PathError.
 func fillZeros(f *os.File, off, n int64) error {
-	fi, err := f.Stat()
+	size, _, err := fileStat(f)
 	if err != nil {
-		return err
+		return osPathError("fstat", f.Name(), err)
 	}
 	end := off + n
-	pos := max(fi.Size(), off)
+	pos := max(size, off)
 	if pos >= end {
 		return nil
 	}
 	zeros := make([]byte, min(zeroChunk, end-pos))
 	for pos < end {
-		k, err := f.WriteAt(zeros[:min(int64(len(zeros)), end-pos)], pos)
+		k, err := sysWriteAt(f, zeros[:min(int64(len(zeros)), end-pos)], pos)
 		pos += int64(k)
 		if err != nil {
-			return err
+			return osPathError("write", f.Name(), err)
 		}
 	}
 	return nil
