@@ -171,9 +171,8 @@ func (r *Region) Map() error {
 
 // mapLocked maps the region; r.mu is held for writing.
 func (r *Region) mapLocked() error {
-	fd := ^uintptr(0)
+	fd, off := r.fdOff(0)
 	if r.file != nil {
-		fd = r.file.Fd()
 		if fd == ^uintptr(0) {
 			return fmt.Errorf("mmap: %s: %w", r.name, os.ErrClosed)
 		}
@@ -217,7 +216,7 @@ func (r *Region) mapLocked() error {
 		flags &^= Populate // populated after the huge page advice, by applyFlags
 	}
 	if resLen == mapLen {
-		addr, err = sysMap(fd, r.off, nil, uintptr(mapLen), r.prot, flags)
+		addr, err = sysMap(fd, off, nil, uintptr(mapLen), r.prot, flags)
 		base = addr
 	} else {
 		base, err = sysReserve(uintptr(resLen))
@@ -226,7 +225,7 @@ func (r *Region) mapLocked() error {
 			if align > 0 {
 				at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
 			}
-			addr, err = sysMap(fd, r.off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, flags)
+			addr, err = sysMap(fd, off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, flags)
 			if err != nil {
 				sysUnmap(base, uintptr(resLen))
 			}

@@ -189,9 +189,16 @@ func (r *Region) sharedAnon() bool {
 
 // fdOff returns the descriptor and file offset to map the region's pages
 // from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
+// Map uses it too.
 func (r *Region) fdOff(off int) (uintptr, int64) {
 	if r.file == nil {
 		return ^uintptr(0), 0
+	}
+	if r.zeroDevice {
+		// Every offset of /dev/zero reads as zeros, but a Shared mapping
+		// at offset k pages has an object of its own length that it
+		// indexes from k: its pages from the object's end on would fault.
+		return r.file.Fd(), 0
 	}
 	return r.file.Fd(), r.off + int64(off)
 }
