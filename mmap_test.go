@@ -1168,8 +1168,13 @@ func TestReadAtDuringUnmap(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			buf := make([]byte, 100+g*ps/4)
-			for i := 0; !stop.Load(); i++ {
-				off := (i*977 + g*131) % (len(data) - len(buf) + 1)
+			// Offsets step by 977 bytes, kept modulo the range so that
+			// nothing overflows an int of 32 bits however long it runs.
+			span := len(data) - len(buf) + 1
+			next := g * 131 % span
+			for !stop.Load() {
+				off := next
+				next = (next + 977) % span
 				clear(buf)
 				n, err := r.ReadAt(buf, int64(off))
 				switch {

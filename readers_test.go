@@ -64,9 +64,12 @@ func TestReadersUnmapWaits(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 64<<10)
-			for i := 0; !stop.Load(); i++ {
+			// Offsets step by 4099*(g+1) bytes, kept modulo size (and i
+			// modulo 4) so that nothing overflows an int of 32 bits
+			// however long it runs.
+			step := 4099 * (g + 1) % size
+			for i, off := 0, 0; !stop.Load(); i, off = (i+1)%4, (off+step)%size {
 				n := []int{1, 64, 4096, 64 << 10}[(i+g)%4]
-				off := (i * 4099 * (g + 1)) % size
 				if err := readersCheckRead(r, want, buf[:n], off); err != nil {
 					fail(err)
 					return
@@ -147,8 +150,8 @@ func TestReadersMoreProcs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 4096)
-			for i := 0; !stop.Load(); i++ {
-				if err := readersCheckRead(r, want, buf, (i*512)%size); err != nil {
+			for off := 0; !stop.Load(); off = (off + 512) % size {
+				if err := readersCheckRead(r, want, buf, off); err != nil {
 					errs <- err
 					return
 				}
