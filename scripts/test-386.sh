@@ -48,7 +48,7 @@ fi
 module=$(go list -m)
 package_fault() {
 	awk -v mod="$module." '
-		{ sub(/^ +/, "") } # a child's output, logged by its test, is indented
+		{ sub(/^ +/, "") } # the output of a child, logged by its test, is indented
 		/^(unexpected fault address|fatal error: fault)/ { fault = 1 }
 		fault && /^goroutine / { stack = 1; next }
 		stack && /^$/ { exit }
