@@ -124,6 +124,86 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 	return n, nil
 }
 
+// Access calls fn with b set to the n bytes of the region at offset off,
+// without copying them: the zero-copy counterpart of ReadAt and WriteAt, as
+// safe as they are. The region stays mapped while fn runs: Unmap, Resize,
+// Grow, Protect and Map wait until fn returns. Access returns what fn
+// returns, as is.
+//
+// A memory fault inside fn on the region's memory (the file was truncated
+// underneath, a write to a page without Write protection) ends fn and makes
+// Access return a *FaultError matching ErrFault whose Offset is the offset
+// in the region of the byte that faulted. The goroutine's panic-on-fault
+// setting (debug.SetPanicOnFault) is the same when Access returns as when it
+// was called. Any other panic in fn, including a fault outside the region,
+// propagates to the caller of Access, with the region released.
+//
+// Access returns an error matching fs.ErrInvalid if off or n is negative or
+// the range does not lie inside the region, and ErrNotMapped if the region
+// is not mapped.
+//
+// b is valid only while fn runs: fn must not keep it, nor any slice or
+// pointer into it, after it returns. fn must not call methods of the same
+// region: those that change the mapping would wait for fn forever, and the
+// others may wait for one of those that waits for fn. Any number of
+// goroutines may be in Access (and ReadAt and WriteAt) on one region at once;
+// what fn does with b is synchronized with the others by the caller, as with
+// Bytes.
+func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
+	if off < 0 || n < 0 {
+		return invalidf("access of %d bytes at offset %d", n, off)
+	}
+	counted := r.mu.enter()
+	var (
+		start   uintptr
+		old     bool
+		running bool // fn was called and has not returned
+	)
+	defer func() {
+		if running {
+			debug.SetPanicOnFault(old)
+			e := recover()
+			if e == nil { // runtime.Goexit in fn
+				r.mu.exit(counted)
+				return
+			}
+			if f, ok := e.(faultAddr); ok && f.Addr()-start < r.mappedLen() {
+				err = r.faultError("access", int64(f.Addr()-start), f.Addr(), nil)
+			} else {
+				r.mu.exit(counted)
+				panic(e)
+			}
+		}
+		r.mu.exit(counted)
+	}()
+	if !r.mapped {
+		return ErrNotMapped
+	}
+	if off > r.length || n > r.length-off {
+		return invalidf("access of %d bytes at offset %d outside a %d-byte region", n, off, r.length)
+	}
+	var b []byte
+	if n == 0 {
+		b = []byte{}
+	} else {
+		b = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), n)
+	}
+	start = uintptr(r.addr)
+	old = debug.SetPanicOnFault(true)
+	running = true
+	err = fn(b)
+	running = false
+	debug.SetPanicOnFault(old)
+	return err
+}
+
+// faultError returns the error for a memory fault at address addr (0 if
+// unknown), offset off of the region, during op; cause is its cause, or nil
+// for a hardware fault. It is the one place where a fault is classified.
+func (r *Region) faultError(op string, off int64, addr uintptr, cause error) error {
+	return &FaultError{Op: op, Offset: off, Addr: addr, Err: cause}
+}
+
 // copying is the value of ReadAt's and WriteAt's n while they copy.
 const copying = -1
 

@@ -61,11 +61,17 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 		}
 		return nil, osPathError("fstat", name, err)
 	}
-	device := mode&fs.ModeDevice != 0
+	src := srcFile
+	if mode&fs.ModeDevice != 0 {
+		src = srcDevice
+		if isZeroDevice(f) {
+			src = srcZero
+		}
+	}
 	switch {
 	case mode.IsDir():
 		return nil, invalidf("%s: cannot map a directory", name)
-	case !mode.IsRegular() && !device:
+	case !mode.IsRegular() && src == srcFile:
 		return nil, invalidf("%s: cannot map a file of mode %v", name, mode.Type())
 	}
 	readable, writable, err := sysAccess(f.Fd())
@@ -78,13 +84,12 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 	if flags&Shared != 0 && prot&Write != 0 && !writable {
 		return nil, invalidf("%s: shared writable region of a file not open for writing", name)
 	}
-	r := &Region{file: f, name: name, off: offset, length: length, prot: prot, cur: prot, flags: flags, device: device}
-	r.zeroDevice = device && isZeroDevice(f)
-	if length != mapLen && (device || offset+int64(length) != size) {
+	r := &Region{file: f, name: name, off: offset, length: length, prot: prot, cur: prot, flags: flags, src: src}
+	if length != mapLen && (src != srcFile || offset+int64(length) != size) {
 		return nil, fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d and does not end at the end of the file: %w",
 			name, length, pageSize, ErrUnaligned)
 	}
-	if !device {
+	if src == srcFile {
 		if err := r.checkEOF(size); err != nil {
 			return nil, err
 		}
@@ -138,7 +143,7 @@ func Open(name string) (*Region, error) {
 		if err != nil && err != io.EOF {
 			return nil, err
 		}
-		return &Region{name: name, prot: Read, cur: Read, flags: Shared, opened: true, mapped: true}, nil
+		return &Region{src: srcOpened, name: name, prot: Read, cur: Read, flags: Shared, mapped: true}, nil
 	}
 	r, err := NewFile(f, 0, int(size), Read, Shared)
 	if err != nil {
@@ -148,9 +153,22 @@ func Open(name string) (*Region, error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	r.file, r.opened = nil, true
+	r.file, r.src = nil, srcOpened
 	r.mu.Unlock()
 	return r, nil
+}
+
+// statByOS returns the size and the mode of f through os.File.Stat, for the
+// systems whose fileStat has no faster way (Windows, and those without
+// mappings).
+//
+//lint:ignore U1000 unix has its own fileStat
+func statByOS(f *os.File) (int64, fs.FileMode, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	return fi.Size(), fi.Mode(), nil
 }
 
 // osPathError wraps err, an error of the os package or of the operating

@@ -5,32 +5,18 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"strings"
 	"testing"
 	"unsafe"
 )
 
-// coreFuzzMaxPages bounds what the fuzz targets map, so that a length such
+// fuzzMaxPages bounds what the fuzz targets map, so that a length such
 // as 1<<40 with Populate or Locked is only validated, never faulted in.
-const coreFuzzMaxPages = 64
+const fuzzMaxPages = 64
 
-// coreCheckFuzzErr fails unless err belongs to a documented class and, when
-// the package wrote the message itself, starts with "mmap: ".
-func coreCheckFuzzErr(t *testing.T, what string, err error) {
-	t.Helper()
-	if !coreClassified(err) {
-		t.Fatalf("%s: unclassified error %q (%T)", what, err, err)
-	}
-	var pe *fs.PathError
-	if !errors.As(err, &pe) && !strings.HasPrefix(err.Error(), "mmap: ") {
-		t.Fatalf("%s: error %q does not start with \"mmap: \"", what, err)
-	}
-}
-
-// coreCheckMapped checks a mapped region of length bytes: Bytes is exactly
+// checkMapped checks a mapped region of length bytes: Bytes is exactly
 // Len bytes long and starts on a page boundary, and the region holds want
 // followed by zeros.
-func coreCheckMapped(t *testing.T, r *Region, length int, want []byte) {
+func checkMapped(t *testing.T, r *Region, length int, want []byte) {
 	t.Helper()
 	b := r.Bytes()
 	if r.Len() != length || len(b) != length {
@@ -51,7 +37,7 @@ func coreCheckMapped(t *testing.T, r *Region, length int, want []byte) {
 	full := make([]byte, length)
 	copy(full, want)
 	if !bytes.Equal(got, full) {
-		t.Fatalf("region differs from the file (-want +got):\n%s", coreDiff(got, full))
+		t.Fatalf("region differs from the file (-want +got):\n%s", diff(got, full))
 	}
 }
 
@@ -61,7 +47,7 @@ func coreCheckMapped(t *testing.T, r *Region, length int, want []byte) {
 // Map gives Len() bytes equal to the file's content (zeros past its end in
 // the last page).
 func FuzzNewFile(f *testing.F) {
-	for _, c := range coreFileArgTable() {
+	for _, c := range newFileCases() {
 		f.Add(c.off, c.length, uint8(c.prot), uint32(c.flags), c.size, c.rdonly)
 	}
 	dir := tempDir(f)
@@ -94,7 +80,7 @@ func FuzzNewFile(f *testing.F) {
 			if r != nil {
 				t.Fatalf("NewFile returned a region with error %v", err)
 			}
-			coreCheckFuzzErr(t, "NewFile", err)
+			checkClassified(t, "NewFile", err)
 			return
 		}
 		g, mapLen := int64(Granularity()), int64(AlignLength(length))
@@ -110,7 +96,7 @@ func FuzzNewFile(f *testing.F) {
 		}
 		if err := r.Map(); err != nil {
 			// The arguments are valid: only the system can refuse.
-			coreCheckFuzzErr(t, "Map", err)
+			checkClassified(t, "Map", err)
 			var pe *fs.PathError
 			if !errors.As(err, &pe) && !errors.Is(err, errors.ErrUnsupported) {
 				t.Fatalf("Map of a valid region: %v", err)
@@ -121,7 +107,7 @@ func FuzzNewFile(f *testing.F) {
 		if r.Offset() != off || r.Flags() != Flag(flags) || r.Prot() != Prot(prot) {
 			t.Fatalf("Offset, Flags, Prot = %d, %v, %v; want %d, %v, %v", r.Offset(), r.Flags(), r.Prot(), off, Flag(flags), Prot(prot))
 		}
-		coreCheckMapped(t, r, length, content[off:min(off+int64(length), size)])
+		checkMapped(t, r, length, content[off:min(off+int64(length), size)])
 		if err := r.Unmap(); err != nil {
 			t.Fatalf("Unmap: %v", err)
 		}
@@ -132,7 +118,7 @@ func FuzzNewFile(f *testing.F) {
 // every error is classified, and a region of up to 64 pages maps to
 // page-aligned zeros.
 func FuzzNewAnon(f *testing.F) {
-	for _, c := range coreAnonArgTable() {
+	for _, c := range newAnonCases() {
 		f.Add(c.length, uint8(c.prot), uint32(c.flags))
 	}
 	f.Fuzz(func(t *testing.T, length int, prot uint8, flags uint32) {
@@ -141,17 +127,17 @@ func FuzzNewAnon(f *testing.F) {
 			if r != nil {
 				t.Fatalf("NewAnon returned a region with error %v", err)
 			}
-			coreCheckFuzzErr(t, "NewAnon", err)
+			checkClassified(t, "NewAnon", err)
 			return
 		}
 		if length <= 0 || length%PageSize() != 0 {
 			t.Fatalf("NewAnon accepted length %d", length)
 		}
-		if length > coreFuzzMaxPages*PageSize() {
+		if length > fuzzMaxPages*PageSize() {
 			return
 		}
 		if err := r.Map(); err != nil {
-			coreCheckFuzzErr(t, "Map", err)
+			checkClassified(t, "Map", err)
 			var pe *fs.PathError
 			if !errors.As(err, &pe) && !errors.Is(err, errors.ErrUnsupported) {
 				t.Fatalf("Map of a valid region: %v", err)
@@ -159,7 +145,7 @@ func FuzzNewAnon(f *testing.F) {
 			return
 		}
 		defer r.Unmap()
-		coreCheckMapped(t, r, length, nil)
+		checkMapped(t, r, length, nil)
 		if err := r.Unmap(); err != nil {
 			t.Fatalf("Unmap: %v", err)
 		}

@@ -39,7 +39,7 @@ func TestOpenSizeZeroWithContents(t *testing.T) {
 			r.Close()
 			continue
 		}
-		coreCheckErr(t, "Open("+name+")", err, "", errors.ErrUnsupported)
+		checkErr(t, "Open("+name+")", err, "", errors.ErrUnsupported)
 	}
 	_, name := tempFile(t, nil, os.O_RDONLY)
 	r, err := Open(name)
@@ -71,13 +71,13 @@ func TestNewFileDescriptorClosedBehindFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = NewFile(f, 0, ps, Read, Shared)
-	coreCheckErr(t, "NewFile of a descriptor closed behind the file", err, "fstat", fs.ErrInvalid, syscall.EBADF)
-	coreCheckErr(t, "Resize with the descriptor closed", r.Resize(2*ps), "", fs.ErrInvalid, syscall.EBADF)
-	coreCheckErr(t, "Grow with the descriptor closed", r.Grow(2*ps), "", fs.ErrInvalid, syscall.EBADF)
+	checkErr(t, "NewFile of a descriptor closed behind the file", err, "fstat", fs.ErrInvalid, syscall.EBADF)
+	checkErr(t, "Resize with the descriptor closed", r.Resize(2*ps), "", fs.ErrInvalid, syscall.EBADF)
+	checkErr(t, "Grow with the descriptor closed", r.Grow(2*ps), "", fs.ErrInvalid, syscall.EBADF)
 	if err := r.Unmap(); err != nil {
 		t.Errorf("Unmap: %v", err)
 	}
-	coreCheckErr(t, "Map with the descriptor closed", r.Map(), "", fs.ErrInvalid, syscall.EBADF)
+	checkErr(t, "Map with the descriptor closed", r.Map(), "", fs.ErrInvalid, syscall.EBADF)
 }
 
 // TestResizeSharedZeroDeviceKeepsPagesUsable checks that Resize and Grow of
@@ -113,7 +113,7 @@ func TestResizeSharedZeroDeviceKeepsPagesUsable(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r = storMapped(t, r, nil)
+			r = mapRegion(t, r, nil)
 			want := pattern(ps, 3)
 			if _, err := r.WriteAt(want, 0); err != nil {
 				t.Fatal(err)
@@ -140,7 +140,7 @@ func TestResizeSharedZeroDeviceKeepsPagesUsable(t *testing.T) {
 				if !bytes.Equal(got[:len(want)], want) {
 					t.Fatalf("after %s(%d): contents differ from what was written", step.op, step.length)
 				}
-				if i := coreFirstNonZero(got[len(want):]); i >= 0 {
+				if i := firstNonZero(got[len(want):]); i >= 0 {
 					t.Fatalf("after %s(%d): byte %d of the new pages is %#x, want 0", step.op, step.length, len(want)+i, got[len(want)+i])
 				}
 				// The new pages take writes; they are part of want from now on.
@@ -163,13 +163,13 @@ func TestFillZerosAppendModeFile(t *testing.T) {
 	if err := fillZeros(f, int64(ps), 3*int64(ps)); err != nil {
 		t.Fatalf("fillZeros of a file opened with O_APPEND: %v", err)
 	}
-	got := coreReadFile(t, name)
+	got := readFile(t, name)
 	want := append(pattern(ps, 5), make([]byte, 3*ps)...)
 	if !bytes.Equal(got, want) {
-		t.Errorf("file after fillZeros: %d bytes, want %d: %s", len(got), len(want), coreDiff(got, want))
+		t.Errorf("file after fillZeros: %d bytes, want %d: %s", len(got), len(want), diff(got, want))
 	}
 	ro, _ := tempFile(t, nil, os.O_RDONLY)
-	coreCheckErr(t, "fillZeros of a read-only file", fillZeros(ro, 0, int64(ps)), "write", syscall.EBADF)
+	checkErr(t, "fillZeros of a read-only file", fillZeros(ro, 0, int64(ps)), "write", syscall.EBADF)
 }
 
 // ramfsDir mounts a ramfs, a file system without fallocate, for the test
@@ -185,7 +185,7 @@ func ramfsDir(t *testing.T) string {
 		t.Skipf("cannot mount a ramfs here (%v): Grow without fallocate is not tested", err)
 	}
 	t.Cleanup(func() {
-		if err := storUnmount(dir); err != nil {
+		if err := unmount(dir); err != nil {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})
@@ -218,7 +218,7 @@ func TestGrowWithoutFallocate(t *testing.T) {
 			}
 			t.Cleanup(func() { f.Close() })
 			r, err := NewFile(f, 0, tt.size, Read|Write, Shared)
-			r = storMapped(t, r, err)
+			r = mapRegion(t, r, err)
 			if err := r.Grow(4 * ps); err != nil {
 				t.Fatalf("Grow(%d) on ramfs: %v (%T)", 4*ps, err, err)
 			}
@@ -233,8 +233,8 @@ func TestGrowWithoutFallocate(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := append(pattern(tt.size, 7), pattern(4*ps-tt.size, 9)...)
-			if got := coreReadFile(t, name); !bytes.Equal(got, want) {
-				t.Errorf("file after Grow and WriteAt: %s", coreDiff(got, want))
+			if got := readFile(t, name); !bytes.Equal(got, want) {
+				t.Errorf("file after Grow and WriteAt: %s", diff(got, want))
 			}
 		})
 	}
@@ -340,7 +340,7 @@ func hostileChildPopulateFull() int {
 			continue
 		}
 		err = r.Resize(16 * ps)
-		if err == nil || !coreClassified(err) {
+		if err == nil || !classified(err) {
 			fmt.Fprintf(os.Stderr, "%v: Resize over pages a full tmpfs cannot give = %v; want a classified error\n", flags, err)
 			status = 1
 		} else if r.Len() != ps {
@@ -363,7 +363,7 @@ func hostileChildPopulateFull() int {
 // region over pages that a full tmpfs cannot provide returns an error and
 // leaves the region as it was, instead of raising SIGBUS in the prefault.
 func TestResizePopulateOnFullTmpfs(t *testing.T) {
-	dir := storSmallFS(t)
+	dir := smallFS(t)
 	ps := PageSize()
 	f, err := os.OpenFile(filepath.Join(dir, "sparse"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {

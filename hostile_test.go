@@ -81,7 +81,7 @@ func TestViewZeroSizeValuesOfEmptyRegion(t *testing.T) {
 // TestViewZeroSizeValues checks that a View of values of no size on a mapped
 // region has the length asked for, at any offset inside the region.
 func TestViewZeroSizeValues(t *testing.T) {
-	r := coreAnon(t, 1, Read|Write, Private)
+	r := mapAnon(t, PageSize(), Read|Write, Private)
 	for _, off := range []int{0, 1, PageSize()} {
 		v, err := View[struct{}](r, off, 5)
 		if err != nil || len(v) != 5 {

@@ -16,7 +16,7 @@ import (
 // memory_test.go for the smaps helpers.
 
 func TestMemHugePages(t *testing.T) {
-	memNeedSmaps(t)
+	needSmaps(t)
 	hps := hugePageSize()
 	for _, flags := range []Flag{Private | HugePages, Shared | HugePages, Private | HugePages | Populate} {
 		t.Run(flags.String(), func(t *testing.T) {
@@ -39,19 +39,19 @@ func TestMemHugePages(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Unmap()
-			addr := memAddr(r)
+			addr := regionAddr(r)
 			if uintptr(addr)%uintptr(hps) != 0 {
 				t.Errorf("address %p is not aligned to the huge page size %d", addr, hps)
 			}
-			platSkipEmulated(t, "qemu-user ignores madvise(MADV_HUGEPAGE), and smaps shows the host's mapping")
-			memCheckEntry(t, r, "hg", "!nh")
+			skipUnderEmulator(t, "qemu-user ignores madvise(MADV_HUGEPAGE), and smaps shows the host's mapping")
+			checkSmapsFlags(t, r, "hg", "!nh")
 			if flags&Populate == 0 {
 				b := r.Bytes()
 				for off := 0; off < len(b); off += pageSize {
 					b[off] = 1
 				}
 			}
-			m := memSmapsAt(t, addr)
+			m := smapsAt(t, addr)
 			if m.counters[counter] == 0 {
 				t.Errorf("%s is 0 after touching %d bytes advised for huge pages (%s %q; Rss %d)",
 					counter, 2*hps, file, mode, m.counters["Rss"])
@@ -82,14 +82,14 @@ func TestMemTHPMode(t *testing.T) {
 }
 
 func init() {
-	childFuncs["memLockLimit"] = memChildLockLimit
+	childFuncs["lockLimit"] = childLockLimit
 }
 
-// memChildLockLimit lowers RLIMIT_MEMLOCK to two pages, drops CAP_IPC_LOCK
+// childLockLimit lowers RLIMIT_MEMLOCK to two pages, drops CAP_IPC_LOCK
 // (which lifts the limit) from its thread, and checks that Locked and Secret
 // regions larger than the limit fail to map with the documented error while
 // a smaller one maps. It exits with 2 if it could not drop the capability.
-func memChildLockLimit() int {
+func childLockLimit() int {
 	runtime.LockOSThread() // capabilities are per thread: Map runs on this one
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -147,7 +147,7 @@ func memChildLockLimit() int {
 
 func TestMemLockLimit(t *testing.T) {
 	t.Parallel() // the child's start is slow under the race detector
-	err := childCommand(t, "memLockLimit", nil).Run()
+	err := childCommand(t, "lockLimit", nil).Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 2 {
 		t.Skip("the child could not give up CAP_IPC_LOCK")

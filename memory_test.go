@@ -1,15 +1,11 @@
 package mmap
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -18,183 +14,6 @@ import (
 // These tests check that the flags which change how memory is held really
 // take effect, by reading the kernel's own account of the mapping in
 // /proc/self/smaps (Linux only) and by overrunning guarded regions.
-
-// memSmap is one entry of /proc/self/smaps: an address range, its counters
-// in bytes (Rss, AnonHugePages, Locked...) and its VmFlags.
-type memSmap struct {
-	start, end uintptr
-	perms      string
-	counters   map[string]int64
-	flags      map[string]bool
-}
-
-// memNeedSmaps skips the test where /proc/self/smaps does not exist.
-func memNeedSmaps(t *testing.T) {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skipf("/proc/self/smaps is Linux only; this is %s", runtime.GOOS)
-	}
-	if _, err := os.Stat("/proc/self/smaps"); err != nil {
-		t.Skipf("no /proc/self/smaps: %v", err)
-	}
-	if qfxSmapsUntrusted() {
-		platSkipEmulated(t, qfxSmapsWhy)
-	}
-}
-
-// memParseSmaps parses the text of /proc/self/smaps.
-func memParseSmaps(data []byte) ([]memSmap, error) {
-	var maps []memSmap
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		// A header line starts with "start-end", which has no colon.
-		if lo, hi, ok := strings.Cut(fields[0], "-"); ok && !strings.HasSuffix(fields[0], ":") {
-			start, err1 := strconv.ParseUint(lo, 16, 64)
-			end, err2 := strconv.ParseUint(hi, 16, 64)
-			if err1 != nil || err2 != nil || len(fields) < 2 {
-				return nil, errors.New("bad smaps header: " + line)
-			}
-			maps = append(maps, memSmap{start: uintptr(start), end: uintptr(end), perms: fields[1],
-				counters: map[string]int64{}, flags: map[string]bool{}})
-			continue
-		}
-		if len(maps) == 0 {
-			return nil, errors.New("smaps field before any header: " + line)
-		}
-		m := &maps[len(maps)-1]
-		key := strings.TrimSuffix(fields[0], ":")
-		if key == "VmFlags" {
-			for _, f := range fields[1:] {
-				m.flags[f] = true
-			}
-			continue
-		}
-		if len(fields) >= 2 {
-			n, err := strconv.ParseInt(fields[1], 10, 64)
-			if err != nil {
-				continue // a field that is not a counter (THPeligible is, ProtectionKey is)
-			}
-			if len(fields) == 3 && fields[2] == "kB" {
-				n *= 1024
-			}
-			m.counters[key] = n
-		}
-	}
-	return maps, sc.Err()
-}
-
-// memSmapsAt returns the smaps entry whose range holds addr.
-func memSmapsAt(t *testing.T, addr unsafe.Pointer) memSmap {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	maps, err := memParseSmaps(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := uintptr(addr)
-	for _, m := range maps {
-		if m.start <= a && a < m.end {
-			return m
-		}
-	}
-	t.Fatalf("no smaps entry holds address %#x", a)
-	return memSmap{}
-}
-
-// memMap builds and maps an anonymous region, unmapped at the end of the
-// test if it is still mapped.
-func memMap(t *testing.T, length int, prot Prot, flags Flag) *Region {
-	t.Helper()
-	r, err := NewAnon(length, prot, flags)
-	if err != nil {
-		t.Fatalf("NewAnon(%d, %v, %v): %v", length, prot, flags, err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatalf("Map(%v): %v", flags, err)
-	}
-	t.Cleanup(func() { r.Unmap() })
-	return r
-}
-
-// memAddr returns the start of a mapped region's memory.
-func memAddr(r *Region) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(r.Bytes())) }
-
-// memCheckEntry checks that the smaps entry holding r's memory covers all
-// of it and has, or has not, each VmFlag in flags ("lo", "!lo"). The entry
-// may be larger than the region: the kernel merges a mapping with its
-// neighbours when their flags are the same.
-func memCheckEntry(t *testing.T, r *Region, flags ...string) memSmap {
-	t.Helper()
-	addr := memAddr(r)
-	m := memSmapsAt(t, addr)
-	if end := uintptr(addr) + r.mappedLen(); m.end < end {
-		t.Errorf("smaps entry %#x-%#x does not cover the region %#x-%#x", m.start, m.end, uintptr(addr), end)
-	}
-	for _, f := range flags {
-		want := !strings.HasPrefix(f, "!")
-		f = strings.TrimPrefix(f, "!")
-		if m.flags[f] != want {
-			t.Errorf("VmFlags %q: has %q = %v, want %v", memFlagList(m), f, m.flags[f], want)
-		}
-	}
-	return m
-}
-
-// memIsolatedEntry returns the smaps entry of r's memory alone, so that its
-// counters (Rss...) count r's pages only. A private anonymous mapping merges
-// with neighbouring ones; advice that no neighbour has (MADV_RANDOM, which
-// faults nothing in) splits it off again.
-func memIsolatedEntry(t *testing.T, r *Region) memSmap {
-	t.Helper()
-	if err := r.Advise(Random); err != nil {
-		t.Fatal(err)
-	}
-	addr := memAddr(r)
-	m := memSmapsAt(t, addr)
-	if end := uintptr(addr) + r.mappedLen(); m.start != uintptr(addr) || m.end != end {
-		t.Fatalf("smaps entry %#x-%#x %s [%s], want exactly the region %#x-%#x",
-			m.start, m.end, m.perms, memFlagList(m), uintptr(addr), end)
-	}
-	return m
-}
-
-func memFlagList(m memSmap) string {
-	var fs []string
-	for f := range m.flags {
-		fs = append(fs, f)
-	}
-	return strings.Join(fs, " ")
-}
-
-// memProcStatus returns a counter of /proc/self/status in bytes.
-func memProcStatus(t *testing.T, key string) int64 {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, key+":"); ok {
-			f := strings.Fields(rest)
-			n, err := strconv.ParseInt(f[0], 10, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", key, err)
-			}
-			return n * 1024
-		}
-	}
-	t.Fatalf("no %s in /proc/self/status", key)
-	return 0
-}
 
 func TestMemParseSmaps(t *testing.T) {
 	const text = `55d4c000-55d4e100 rw-p 00000000 00:00 0                          [heap]
@@ -207,7 +26,7 @@ VmFlags: rd wr mr mw me ac lo dd
 Rss:                   0 kB
 VmFlags: mr mw me nr
 `
-	maps, err := memParseSmaps([]byte(text))
+	maps, err := parseSmaps([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,18 +46,18 @@ VmFlags: mr mw me nr
 	if !maps[1].flags["nr"] || maps[1].perms != "---p" {
 		t.Errorf("entry 1: %v %s", maps[1].flags, maps[1].perms)
 	}
-	if _, err := memParseSmaps([]byte("Rss: 4 kB\n")); err == nil {
+	if _, err := parseSmaps([]byte("Rss: 4 kB\n")); err == nil {
 		t.Error("a field before any header parsed without error")
 	}
 }
 
-// memOtherUnix lists the unix systems other than Linux, which have neither
+// otherUnix lists the unix systems other than Linux, which have neither
 // transparent huge pages nor a way to keep memory out of core dumps.
-var memOtherUnix = map[string]bool{"darwin": true, "ios": true, "freebsd": true, "openbsd": true, "netbsd": true,
+var otherUnix = map[string]bool{"darwin": true, "ios": true, "freebsd": true, "openbsd": true, "netbsd": true,
 	"dragonfly": true, "solaris": true, "illumos": true, "aix": true}
 
 func TestMemUnsupportedFlags(t *testing.T) {
-	if !memOtherUnix[runtime.GOOS] {
+	if !otherUnix[runtime.GOOS] {
 		t.Skipf("HugePages and Secret are supported on %s", runtime.GOOS)
 	}
 	for _, flags := range []Flag{Private | HugePages, Private | Secret} {
@@ -256,36 +75,36 @@ func TestMemHugePagesFile(t *testing.T) {
 }
 
 func TestMemLocked(t *testing.T) {
-	memNeedSmaps(t)
+	needSmaps(t)
 	const n = 16
-	before := memProcStatus(t, "VmLck")
-	r := memMap(t, n*pageSize, Read|Write, Private|Locked)
-	memCheckEntry(t, r, "lo")
-	m := memIsolatedEntry(t, r)
+	before := procStatus(t, "VmLck")
+	r := mapAnon(t, n*pageSize, Read|Write, Private|Locked)
+	checkSmapsFlags(t, r, "lo")
+	m := isolatedSmaps(t, r)
 	if got, want := m.counters["Rss"], int64(n*pageSize); got != want {
 		t.Errorf("Rss of a locked region %d, want %d", got, want)
 	}
 	if got, want := m.counters["Locked"], int64(n*pageSize); got != want {
 		t.Errorf("Locked of a locked region %d, want %d", got, want)
 	}
-	if got, want := memProcStatus(t, "VmLck")-before, int64(n*pageSize); got != want {
+	if got, want := procStatus(t, "VmLck")-before, int64(n*pageSize); got != want {
 		t.Errorf("VmLck grew by %d at Map, want %d", got, want)
 	}
 	if err := r.Unmap(); err != nil {
 		t.Fatal(err)
 	}
-	if got := memProcStatus(t, "VmLck") - before; got != 0 {
+	if got := procStatus(t, "VmLck") - before; got != 0 {
 		t.Errorf("VmLck is %d above what it was after Unmap, want 0", got)
 	}
 
 	// Without the flag, nothing is locked.
-	plain := memMap(t, n*pageSize, Read|Write, Private)
-	memCheckEntry(t, plain, "!lo")
+	plain := mapAnon(t, n*pageSize, Read|Write, Private)
+	checkSmapsFlags(t, plain, "!lo")
 }
 
 func TestMemPopulate(t *testing.T) {
-	memNeedSmaps(t)
-	platSkipEmulated(t, "smaps shows the host's mappings, which qemu-user places and merges itself, "+
+	needSmaps(t)
+	skipUnderEmulator(t, "smaps shows the host's mappings, which qemu-user places and merges itself, "+
 		"and qemu does not pass MAP_POPULATE on (Rss stays 0)")
 	const n = 8
 	data := pattern(n*pageSize, 3)
@@ -318,7 +137,7 @@ func TestMemPopulate(t *testing.T) {
 				if err := r.Map(); err != nil {
 					t.Fatal(err)
 				}
-				rss := memIsolatedEntry(t, r).counters["Rss"]
+				rss := isolatedSmaps(t, r).counters["Rss"]
 				if err := r.Unmap(); err != nil {
 					t.Fatal(err)
 				}
@@ -334,7 +153,7 @@ func TestMemPopulate(t *testing.T) {
 }
 
 func TestMemNoReserve(t *testing.T) {
-	memNeedSmaps(t)
+	needSmaps(t)
 	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(b)) == "2" {
 		if _, err := NewAnon(pageSize, Read|Write, Private|NoReserve); !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("NoReserve under strict overcommit: %v, want errors.ErrUnsupported", err)
@@ -343,44 +162,20 @@ func TestMemNoReserve(t *testing.T) {
 	}
 	for _, flags := range []Flag{Private, Shared, Private | Guard} {
 		t.Run(flags.String(), func(t *testing.T) {
-			r := memMap(t, 4*pageSize, Read|Write, flags|NoReserve)
-			memCheckEntry(t, r, "nr")
-			plain := memMap(t, 4*pageSize, Read|Write, flags)
-			memCheckEntry(t, plain, "!nr")
+			r := mapAnon(t, 4*pageSize, Read|Write, flags|NoReserve)
+			checkSmapsFlags(t, r, "nr")
+			plain := mapAnon(t, 4*pageSize, Read|Write, flags)
+			checkSmapsFlags(t, plain, "!nr")
 		})
 	}
 }
 
-// memFault reads or writes the byte at p with faults turned into panics, and
-// returns the faulting address, or 0 if the access did not fault.
-func memFault(p unsafe.Pointer, write bool) (addr uintptr) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		e := recover()
-		if e == nil {
-			return
-		}
-		f, ok := e.(interface{ Addr() uintptr })
-		if !ok {
-			panic(e)
-		}
-		addr = f.Addr()
-	}()
-	if write {
-		*(*byte)(p) = 1
-	} else {
-		sink = *(*byte)(p)
-	}
-	return 0
-}
-
-// memCheckGuards checks that the page before and the page after r's
+// checkGuardPages checks that the page before and the page after r's
 // memory fault on access, with the faulting address inside the guard page,
 // while the first and last bytes of the region do not.
-func memCheckGuards(t *testing.T, r *Region) {
+func checkGuardPages(t *testing.T, r *Region) {
 	t.Helper()
-	addr := memAddr(r)
+	addr := regionAddr(r)
 	end := unsafe.Add(addr, r.mappedLen())
 	for _, write := range []bool{false, true} {
 		for _, c := range []struct {
@@ -393,7 +188,7 @@ func memCheckGuards(t *testing.T, r *Region) {
 			{"one byte past the end", end, uintptr(end)},
 			{"last byte of the guard after", unsafe.Add(end, pageSize-1), uintptr(end)},
 		} {
-			got := memFault(c.p, write)
+			got := faultAt(c.p, write)
 			if got == 0 {
 				t.Errorf("%s (write %v) at %p: no fault", c.name, write, c.p)
 				continue
@@ -406,14 +201,14 @@ func memCheckGuards(t *testing.T, r *Region) {
 	}
 	if r.Prot()&Write != 0 {
 		for _, p := range []unsafe.Pointer{addr, unsafe.Add(end, -1)} {
-			if got := memFault(p, true); got != 0 {
+			if got := faultAt(p, true); got != 0 {
 				t.Errorf("write inside the region at %p faulted at %#x", p, got)
 			}
 		}
 	}
-	if runtime.GOOS == "linux" && !qfxSmapsUntrusted() {
+	if runtime.GOOS == "linux" && !smapsUntrusted() {
 		for _, p := range []unsafe.Pointer{unsafe.Add(addr, -1), end} {
-			if m := memSmapsAt(t, p); m.perms[:3] != "---" {
+			if m := smapsAt(t, p); m.perms[:3] != "---" {
 				t.Errorf("guard page at %p has permissions %s, want ---", p, m.perms)
 			}
 		}
@@ -444,13 +239,13 @@ func TestMemGuard(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Unmap()
-			memCheckGuards(t, r)
+			checkGuardPages(t, r)
 		})
 	}
 	t.Run("file", func(t *testing.T) {
 		f, _ := tempFile(t, pattern(2*pageSize, 1), os.O_RDWR)
 		r, err := NewFile(f, 0, 2*pageSize, Read|Write, Shared|Guard)
-		wfxSkipUnsupported(t, err) // Windows: no view inside a reservation
+		skipUnsupported(t, err) // Windows: no view inside a reservation
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -458,7 +253,7 @@ func TestMemGuard(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Unmap()
-		memCheckGuards(t, r)
+		checkGuardPages(t, r)
 		// Mapping again puts the guards around the new address.
 		if err := r.Unmap(); err != nil {
 			t.Fatal(err)
@@ -466,7 +261,7 @@ func TestMemGuard(t *testing.T) {
 		if err := r.Map(); err != nil {
 			t.Fatal(err)
 		}
-		memCheckGuards(t, r)
+		checkGuardPages(t, r)
 	})
 }
 
@@ -481,7 +276,7 @@ func TestMemSecret(t *testing.T) {
 	}
 	var wiped []byte
 	var wipedAt unsafe.Pointer
-	memSetWipeHook(t, func(b []byte) {
+	setWipeHook(t, func(b []byte) {
 		wipedAt = unsafe.Pointer(unsafe.SliceData(b))
 		wiped = bytes.Clone(b)
 	})
@@ -490,30 +285,30 @@ func TestMemSecret(t *testing.T) {
 		if err := r.Map(); err != nil {
 			t.Fatal(err)
 		}
-		addr := memAddr(r)
+		addr := regionAddr(r)
 		if b := r.Bytes(); !bytes.Equal(b, make([]byte, len(b))) {
 			t.Fatalf("a new mapping of a Secret region is not all zeros")
 		}
 		copy(r.Bytes(), secret)
-		if runtime.GOOS == "linux" && qfxEmulated() && !qfxSmapsUntrusted() {
+		if runtime.GOOS == "linux" && emulated() && !smapsUntrusted() {
 			// qemu-user ignores madvise (MADV_DONTDUMP): only mlock shows.
-			memCheckEntry(t, r, "lo")
-		} else if runtime.GOOS == "linux" && !qfxEmulated() {
-			memCheckEntry(t, r, "lo", "dd")
-			m := memIsolatedEntry(t, r)
+			checkSmapsFlags(t, r, "lo")
+		} else if runtime.GOOS == "linux" && !emulated() {
+			checkSmapsFlags(t, r, "lo", "dd")
+			m := isolatedSmaps(t, r)
 			if got := m.counters["Rss"]; got != int64(n*pageSize) {
 				t.Errorf("Rss %d of a locked Secret region, want %d", got, n*pageSize)
 			}
 		}
-		memCheckGuards(t, r)
+		checkGuardPages(t, r)
 		if err := r.Unlock(); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("Unlock of a Secret region: %v, want fs.ErrInvalid", err)
 		}
 		if err := r.Advise(DoDump); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("DoDump advice for a Secret region: %v, want fs.ErrInvalid", err)
 		}
-		if memKernelAtLeast(4, 14) && !qfxEmulated() { // qemu-user ignores madvise
-			memCheckEntry(t, r, "wf") // MADV_WIPEONFORK
+		if kernelAtLeast(4, 14) && !emulated() { // qemu-user ignores madvise
+			checkSmapsFlags(t, r, "wf") // MADV_WIPEONFORK
 		}
 		if err := r.Protect(prot); err != nil {
 			t.Fatal(err)
@@ -531,27 +326,10 @@ func TestMemSecret(t *testing.T) {
 	}
 }
 
-// memKernelAtLeast reports whether this is Linux of at least the version
-// major.minor.
-func memKernelAtLeast(major, minor int) bool {
-	if runtime.GOOS != "linux" {
-		return false
-	}
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return false
-	}
-	var kmaj, kmin int
-	if _, err := fmt.Sscanf(string(b), "%d.%d", &kmaj, &kmin); err != nil {
-		return false
-	}
-	return kmaj > major || kmaj == major && kmin >= minor
-}
-
-// memSetWipeHook installs fn as the hook that sees a Secret region's memory
+// setWipeHook installs fn as the hook that sees a Secret region's memory
 // just before it is unmapped, until the end of the test. Tests that use it
 // must not run in parallel.
-func memSetWipeHook(t *testing.T, fn func([]byte)) {
+func setWipeHook(t *testing.T, fn func([]byte)) {
 	old := testHookWiped
 	testHookWiped = fn
 	t.Cleanup(func() { testHookWiped = old })

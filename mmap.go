@@ -1,106 +1,47 @@
 // Package mmap maps files and anonymous memory into the address space of a Go
 // program, safely.
 //
-// A [Region] describes one mapping: where its memory comes from (anonymous
-// memory from [NewAnon], a file from [NewFile] or [Open]), its length, its
-// protection [Prot] and its sharing [Flag]. A Region is built unmapped, mapped
-// with [Region.Map] and released with [Region.Unmap]; the same Region can be
-// mapped again afterwards. While it is mapped, [Region.Bytes] returns the
-// memory itself, and [Region.ReadAt] and [Region.WriteAt] copy in and out of it
-// without ever crashing the program.
+// A [Region] is one mapping: anonymous memory ([NewAnon]), part of a file
+// ([NewFile], [Open]) or memory shared with another process
+// ([NewSharedMemory]), with a protection [Prot] and flags [Flag]. It is built
+// unmapped, mapped with [Region.Map], released with [Region.Unmap] and may be
+// mapped again. [Region.Bytes] is the memory itself; [Region.ReadAt],
+// [Region.WriteAt] and [Region.Access] reach it without ever crashing the
+// program. [Region.Resize], [Region.Grow] and [Region.Reserve] serve storage
+// code that grows a file; [View] reads fixed-size records in place. The
+// package calls the system directly: no global table of mappings, no global
+// lock.
 //
-// The package calls the operating system directly (mmap, munmap, msync,
-// madvise, mprotect, mlock, mincore on unix): it keeps no global table of
-// mappings and takes no global lock, so mappings made from many goroutines do
-// not contend with each other.
+// File offsets are multiples of [Granularity]; lengths are multiples of
+// [PageSize] or end exactly at the end of the file, so a whole file of any
+// size maps to exactly its bytes. Anything else is [ErrUnaligned].
 //
-// # Alignment
-//
-// A file region starts at an offset that is a multiple of [Granularity] (the
-// page size on unix, the allocation granularity on Windows). Its length is a
-// multiple of [PageSize], or ends exactly at the end of the file, so that a
-// whole file of any size maps to exactly its bytes. An anonymous region's
-// length is a multiple of PageSize. [AlignOffset] and [AlignLength] round
-// values to these rules. A value that breaks them gives an error matching
-// [ErrUnaligned].
-//
-// # Growing regions
-//
-// Storage code that appends to a file grows its region with [Region.Grow],
-// which allocates the file's blocks first so that a full disk is an error
-// and not a SIGBUS, or with [Region.Resize] once the file is long enough.
-// [Region.Reserve] keeps the region's address fixed as it grows, and [View]
-// reads and writes fixed-size records in place.
-//
-// # Errors
-//
-// Every error the package returns can be classified with [errors.Is]:
-// invalid arguments match [fs.ErrInvalid]; the sentinels [ErrUnaligned],
-// [ErrNotMapped], [ErrMapped], [ErrPastEOF] and [ErrFault] name the package's
-// own conditions; a flag or call that the platform cannot honour matches
-// [errors.ErrUnsupported]. An error from the operating system is an
-// [*fs.PathError] whose Op names the system call ("mmap", "munmap", "msync",
-// "madvise", "mprotect", "mlock", "munlock", "mincore", and "memfd_create",
-// "ftruncate" and "fcntl" for shared memory) and whose Path is the file's
-// name, or "anonymous"; its errno stays reachable, as in
-// errors.Is(err, syscall.ENOMEM).
+// Every error matches a class with [errors.Is]: [fs.ErrInvalid] for bad
+// arguments, the package's sentinels ([ErrUnaligned], [ErrNotMapped],
+// [ErrMapped], [ErrPastEOF], [ErrFault]), [errors.ErrUnsupported] for what the
+// system cannot honour, and for an error of the system an [*fs.PathError]
+// whose Op names the call and whose errno stays reachable. What each system
+// offers is in docs/platforms.md.
 //
 // # Concurrency
 //
-// Every method of [Region] is safe to call from several goroutines at once.
-// ReadAt and WriteAt run in parallel with each other; Map, Unmap, Protect,
-// Resize and Grow wait for the ReadAt and WriteAt calls in flight and exclude
-// new ones while they run. The memory returned by [Region.Bytes] is not protected by the
-// package: what the program does with it is the program's to synchronize.
+// Every method of Region is safe for concurrent use. ReadAt, WriteAt and
+// Access run in parallel; Map, Unmap, Protect, Resize and Grow wait for them.
+// The memory from Bytes and View is the program's to synchronize, and the
+// race detector does not see accesses to it.
 //
 // # Caveats
 //
-// The slice returned by Bytes or [View] is valid only until Unmap, or until
-// [Region.Resize] or [Region.Grow] changes the region's size. Using it
-// afterwards crashes the program with a segmentation fault or, worse, reads
-// or writes whatever the process has mapped at that address since. Keep such
-// slices inside the code that owns the Region.
+// Memory returned by Bytes and View is valid only while the region stays
+// mapped. Inside a reservation, the memory of a region never moves and slices
+// from Bytes stay valid across Resize and Grow for the part that remains
+// mapped; without a reservation, Resize and Grow may move it. Using a slice
+// after Unmap crashes the program or, worse, reads whatever is mapped there
+// next. No finalizer ever unmaps a region behind the program's back.
 //
-// Access to a file mapping beyond the file's current end raises SIGBUS, which
-// crashes a Go program when it happens on a plain slice access. This happens
-// when another process (or this one) truncates a mapped file. ReadAt and
-// WriteAt catch such faults and return [ErrFault]; direct access through
-// Bytes does not. See [runtime/debug.SetPanicOnFault] to protect code of your
-// own in the same way.
-//
-// The race detector does not see accesses to mapped memory. Synchronize
-// access to Bytes as you would for memory shared with another process.
-//
-// Go programs do not fork, but a child created by a raw fork would inherit
-// every mapping; to share memory with another process, make it with
-// [NewSharedMemory], pass its [Region.File] to the process and map it there
-// with [NewFile].
-//
-// No finalizer unmaps a Region behind the program's back: a Region that is
-// never unmapped keeps its memory until the process exits.
-//
-// # Windows
-//
-// On Windows a file region is a view of a file mapping object, and its offset
-// must be a multiple of the allocation granularity (64 KiB). A file cannot be
-// made shorter while a view of it is mapped, so the faults of a truncated file
-// do not occur there; ReadAt and WriteAt still catch the faults that can (an
-// I/O error while paging in, EXCEPTION_IN_PAGE_ERROR, and access violations).
-// Anonymous memory is committed with VirtualAlloc; Shared and Private behave
-// alike for it, so DontNeed and Free drop the contents of both. HugePages,
-// Secret, Guard for a file region, and NoReserve except for a shared file
-// region give errors matching [errors.ErrUnsupported], as do the advice
-// Sequential, Random, HugePage, NoHugePage, DontDump and DoDump, DontNeed for
-// a private file region and Free for a file region. A view of a file cannot
-// be placed inside reserved address space nor unmapped in part: [Region.Reserve]
-// of a file region returns an error matching errors.ErrUnsupported, and
-// [Region.Resize] and [Region.Grow] of a file region map a new view and unmap
-// the old one, so the region moves whenever its length changes. Anonymous
-// regions grow in place inside a reservation and move, copying, otherwise.
-// [Region.Resident] reports the pages in the process's working set. Errors
-// of the operating system name the Windows function in their Op
-// ("MapViewOfFile", "VirtualProtect"...); a lack of memory or of commit
-// charge matches syscall.ENOMEM, as on unix.
+// A plain access through Bytes to a page past the end of the file (truncated
+// underneath, or mapped ahead with [PastEOF]) raises SIGBUS, which ends the
+// program; the methods that copy, and Access, return [ErrFault] instead.
 package mmap
 
 import (
@@ -240,20 +181,24 @@ const flagMask = Shared | Private | Populate | HugePages | NoReserve | Locked | 
 var flagNames = []string{"Shared", "Private", "Populate", "HugePages", "NoReserve", "Locked", "Guard", "Secret"}
 
 // String returns the flags' names joined by "|", such as "Shared|Populate".
-func (f Flag) String() string {
-	var names []string
-	for i, n := range flagNames {
-		if f&(1<<i) != 0 {
-			names = append(names, n)
+func (f Flag) String() string { return bitNames(f, flagMask, flagNames) }
+
+// bitNames returns the names of the bits set in v, joined by "|", with the
+// bits outside mask in hexadecimal, or "0" if none is set.
+func bitNames[T ~uint8 | ~uint32](v, mask T, names []string) string {
+	var out []string
+	for i, n := range names {
+		if v&(1<<i) != 0 {
+			out = append(out, n)
 		}
 	}
-	if rest := f &^ flagMask; rest != 0 {
-		names = append(names, fmt.Sprintf("%#x", uint32(rest)))
+	if rest := v &^ mask; rest != 0 {
+		out = append(out, fmt.Sprintf("%#x", uint64(rest)))
 	}
-	if len(names) == 0 {
+	if len(out) == 0 {
 		return "0"
 	}
-	return strings.Join(names, "|")
+	return strings.Join(out, "|")
 }
 
 // Advice tells the operating system how a region will be used, with

@@ -16,13 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The flags of mmap behind Populate, NoReserve and Secret on this system (0:
-// none; see sysMap).
-const (
-	mapPopulate  = 0
-	mapNoReserve = 0
-	mapConceal   = 0
-)
+// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
+const mapPopulate, mapNoReserve, mapConceal = 0, 0, 0
 
 var adviceTable = posixAdvice(map[Advice]int{
 	HugePage: adviceNone,

@@ -18,13 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The flags of mmap behind Populate, NoReserve and Secret on this system (0:
-// none; see sysMap).
-const (
-	mapPopulate  = unix.MAP_POPULATE
-	mapNoReserve = unix.MAP_NORESERVE
-	mapConceal   = 0
-)
+// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
+const mapPopulate, mapNoReserve, mapConceal = unix.MAP_POPULATE, unix.MAP_NORESERVE, 0
 
 var adviceTable = posixAdvice(map[Advice]int{
 	HugePage:   unix.MADV_HUGEPAGE,

@@ -12,13 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The flags of mmap behind Populate, NoReserve and Secret on this system (0:
-// none; see sysMap).
-const (
-	mapPopulate  = 0
-	mapNoReserve = unix.MAP_NORESERVE
-	mapConceal   = unix.MAP_CONCEAL
-)
+// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
+const mapPopulate, mapNoReserve, mapConceal = 0, unix.MAP_NORESERVE, unix.MAP_CONCEAL
 
 var adviceTable = posixAdvice(map[Advice]int{Free: unix.MADV_FREE})
 

@@ -49,13 +49,7 @@ func classify(error) error                                   { return errors.Err
 func sysWriteAt(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) }
 
 // fileStat returns the size and the mode of f.
-func fileStat(f *os.File) (int64, fs.FileMode, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	return fi.Size(), fi.Mode(), nil
-}
+func fileStat(f *os.File) (int64, fs.FileMode, error) { return statByOS(f) }
 
 // openNonblock is added to the flags with which Open opens a file.
 const openNonblock = 0

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,28 +18,27 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 )
 
-// coreBadCase is one bad input: run makes the call and returns its error,
+// badInput is one bad input: run makes the call and returns its error,
 // which must match every error in want with errors.Is, and, when op is set,
 // be an *fs.PathError with that Op.
-type coreBadCase struct {
+type badInput struct {
 	name string
 	run  func(t *testing.T) error
 	want []error
 	op   string
 }
 
-// coreExtraBadCases holds bad inputs that only some systems have (named
+// systemBadInputs holds bad inputs that only some systems have (named
 // pipes, /dev/null); files with build constraints add to it from init.
-var coreExtraBadCases []coreBadCase
+var systemBadInputs []badInput
 
-// coreFileArgs is one set of NewFile arguments, with the size of the file
+// newFileCase is one set of NewFile arguments, with the size of the file
 // and whether it is opened read-only. want is nil for valid arguments. The
 // fuzz target FuzzNewFile is seeded from the same table.
-type coreFileArgs struct {
+type newFileCase struct {
 	name   string
 	off    int64
 	length int
@@ -51,15 +49,15 @@ type coreFileArgs struct {
 	want   []error
 }
 
-// coreFileArgTable returns NewFile arguments, mostly bad ones, in units of
+// newFileCases returns NewFile arguments, mostly bad ones, in units of
 // the page size and granularity of this machine.
-func coreFileArgTable() []coreFileArgs {
+func newFileCases() []newFileCase {
 	ps, g := PageSize(), int64(Granularity())
 	p64 := int64(ps)
 	inv := []error{fs.ErrInvalid}
 	unal := []error{ErrUnaligned, fs.ErrInvalid}
 	past := []error{ErrPastEOF, fs.ErrInvalid}
-	return []coreFileArgs{
+	return []newFileCase{
 		{"negative offset", -g, ps, Read, Shared, 2 * p64, false, inv},
 		{"unaligned offset 1", 1, ps, Read, Shared, 2 * p64, false, unal},
 		{"unaligned offset half granularity", g / 2, ps, Read, Shared, 2*g + 2*p64, false, unal},
@@ -88,8 +86,8 @@ func coreFileArgTable() []coreFileArgs {
 	}
 }
 
-// coreAnonArgs is one set of NewAnon arguments; want is nil for valid ones.
-type coreAnonArgs struct {
+// newAnonCase is one set of NewAnon arguments; want is nil for valid ones.
+type newAnonCase struct {
 	name   string
 	length int
 	prot   Prot
@@ -97,11 +95,11 @@ type coreAnonArgs struct {
 	want   []error
 }
 
-func coreAnonArgTable() []coreAnonArgs {
+func newAnonCases() []newAnonCase {
 	ps := PageSize()
 	inv := []error{fs.ErrInvalid}
 	unal := []error{ErrUnaligned, fs.ErrInvalid}
-	return []coreAnonArgs{
+	return []newAnonCase{
 		{"zero length", 0, Read | Write, Private, inv},
 		{"negative length", -ps, Read | Write, Private, inv},
 		{"min int length", math.MinInt, Read | Write, Private, inv},
@@ -120,116 +118,14 @@ func coreAnonArgTable() []coreAnonArgs {
 	}
 }
 
-// coreCheckErr reports an error unless err matches every error in want
-// and, if op is set, is an *fs.PathError with that Op. A message the package
-// writes itself must start with "mmap: ".
-func coreCheckErr(t testing.TB, what string, err error, op string, want ...error) {
-	t.Helper()
-	if err == nil {
-		t.Errorf("%s: got nil error, want an error matching %v", what, want)
-		return
-	}
-	for _, w := range want {
-		if !errors.Is(err, w) {
-			t.Errorf("%s: got error %q (%T), want an error matching %q", what, err, err, w)
-		}
-	}
-	var pe *fs.PathError
-	isPath := errors.As(err, &pe)
-	if op != "" && (!isPath || pe.Op != op) {
-		t.Errorf("%s: got error %q (%T), want an *fs.PathError with Op %q", what, err, err, op)
-	}
-	if !isPath && err != io.EOF && !strings.HasPrefix(err.Error(), "mmap: ") {
-		t.Errorf("%s: error %q does not start with \"mmap: \"", what, err)
-	}
-}
-
-// coreClassified reports whether err belongs to one of the classes that
-// API.md documents.
-func coreClassified(err error) bool {
-	for _, class := range []error{fs.ErrInvalid, ErrUnaligned, ErrPastEOF, ErrNotMapped, ErrMapped, ErrFault,
-		fs.ErrClosed, fs.ErrPermission, errors.ErrUnsupported, io.EOF, io.ErrShortWrite} {
-		if errors.Is(err, class) {
-			return true
-		}
-	}
-	var pe *fs.PathError
-	return errors.As(err, &pe) && hasErrno(pe.Err)
-}
-
-// coreOpenFile creates a file of size bytes of pattern(size, seed) and
-// opens it with flag.
-func coreOpenFile(t testing.TB, size int64, seed byte, flag int) (*os.File, string) {
-	t.Helper()
-	return tempFile(t, pattern(int(size), seed), flag)
-}
-
-// coreAnon returns a mapped anonymous region of pages pages, unmapped at the
-// end of the test.
-func coreAnon(t testing.TB, pages int, prot Prot, flags Flag) *Region {
-	t.Helper()
-	r, err := NewAnon(pages*PageSize(), prot, flags)
-	if err != nil {
-		t.Fatalf("NewAnon(%d pages, %v, %v): %v", pages, prot, flags, err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatalf("Map of %d anonymous pages %v %v: %v", pages, prot, flags, err)
-	}
-	t.Cleanup(func() { r.Unmap() })
-	return r
-}
-
-// coreFileRegion writes data to a new file, opens it with flag and returns
-// a mapped region of length bytes at off, unmapped at the end of the test.
-func coreFileRegion(t testing.TB, data []byte, flag int, off int64, length int, prot Prot, flags Flag) (*Region, *os.File, string) {
-	t.Helper()
-	f, name := tempFile(t, data, flag)
-	r, err := NewFile(f, off, length, prot, flags)
-	if err != nil {
-		t.Fatalf("NewFile(%s, %d, %d, %v, %v): %v", name, off, length, prot, flags, err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatalf("Map of %s: %v", name, err)
-	}
-	t.Cleanup(func() { r.Unmap() })
-	return r, f, name
-}
-
-// coreReadFile returns the contents of the named file.
-func coreReadFile(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// coreDiff explains how got differs from want; call it only once the
-// bytes are known to differ.
-func coreDiff(got, want []byte) string {
-	return cmp.Diff(want, got)
-}
-
-// coreUnmapped returns a region that was mapped and is unmapped again.
-func coreUnmapped(t *testing.T) *Region {
-	t.Helper()
-	data := pattern(2*PageSize(), 5)
-	r, _, _ := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
-	if err := r.Unmap(); err != nil {
-		t.Fatalf("Unmap: %v", err)
-	}
-	return r
-}
-
-func coreBadCases() []coreBadCase {
+func badInputs() []badInput {
 	ps := PageSize()
-	var cases []coreBadCase
-	for _, c := range coreAnonArgTable() {
+	var cases []badInput
+	for _, c := range newAnonCases() {
 		if c.want == nil {
 			continue
 		}
-		cases = append(cases, coreBadCase{name: "NewAnon/" + c.name, want: c.want, run: func(t *testing.T) error {
+		cases = append(cases, badInput{name: "NewAnon/" + c.name, want: c.want, run: func(t *testing.T) error {
 			r, err := NewAnon(c.length, c.prot, c.flags)
 			if r != nil {
 				t.Errorf("NewAnon returned a region with error %v", err)
@@ -237,16 +133,16 @@ func coreBadCases() []coreBadCase {
 			return err
 		}})
 	}
-	for _, c := range coreFileArgTable() {
+	for _, c := range newFileCases() {
 		if c.want == nil {
 			continue
 		}
-		cases = append(cases, coreBadCase{name: "NewFile/" + c.name, want: c.want, run: func(t *testing.T) error {
+		cases = append(cases, badInput{name: "NewFile/" + c.name, want: c.want, run: func(t *testing.T) error {
 			flag := os.O_RDWR
 			if c.rdonly {
 				flag = os.O_RDONLY
 			}
-			f, _ := coreOpenFile(t, c.size, 1, flag)
+			f, _ := patternFile(t, c.size, 1, flag)
 			r, err := NewFile(f, c.off, c.length, c.prot, c.flags)
 			if r != nil {
 				t.Errorf("NewFile returned a region with error %v", err)
@@ -259,19 +155,19 @@ func coreBadCases() []coreBadCase {
 		return err
 	}
 	cases = append(cases,
-		coreBadCase{name: "NewFile/nil file", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+		badInput{name: "NewFile/nil file", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			return newFile(nil)
 		}},
-		coreBadCase{name: "NewFile/closed file", want: []error{fs.ErrInvalid, fs.ErrClosed}, run: func(t *testing.T) error {
-			f, _ := coreOpenFile(t, int64(ps), 1, os.O_RDWR)
+		badInput{name: "NewFile/closed file", want: []error{fs.ErrInvalid, fs.ErrClosed}, run: func(t *testing.T) error {
+			f, _ := patternFile(t, int64(ps), 1, os.O_RDWR)
 			f.Close()
 			return newFile(f)
 		}},
-		coreBadCase{name: "NewFile/write-only file", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			f, _ := coreOpenFile(t, int64(ps), 1, os.O_WRONLY)
+		badInput{name: "NewFile/write-only file", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			f, _ := patternFile(t, int64(ps), 1, os.O_WRONLY)
 			return newFile(f)
 		}},
-		coreBadCase{name: "NewFile/directory", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+		badInput{name: "NewFile/directory", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			d, err := os.Open(tempDir(t))
 			if err != nil {
 				t.Fatal(err)
@@ -279,7 +175,7 @@ func coreBadCases() []coreBadCase {
 			defer d.Close()
 			return newFile(d)
 		}},
-		coreBadCase{name: "NewFile/pipe", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+		badInput{name: "NewFile/pipe", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			pr, pw, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
@@ -288,16 +184,16 @@ func coreBadCases() []coreBadCase {
 			defer pw.Close()
 			return newFile(pr)
 		}},
-		coreBadCase{name: "Open/directory", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+		badInput{name: "Open/directory", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			_, err := Open(tempDir(t))
 			return err
 		}},
-		coreBadCase{name: "Open/missing file", want: []error{fs.ErrNotExist}, run: func(t *testing.T) error {
+		badInput{name: "Open/missing file", want: []error{fs.ErrNotExist}, run: func(t *testing.T) error {
 			_, err := Open(tempDir(t) + "/missing")
 			return err
 		}},
-		coreBadCase{name: "Open/Map after Unmap", want: []error{fs.ErrClosed}, run: func(t *testing.T) error {
-			_, name := coreOpenFile(t, int64(ps)+3, 1, os.O_RDONLY)
+		badInput{name: "Open/Map after Unmap", want: []error{fs.ErrClosed}, run: func(t *testing.T) error {
+			_, name := patternFile(t, int64(ps)+3, 1, os.O_RDONLY)
 			r, err := Open(name)
 			if err != nil {
 				t.Fatal(err)
@@ -307,101 +203,101 @@ func coreBadCases() []coreBadCase {
 			}
 			return r.Map()
 		}},
-		coreBadCase{name: "Map/twice", want: []error{ErrMapped}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Private).Map()
+		badInput{name: "Map/twice", want: []error{ErrMapped}, run: func(t *testing.T) error {
+			return mapAnon(t, PageSize(), Read, Private).Map()
 		}},
-		coreBadCase{name: "Map/file closed", want: []error{fs.ErrClosed}, run: func(t *testing.T) error {
-			r := coreUnmapped(t)
+		badInput{name: "Map/file closed", want: []error{fs.ErrClosed}, run: func(t *testing.T) error {
+			r := unmappedRegion(t)
 			r.File().Close()
 			return r.Map()
 		}},
-		coreBadCase{name: "Map/file truncated", want: []error{ErrPastEOF, fs.ErrInvalid}, run: func(t *testing.T) error {
-			r := coreUnmapped(t)
+		badInput{name: "Map/file truncated", want: []error{ErrPastEOF, fs.ErrInvalid}, run: func(t *testing.T) error {
+			r := unmappedRegion(t)
 			if err := r.File().Truncate(int64(ps)); err != nil {
 				t.Fatal(err)
 			}
 			return r.Map()
 		}},
-		coreBadCase{name: "Protect/unknown bits", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Private).Protect(Prot(0x10))
+		badInput{name: "Protect/unknown bits", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			return mapAnon(t, PageSize(), Read, Private).Protect(Prot(0x10))
 		}},
-		coreBadCase{name: "Protect/Write on read-only descriptor", want: []error{fs.ErrPermission}, op: wfxOp("mprotect", "VirtualProtect"), run: func(t *testing.T) error {
+		badInput{name: "Protect/Write on read-only descriptor", want: []error{fs.ErrPermission}, op: opName("mprotect", "VirtualProtect"), run: func(t *testing.T) error {
 			data := pattern(ps, 1)
-			r, _, _ := coreFileRegion(t, data, os.O_RDONLY, 0, ps, Read, Shared)
+			r, _, _ := mapFile(t, data, os.O_RDONLY, 0, ps, Read, Shared)
 			return r.Protect(Read | Write)
 		}},
-		coreBadCase{name: "Advise/unknown advice", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Private).Advise(Advice(-1))
+		badInput{name: "Advise/unknown advice", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			return mapAnon(t, PageSize(), Read, Private).Advise(Advice(-1))
 		}},
-		coreBadCase{name: "Advise/advice past the last", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Private).Advise(Free + 1)
+		badInput{name: "Advise/advice past the last", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			return mapAnon(t, PageSize(), Read, Private).Advise(Free + 1)
 		}},
-		coreBadCase{name: "ReadAt/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read, Private).ReadAt(make([]byte, 1), -1)
-			coreCheckN(t, n, 0)
+		badInput{name: "ReadAt/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 1), -1)
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "ReadAt/min offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read, Private).ReadAt(make([]byte, 1), math.MinInt64)
-			coreCheckN(t, n, 0)
+		badInput{name: "ReadAt/min offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 1), math.MinInt64)
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "ReadAt/at end", want: []error{io.EOF}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read, Private).ReadAt(make([]byte, 1), int64(ps))
-			coreCheckN(t, n, 0)
+		badInput{name: "ReadAt/at end", want: []error{io.EOF}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 1), int64(ps))
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "ReadAt/far past end", want: []error{io.EOF}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read, Private).ReadAt(make([]byte, 1), math.MaxInt64)
-			coreCheckN(t, n, 0)
+		badInput{name: "ReadAt/far past end", want: []error{io.EOF}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 1), math.MaxInt64)
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "ReadAt/across end", want: []error{io.EOF}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read, Private).ReadAt(make([]byte, 10), int64(ps-4))
-			coreCheckN(t, n, 4)
+		badInput{name: "ReadAt/across end", want: []error{io.EOF}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read, Private).ReadAt(make([]byte, 10), int64(ps-4))
+			checkN(t, n, 4)
 			return err
 		}},
-		coreBadCase{name: "WriteAt/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read|Write, Private).WriteAt(make([]byte, 1), -1)
-			coreCheckN(t, n, 0)
+		badInput{name: "WriteAt/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read|Write, Private).WriteAt(make([]byte, 1), -1)
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "WriteAt/at end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read|Write, Private).WriteAt(make([]byte, 1), int64(ps))
-			coreCheckN(t, n, 0)
+		badInput{name: "WriteAt/at end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read|Write, Private).WriteAt(make([]byte, 1), int64(ps))
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "WriteAt/far past end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read|Write, Private).WriteAt(make([]byte, 1), math.MaxInt64)
-			coreCheckN(t, n, 0)
+		badInput{name: "WriteAt/far past end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read|Write, Private).WriteAt(make([]byte, 1), math.MaxInt64)
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "WriteAt/across end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read|Write, Private).WriteAt(make([]byte, 10), int64(ps-4))
-			coreCheckN(t, n, 4)
+		badInput{name: "WriteAt/across end", want: []error{io.ErrShortWrite}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read|Write, Private).WriteAt(make([]byte, 10), int64(ps-4))
+			checkN(t, n, 4)
 			return err
 		}},
-		coreBadCase{name: "WriteAt/read-only region", want: []error{ErrFault, fs.ErrPermission}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, Read, Private).WriteAt(make([]byte, 1), 0)
-			coreCheckN(t, n, 0)
+		badInput{name: "WriteAt/read-only region", want: []error{ErrFault, fs.ErrPermission}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), Read, Private).WriteAt(make([]byte, 1), 0)
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "ReadAt/inaccessible region", want: []error{ErrFault, fs.ErrPermission}, run: func(t *testing.T) error {
-			n, err := coreAnon(t, 1, 0, Private).ReadAt(make([]byte, 1), 0)
-			coreCheckN(t, n, 0)
+		badInput{name: "ReadAt/inaccessible region", want: []error{ErrFault, fs.ErrPermission}, run: func(t *testing.T) error {
+			n, err := mapAnon(t, PageSize(), 0, Private).ReadAt(make([]byte, 1), 0)
+			checkN(t, n, 0)
 			return err
 		}},
-		coreBadCase{name: "FlushRange/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Shared).FlushRange(-1, 1)
+		badInput{name: "FlushRange/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			return mapAnon(t, PageSize(), Read, Shared).FlushRange(-1, 1)
 		}},
-		coreBadCase{name: "FlushRange/negative length", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Shared).FlushRange(0, -1)
+		badInput{name: "FlushRange/negative length", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			return mapAnon(t, PageSize(), Read, Shared).FlushRange(0, -1)
 		}},
-		coreBadCase{name: "FlushRange/past end", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Shared).FlushRange(1, ps)
+		badInput{name: "FlushRange/past end", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			return mapAnon(t, PageSize(), Read, Shared).FlushRange(1, ps)
 		}},
-		coreBadCase{name: "FlushRange/overflow", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return coreAnon(t, 1, Read, Shared).FlushRange(1, math.MaxInt)
+		badInput{name: "FlushRange/overflow", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			return mapAnon(t, PageSize(), Read, Shared).FlushRange(1, math.MaxInt)
 		}},
 	)
 	if strconv.IntSize == 64 {
@@ -414,10 +310,10 @@ func coreBadCases() []coreBadCase {
 		if runtime.GOOS == "windows" {
 			want = nil
 		}
-		cases = append(cases, coreBadCase{name: "Map/larger than the address space", want: want, op: wfxOp("mmap", "VirtualAlloc"),
+		cases = append(cases, badInput{name: "Map/larger than the address space", want: want, op: opName("mmap", "VirtualAlloc"),
 			run: func(t *testing.T) error {
 				r, err := NewAnon(math.MaxInt&^(ps-1), Read|Write, Private|NoReserve)
-				if wfxUnsupported(err) {
+				if unsupportedHere(err) {
 					// Windows has no NoReserve for anonymous memory; the
 					// commit fails just as well.
 					r, err = NewAnon(math.MaxInt&^(ps-1), Read|Write, Private)
@@ -472,8 +368,8 @@ func coreBadCases() []coreBadCase {
 		}},
 	}
 	for _, m := range afterUnmap {
-		cases = append(cases, coreBadCase{name: "after Unmap/" + m.name, want: []error{ErrNotMapped}, run: func(t *testing.T) error {
-			r := coreUnmapped(t)
+		cases = append(cases, badInput{name: "after Unmap/" + m.name, want: []error{ErrNotMapped}, run: func(t *testing.T) error {
+			r := unmappedRegion(t)
 			err := m.call(r)
 			if b := r.Bytes(); b != nil {
 				t.Errorf("Bytes after Unmap and %s: got %d bytes, want nil", m.name, len(b))
@@ -484,20 +380,11 @@ func coreBadCases() []coreBadCase {
 			return err
 		}})
 	}
-	return append(cases, coreExtraBadCases...)
-}
-
-// coreCheckN reports an error if a ReadAt or WriteAt returned n bytes
-// rather than want.
-func coreCheckN(t *testing.T, n, want int) {
-	t.Helper()
-	if n != want {
-		t.Errorf("n = %d, want %d", n, want)
-	}
+	return append(cases, systemBadInputs...)
 }
 
 func TestBadInputs(t *testing.T) {
-	cases := coreBadCases()
+	cases := badInputs()
 	if len(cases) < 25 {
 		t.Fatalf("only %d bad inputs in the table", len(cases))
 	}
@@ -512,8 +399,8 @@ func TestBadInputs(t *testing.T) {
 				}()
 				err = c.run(t)
 			}()
-			coreCheckErr(t, c.name, err, c.op, c.want...)
-			if !coreClassified(err) {
+			checkErr(t, c.name, err, c.op, c.want...)
+			if !classified(err) {
 				t.Errorf("%s: error %q matches none of the documented classes", c.name, err)
 			}
 		})
@@ -554,11 +441,11 @@ func TestAlign(t *testing.T) {
 	}
 }
 
-// coreAnonFlags returns the optional flags that anonymous regions can be
+// optionalAnonFlags returns the optional flags that anonymous regions can be
 // mapped with on this system: flags that the system refuses (with
 // ErrUnsupported, or an error of the operating system such as the mlock
 // limit) are left out.
-func coreAnonFlags(t *testing.T) []Flag {
+func optionalAnonFlags(t *testing.T) []Flag {
 	flags := []Flag{Populate, Guard}
 	for _, f := range []Flag{NoReserve, Locked, HugePages, Secret} {
 		r, err := NewAnon(PageSize(), Read|Write, Private|f)
@@ -579,23 +466,12 @@ func coreAnonFlags(t *testing.T) []Flag {
 	return flags
 }
 
-// coreFirstNonZero returns the index of the first byte of b that is not
-// zero, or -1.
-func coreFirstNonZero(b []byte) int {
-	for i, c := range b {
-		if c != 0 {
-			return i
-		}
-	}
-	return -1
-}
-
 // TestAnonZeroProperty maps anonymous regions of random sizes, protections
 // and flags: each is page-aligned and entirely zero, also when mapped again
 // after it was written to and unmapped.
 func TestAnonZeroProperty(t *testing.T) {
 	ps := PageSize()
-	optional := coreAnonFlags(t)
+	optional := optionalAnonFlags(t)
 	rapid.Check(t, func(rt *rapid.T) {
 		pages := rapid.IntRange(1, 64).Draw(rt, "pages")
 		prot := rapid.SampledFrom([]Prot{0, Read, Write, Read | Write, Read | Exec}).Draw(rt, "prot")
@@ -640,7 +516,7 @@ func TestAnonZeroProperty(t *testing.T) {
 					rt.Fatalf("Protect(Read): %v", err)
 				}
 			}
-			if i := coreFirstNonZero(b); i >= 0 {
+			if i := firstNonZero(b); i >= 0 {
 				rt.Fatalf("round %d: byte %d is %#x, want 0", round, i, b[i])
 			}
 			// Dirty a random part before unmapping, so that the next
@@ -663,9 +539,9 @@ func TestAnonZeroProperty(t *testing.T) {
 	})
 }
 
-// coreModel drives a shared file region with random operations and checks
+// sharedFileModel drives a shared file region with random operations and checks
 // it against a plain copy of what the region holds.
-type coreModel struct {
+type sharedFileModel struct {
 	r      *Region
 	f      *os.File
 	off    int64  // region offset in the file
@@ -678,25 +554,25 @@ type coreModel struct {
 // checkFile checks that the file holds the model's bytes in [from, to) of
 // the region, and its original bytes outside the region. The rest of the
 // region may or may not have reached the file yet.
-func (m *coreModel) checkFile(t *rapid.T, from, to int) {
+func (m *sharedFileModel) checkFile(t *rapid.T, from, to int) {
 	got := make([]byte, len(m.file))
 	if n, err := m.f.ReadAt(got, 0); n != len(got) {
 		t.Fatalf("reading the file: %d bytes, %v", n, err)
 	}
 	start, end := int(m.off), int(m.off)+m.length
 	if !bytes.Equal(got[:start], m.file[:start]) || !bytes.Equal(got[end:], m.file[end:]) {
-		t.Fatalf("file bytes outside the region changed (-want +got):\n%s", coreDiff(got, m.file))
+		t.Fatalf("file bytes outside the region changed (-want +got):\n%s", diff(got, m.file))
 	}
 	if g, w := got[start+from:start+to], m.model[from:to]; !bytes.Equal(g, w) {
-		t.Fatalf("file bytes [%d, %d) of the region differ from the model after flushing them (-want +got):\n%s", from, to, coreDiff(g, w))
+		t.Fatalf("file bytes [%d, %d) of the region differ from the model after flushing them (-want +got):\n%s", from, to, diff(g, w))
 	}
 }
 
-func (m *coreModel) offset(t *rapid.T, label string) int64 {
+func (m *sharedFileModel) offset(t *rapid.T, label string) int64 {
 	return int64(rapid.IntRange(-2, m.length+2).Draw(t, label))
 }
 
-func (m *coreModel) writeAt(t *rapid.T) {
+func (m *sharedFileModel) writeAt(t *rapid.T) {
 	off := m.offset(t, "write offset")
 	data := pattern(rapid.IntRange(0, 2*m.ps+1).Draw(t, "write length"), rapid.Byte().Draw(t, "write seed"))
 	n, err := m.r.WriteAt(data, off)
@@ -723,7 +599,7 @@ func (m *coreModel) writeAt(t *rapid.T) {
 	}
 }
 
-func (m *coreModel) readAt(t *rapid.T) {
+func (m *sharedFileModel) readAt(t *rapid.T) {
 	off := m.offset(t, "read offset")
 	buf := make([]byte, rapid.IntRange(0, 2*m.ps+1).Draw(t, "read length"))
 	n, err := m.r.ReadAt(buf, off)
@@ -745,18 +621,18 @@ func (m *coreModel) readAt(t *rapid.T) {
 		t.Fatalf("ReadAt(%d bytes, %d) = %d, %v; want %d, %v", len(buf), off, n, err, len(want), wantErr)
 	}
 	if !bytes.Equal(buf[:n], want) {
-		t.Fatalf("ReadAt(%d bytes, %d) differs from the model (-want +got):\n%s", len(buf), off, coreDiff(buf[:n], want))
+		t.Fatalf("ReadAt(%d bytes, %d) differs from the model (-want +got):\n%s", len(buf), off, diff(buf[:n], want))
 	}
 }
 
-func (m *coreModel) flush(t *rapid.T) {
+func (m *sharedFileModel) flush(t *rapid.T) {
 	if err := m.r.Flush(); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
 	m.checkFile(t, 0, m.length)
 }
 
-func (m *coreModel) flushRange(t *rapid.T) {
+func (m *sharedFileModel) flushRange(t *rapid.T) {
 	off := rapid.IntRange(0, m.length).Draw(t, "flush offset")
 	n := rapid.IntRange(0, m.length-off).Draw(t, "flush length")
 	if err := m.r.FlushRange(off, n); err != nil {
@@ -765,7 +641,7 @@ func (m *coreModel) flushRange(t *rapid.T) {
 	m.checkFile(t, off, off+n)
 }
 
-func (m *coreModel) remap(t *rapid.T) {
+func (m *sharedFileModel) remap(t *rapid.T) {
 	if err := m.r.Unmap(); err != nil {
 		t.Fatalf("Unmap: %v", err)
 	}
@@ -776,16 +652,16 @@ func (m *coreModel) remap(t *rapid.T) {
 	// mapping share the page cache: what was written is what Map finds.
 }
 
-func (m *coreModel) check(t *rapid.T) {
+func (m *sharedFileModel) check(t *rapid.T) {
 	if got := m.r.Bytes(); !bytes.Equal(got, m.model) {
-		t.Fatalf("Bytes() differs from the model (-want +got):\n%s", coreDiff(got, m.model))
+		t.Fatalf("Bytes() differs from the model (-want +got):\n%s", diff(got, m.model))
 	}
 	got := make([]byte, m.length)
 	if n, err := m.r.ReadAt(got, 0); n != m.length || err != nil {
 		t.Fatalf("ReadAt of the whole region = %d, %v; want %d, nil", n, err, m.length)
 	}
 	if !bytes.Equal(got, m.model) {
-		t.Fatalf("ReadAt of the whole region differs from the model (-want +got):\n%s", coreDiff(got, m.model))
+		t.Fatalf("ReadAt of the whole region differs from the model (-want +got):\n%s", diff(got, m.model))
 	}
 }
 
@@ -823,7 +699,7 @@ func TestSharedFileModel(t *testing.T) {
 			rt.Fatalf("Map: %v", err)
 		}
 		rt.Cleanup(func() { r.Unmap() })
-		m := &coreModel{r: r, f: f, off: off, ps: ps, length: length,
+		m := &sharedFileModel{r: r, f: f, off: off, ps: ps, length: length,
 			model: bytes.Clone(content[off : off+int64(length)]), file: content}
 		rt.Repeat(map[string]func(*rapid.T){
 			"WriteAt":    m.writeAt,
@@ -840,7 +716,7 @@ func TestSharedFileModel(t *testing.T) {
 func TestPrivateWritesStayPrivate(t *testing.T) {
 	ps := PageSize()
 	data := pattern(2*ps+100, 11)
-	r, f, name := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Private)
+	r, f, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Private)
 	shared, err := NewFile(f, 0, len(data), Read, Shared)
 	if err != nil {
 		t.Fatal(err)
@@ -859,7 +735,7 @@ func TestPrivateWritesStayPrivate(t *testing.T) {
 	copy(want[ps/2:], write)
 	want[len(data)-1] ^= 0xff
 	if got := r.Bytes(); !bytes.Equal(got, want) {
-		t.Fatalf("private region does not hold its writes (-want +got):\n%s", coreDiff(got, want))
+		t.Fatalf("private region does not hold its writes (-want +got):\n%s", diff(got, want))
 	}
 	if err := r.Flush(); err != nil {
 		t.Fatalf("Flush of a private region: %v", err)
@@ -867,11 +743,11 @@ func TestPrivateWritesStayPrivate(t *testing.T) {
 	if err := r.FlushRange(0, len(data)); err != nil {
 		t.Fatalf("FlushRange of a private region: %v", err)
 	}
-	if got := coreReadFile(t, name); !bytes.Equal(got, data) {
-		t.Fatalf("private writes reached the file (-want +got):\n%s", coreDiff(got, data))
+	if got := readFile(t, name); !bytes.Equal(got, data) {
+		t.Fatalf("private writes reached the file (-want +got):\n%s", diff(got, data))
 	}
 	if got := shared.Bytes(); !bytes.Equal(got, data) {
-		t.Fatalf("private writes reached a shared mapping (-want +got):\n%s", coreDiff(got, data))
+		t.Fatalf("private writes reached a shared mapping (-want +got):\n%s", diff(got, data))
 	}
 	if err := r.Unmap(); err != nil {
 		t.Fatal(err)
@@ -880,14 +756,14 @@ func TestPrivateWritesStayPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := r.Bytes(); !bytes.Equal(got, data) {
-		t.Fatalf("private region mapped again does not show the file (-want +got):\n%s", coreDiff(got, data))
+		t.Fatalf("private region mapped again does not show the file (-want +got):\n%s", diff(got, data))
 	}
 }
 
 func TestSharedWritesReachFile(t *testing.T) {
 	ps := PageSize()
 	data := pattern(3*ps+7, 13)
-	r, _, name := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	r, _, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 	want := bytes.Clone(data)
 	for i, off := range []int{0, ps - 3, 2*ps + 1, len(data) - 5} {
 		p := pattern(5, byte(100+i))
@@ -902,11 +778,11 @@ func TestSharedWritesReachFile(t *testing.T) {
 	if err := r.Flush(); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
-	if got := coreReadFile(t, name); !bytes.Equal(got, want) {
-		t.Fatalf("file after Flush (-want +got):\n%s", coreDiff(got, want))
+	if got := readFile(t, name); !bytes.Equal(got, want) {
+		t.Fatalf("file after Flush (-want +got):\n%s", diff(got, want))
 	}
 	// Anonymous regions have nothing to flush.
-	a := coreAnon(t, 1, Read|Write, Shared)
+	a := mapAnon(t, PageSize(), Read|Write, Shared)
 	for _, fn := range []func() error{a.Flush, a.FlushAsync, func() error { return a.FlushRange(1, 2) }} {
 		if err := fn(); err != nil {
 			t.Errorf("flushing an anonymous region: %v", err)
@@ -917,7 +793,7 @@ func TestSharedWritesReachFile(t *testing.T) {
 func TestFlushRange(t *testing.T) {
 	ps := PageSize()
 	data := pattern(4*ps, 17)
-	r, _, name := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	r, _, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 	for _, c := range []struct{ off, n int }{
 		{0, 0}, {len(data), 0}, {0, len(data)}, {1, len(data) - 1}, {ps - 1, 2}, {ps, ps}, {3*ps + 1, ps - 1},
 	} {
@@ -930,18 +806,18 @@ func TestFlushRange(t *testing.T) {
 		}
 		copy(data[c.off:], p)
 	}
-	if got := coreReadFile(t, name); !bytes.Equal(got, data) {
-		t.Fatalf("file after FlushRange (-want +got):\n%s", coreDiff(got, data))
+	if got := readFile(t, name); !bytes.Equal(got, data) {
+		t.Fatalf("file after FlushRange (-want +got):\n%s", diff(got, data))
 	}
 	for _, c := range []struct{ off, n int }{
 		{-1, 0}, {0, -1}, {len(data) + 1, 0}, {len(data), 1}, {1, len(data)}, {math.MaxInt, 1}, {1, math.MaxInt}, {math.MinInt, 0},
 	} {
-		coreCheckErr(t, fmt.Sprintf("FlushRange(%d, %d)", c.off, c.n), r.FlushRange(c.off, c.n), "", fs.ErrInvalid)
+		checkErr(t, fmt.Sprintf("FlushRange(%d, %d)", c.off, c.n), r.FlushRange(c.off, c.n), "", fs.ErrInvalid)
 	}
 }
 
 func TestOpenEmptyFile(t *testing.T) {
-	_, name := coreOpenFile(t, 0, 0, os.O_RDONLY)
+	_, name := patternFile(t, 0, 0, os.O_RDONLY)
 	r, err := Open(name)
 	if err != nil {
 		t.Fatalf("Open of an empty file: %v", err)
@@ -973,8 +849,8 @@ func TestOpenEmptyFile(t *testing.T) {
 	if b := r.Bytes(); b != nil {
 		t.Errorf("Bytes() after Close = %v, want nil", b)
 	}
-	coreCheckErr(t, "Map after Close", r.Map(), "", fs.ErrClosed)
-	coreCheckErr(t, "Unmap after Close", r.Unmap(), "", ErrNotMapped)
+	checkErr(t, "Map after Close", r.Map(), "", fs.ErrClosed)
+	checkErr(t, "Unmap after Close", r.Unmap(), "", ErrNotMapped)
 }
 
 func TestOpenPartialPage(t *testing.T) {
@@ -982,14 +858,14 @@ func TestOpenPartialPage(t *testing.T) {
 	for _, size := range []int{1, ps - 1, ps, ps + 1, 3*ps + 123} {
 		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			data := pattern(size, byte(size))
-			_, name := coreOpenFile(t, int64(size), byte(size), os.O_RDONLY)
+			_, name := patternFile(t, int64(size), byte(size), os.O_RDONLY)
 			r, err := Open(name)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
 			defer r.Close()
 			if got := r.Bytes(); !bytes.Equal(got, data) {
-				t.Fatalf("Bytes() of a %d-byte file: %d bytes (-want +got):\n%s", size, len(got), coreDiff(got, data))
+				t.Fatalf("Bytes() of a %d-byte file: %d bytes (-want +got):\n%s", size, len(got), diff(got, data))
 			}
 			if r.Len() != size || r.Offset() != 0 || r.Prot() != Read || r.Flags() != Shared {
 				t.Errorf("Len, Offset, Prot, Flags = %d, %d, %v, %v; want %d, 0, Read, Shared", r.Len(), r.Offset(), r.Prot(), r.Flags(), size)
@@ -997,18 +873,18 @@ func TestOpenPartialPage(t *testing.T) {
 			if r.File() != nil {
 				t.Errorf("File() of a region from Open is not nil")
 			}
-			coreCheckErr(t, "WriteAt", func() error { _, err := r.WriteAt([]byte{1}, 0); return err }(), "", ErrFault, fs.ErrPermission)
+			checkErr(t, "WriteAt", func() error { _, err := r.WriteAt([]byte{1}, 0); return err }(), "", ErrFault, fs.ErrPermission)
 			if err := r.Close(); err != nil {
 				t.Fatal(err)
 			}
-			coreCheckErr(t, "Map after Close", r.Map(), "", fs.ErrClosed)
+			checkErr(t, "Map after Close", r.Map(), "", fs.ErrClosed)
 		})
 	}
 }
 
 func TestResident(t *testing.T) {
 	ps := PageSize()
-	r := coreAnon(t, 4, Read|Write, Private)
+	r := mapAnon(t, 4*PageSize(), Read|Write, Private)
 	for _, page := range []int{0, 2} {
 		if _, err := r.WriteAt([]byte{1}, int64(page*ps)); err != nil {
 			t.Fatal(err)
@@ -1028,9 +904,9 @@ func TestResident(t *testing.T) {
 	}
 
 	data := pattern(3*ps+5, 3)
-	qfxSkipLargePages(t, "qemu-user maps a file only up to the end of the host page that holds the file's end, "+
+	skipUnderLargePages(t, "qemu-user maps a file only up to the end of the host page that holds the file's end, "+
 		"so mincore of the rest of the guest's last page fails (ENOMEM)")
-	fr, _, _ := coreFileRegion(t, data, os.O_RDONLY, 0, len(data), Read, Shared|Populate)
+	fr, _, _ := mapFile(t, data, os.O_RDONLY, 0, len(data), Read, Shared|Populate)
 	res, err = fr.Resident()
 	if err != nil {
 		t.Fatalf("Resident of a file region: %v", err)
@@ -1043,9 +919,9 @@ func TestResident(t *testing.T) {
 func TestAdvise(t *testing.T) {
 	ps := PageSize()
 	data := pattern(2*ps, 21)
-	fr, _, _ := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	fr, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 	for a := Normal; a <= Free; a++ {
-		r := coreAnon(t, 2, Read|Write, Private)
+		r := mapAnon(t, 2*PageSize(), Read|Write, Private)
 		if _, err := r.WriteAt(data, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -1062,7 +938,7 @@ func TestAdvise(t *testing.T) {
 		got := r.Bytes()
 		switch {
 		case a == DontNeed && err == nil:
-			if i := coreFirstNonZero(got); i >= 0 {
+			if i := firstNonZero(got); i >= 0 {
 				t.Errorf("after Advise(DontNeed) anonymous byte %d = %#x, want 0", i, got[i])
 			}
 		case a == Free:
@@ -1085,7 +961,7 @@ func TestAdvise(t *testing.T) {
 
 func TestLockUnlock(t *testing.T) {
 	ps := PageSize()
-	r := coreAnon(t, 4, Read|Write, Private)
+	r := mapAnon(t, 4*PageSize(), Read|Write, Private)
 	if err := r.Lock(); err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) && (errors.Is(err, syscall.EPERM) || errors.Is(err, errNoMemory)) {
@@ -1118,7 +994,7 @@ func TestProtect(t *testing.T) {
 	data := pattern(2*ps, 23)
 	for _, flags := range []Flag{Shared, Private} {
 		t.Run(flags.String(), func(t *testing.T) {
-			r, _, _ := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, flags)
+			r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, flags)
 			for _, p := range []Prot{Read, 0, Read | Write, Write, Read} {
 				if err := r.Protect(p); err != nil {
 					t.Fatalf("Protect(%v): %v", p, err)
@@ -1158,7 +1034,7 @@ func TestProtect(t *testing.T) {
 func TestReadAtDuringUnmap(t *testing.T) {
 	ps := PageSize()
 	data := pattern(4*ps+100, 29)
-	r, _, _ := coreFileRegion(t, data, os.O_RDONLY, 0, len(data), Read, Shared)
+	r, _, _ := mapFile(t, data, os.O_RDONLY, 0, len(data), Read, Shared)
 	var (
 		hits, misses atomic.Int64
 		stop         atomic.Bool
@@ -1230,7 +1106,7 @@ func TestReadWriteParallel(t *testing.T) {
 	ps := PageSize()
 	const workers = 8
 	fixed := pattern(ps, 31)
-	r := coreAnon(t, workers+1, Read|Write, Shared)
+	r := mapAnon(t, (workers+1)*PageSize(), Read|Write, Shared)
 	if _, err := r.WriteAt(fixed, int64(workers*ps)); err != nil {
 		t.Fatal(err)
 	}
@@ -1261,12 +1137,12 @@ func TestReadWriteParallel(t *testing.T) {
 // TestMapAllocs checks that mapping a Region again allocates nothing.
 func TestMapAllocs(t *testing.T) {
 	data := pattern(2*PageSize()+1, 37)
-	fr, _, _ := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	fr, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 	for _, c := range []struct {
 		name string
 		r    *Region
 	}{
-		{"anonymous", coreAnon(t, 2, Read|Write, Private)},
+		{"anonymous", mapAnon(t, 2*PageSize(), Read|Write, Private)},
 		{"file", fr},
 	} {
 		var err error
@@ -1314,9 +1190,9 @@ func TestAdviseContents(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var r *Region
 			if c.anon {
-				r = coreAnon(t, 2, Read|Write, c.flags)
+				r = mapAnon(t, 2*PageSize(), Read|Write, c.flags)
 			} else {
-				r, _, _ = coreFileRegion(t, file, os.O_RDWR, 0, len(file), Read|Write, c.flags)
+				r, _, _ = mapFile(t, file, os.O_RDWR, 0, len(file), Read|Write, c.flags)
 			}
 			if _, err := r.WriteAt(written, 0); err != nil {
 				t.Fatal(err)
@@ -1329,7 +1205,7 @@ func TestAdviseContents(t *testing.T) {
 				t.Fatalf("Advise(DontNeed): %v", err)
 			}
 			if got := r.Bytes(); !bytes.Equal(got, c.dontNeed) {
-				t.Errorf("contents after DontNeed (-want +got):\n%s", coreDiff(got, c.dontNeed))
+				t.Errorf("contents after DontNeed (-want +got):\n%s", diff(got, c.dontNeed))
 			}
 			if _, err := r.WriteAt(written, 0); err != nil {
 				t.Fatal(err)
@@ -1337,11 +1213,11 @@ func TestAdviseContents(t *testing.T) {
 			err = r.Advise(Free)
 			switch {
 			case errors.Is(err, errors.ErrUnsupported):
-			case c.freeRefused && err == nil && qfxEmulated():
+			case c.freeRefused && err == nil && emulated():
 				// qemu-user ignores madvise, so MADV_FREE of shared
 				// memory does not fail with EINVAL as on Linux.
 			case c.freeRefused:
-				coreCheckErr(t, "Advise(Free)", err, "madvise", fs.ErrInvalid)
+				checkErr(t, "Advise(Free)", err, "madvise", fs.ErrInvalid)
 			case err != nil:
 				t.Errorf("Advise(Free): %v", err)
 			default:
@@ -1350,7 +1226,7 @@ func TestAdviseContents(t *testing.T) {
 				b := r.Bytes()
 				for off := 0; off < len(b); off += ps {
 					page := b[off : off+ps]
-					if !bytes.Equal(page, written[off:off+ps]) && coreFirstNonZero(page) >= 0 {
+					if !bytes.Equal(page, written[off:off+ps]) && firstNonZero(page) >= 0 {
 						t.Errorf("page at %d after Free holds neither its contents nor zeros", off)
 					}
 				}

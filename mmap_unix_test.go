@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"golang.org/x/sys/unix"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -20,21 +19,23 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Environment of the child processes of this file.
 const (
-	coreEnvSize = "MMAP_CORE_SIZE"
-	coreEnvSeed = "MMAP_CORE_SEED"
+	patternSizeEnv = "MMAP_CORE_SIZE"
+	patternSeedEnv = "MMAP_CORE_SEED"
 )
 
 func init() {
-	childFuncs["core-verify"] = coreChildVerify
-	childFuncs["core-write-and-wait"] = coreChildWriteAndWait
+	childFuncs["core-verify"] = childVerifyPattern
+	childFuncs["core-write-and-wait"] = childWriteAndWait
 
-	coreExtraBadCases = append(coreExtraBadCases,
-		coreBadCase{name: "NewFile/named pipe", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			name := coreFIFO(t)
+	systemBadInputs = append(systemBadInputs,
+		badInput{name: "NewFile/named pipe", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			name := namedPipe(t)
 			// O_NONBLOCK: opening a named pipe for reading does not wait
 			// for a writer then.
 			f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -45,11 +46,11 @@ func init() {
 			_, err = NewFile(f, 0, PageSize(), Read, Shared)
 			return err
 		}},
-		coreBadCase{name: "Open/named pipe", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			_, err := Open(coreFIFO(t)) // must not block waiting for a writer
+		badInput{name: "Open/named pipe", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+			_, err := Open(namedPipe(t)) // must not block waiting for a writer
 			return err
 		}},
-		coreBadCase{name: "Map/dev null", want: []error{fs.ErrInvalid, syscall.ENODEV}, op: "mmap", run: func(t *testing.T) error {
+		badInput{name: "Map/dev null", want: []error{fs.ErrInvalid, syscall.ENODEV}, op: "mmap", run: func(t *testing.T) error {
 			f, err := os.Open(os.DevNull)
 			if err != nil {
 				t.Fatal(err)
@@ -59,14 +60,14 @@ func init() {
 			if err != nil {
 				t.Fatalf("NewFile of %s: %v", os.DevNull, err)
 			}
-			qfxSkipLargePages(t, qfxDeviceWhy)
+			skipUnderLargePages(t, whyNoDevice)
 			err = r.Map()
 			if err == nil {
 				r.Unmap()
 			}
 			return err
 		}},
-		coreBadCase{name: "NewFile/dev null unaligned length", want: []error{ErrUnaligned}, run: func(t *testing.T) error {
+		badInput{name: "NewFile/dev null unaligned length", want: []error{ErrUnaligned}, run: func(t *testing.T) error {
 			f, err := os.Open(os.DevNull)
 			if err != nil {
 				t.Fatal(err)
@@ -75,15 +76,15 @@ func init() {
 			_, err = NewFile(f, 0, 10, Read, Shared)
 			return err
 		}},
-		coreBadCase{name: "Open/dev null", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
+		badInput{name: "Open/dev null", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			_, err := Open(os.DevNull)
 			return err
 		}},
 	)
 }
 
-// coreFIFO makes a named pipe in a temporary directory.
-func coreFIFO(t *testing.T) string {
+// namedPipe makes a named pipe in a temporary directory.
+func namedPipe(t *testing.T) string {
 	t.Helper()
 	name := filepath.Join(tempDir(t), "fifo")
 	if err := unix.Mkfifo(name, 0o600); err != nil {
@@ -92,20 +93,20 @@ func coreFIFO(t *testing.T) string {
 	return name
 }
 
-// coreChildEnv reads the size and seed that a child is given.
-func coreChildEnv() (size int, seed byte, err error) {
-	size, err = strconv.Atoi(os.Getenv(coreEnvSize))
+// childPatternArgs reads the size and seed that a child is given.
+func childPatternArgs() (size int, seed byte, err error) {
+	size, err = strconv.Atoi(os.Getenv(patternSizeEnv))
 	if err != nil {
 		return 0, 0, err
 	}
-	s, err := strconv.Atoi(os.Getenv(coreEnvSeed))
+	s, err := strconv.Atoi(os.Getenv(patternSeedEnv))
 	return size, byte(s), err
 }
 
-// coreChildVerify maps the file passed as descriptor 3, shared and
+// childVerifyPattern maps the file passed as descriptor 3, shared and
 // read-only, and exits 0 if it holds pattern(size, seed), 1 if not.
-func coreChildVerify() int {
-	size, seed, err := coreChildEnv()
+func childVerifyPattern() int {
+	size, seed, err := childPatternArgs()
 	if err != nil {
 		os.Stderr.WriteString("core-verify: " + err.Error() + "\n")
 		return 2
@@ -126,11 +127,11 @@ func coreChildVerify() int {
 	return 0
 }
 
-// coreChildWriteAndWait maps the file passed as descriptor 3, shared and
+// childWriteAndWait maps the file passed as descriptor 3, shared and
 // writable, writes pattern(size, seed) through the mapping, says "ready"
 // on its standard output and waits to be killed. It never flushes.
-func coreChildWriteAndWait() int {
-	size, seed, err := coreChildEnv()
+func childWriteAndWait() int {
+	size, seed, err := childPatternArgs()
 	if err != nil {
 		os.Stderr.WriteString("core-write-and-wait: " + err.Error() + "\n")
 		return 2
@@ -158,7 +159,7 @@ func TestSharedWritesSeenByChild(t *testing.T) {
 	ps := PageSize()
 	const seed = 41
 	size := 3*ps + 17
-	r, f, _ := coreFileRegion(t, make([]byte, size), os.O_RDWR, 0, size, Read|Write, Shared)
+	r, f, _ := mapFile(t, make([]byte, size), os.O_RDWR, 0, size, Read|Write, Shared)
 	if n, err := r.WriteAt(pattern(size, seed), 0); n != size || err != nil {
 		t.Fatalf("WriteAt = %d, %v", n, err)
 	}
@@ -166,7 +167,7 @@ func TestSharedWritesSeenByChild(t *testing.T) {
 		t.Fatalf("Flush: %v", err)
 	}
 	cmd := childCommand(t, "core-verify", []*os.File{f},
-		coreEnvSize+"="+strconv.Itoa(size), coreEnvSeed+"="+strconv.Itoa(seed))
+		patternSizeEnv+"="+strconv.Itoa(size), patternSeedEnv+"="+strconv.Itoa(seed))
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("the child did not see the flushed writes: %v (exit status 1: different bytes, 2: error)", err)
 	}
@@ -176,7 +177,7 @@ func TestSharedWritesSeenByChild(t *testing.T) {
 		t.Fatalf("Flush: %v", err)
 	}
 	cmd = childCommand(t, "core-verify", []*os.File{f},
-		coreEnvSize+"="+strconv.Itoa(size), coreEnvSeed+"="+strconv.Itoa(seed))
+		patternSizeEnv+"="+strconv.Itoa(size), patternSeedEnv+"="+strconv.Itoa(seed))
 	var exit *exec.ExitError
 	if err := cmd.Run(); !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("child comparing changed bytes: %v, want exit status 1", err)
@@ -192,7 +193,7 @@ func TestKilledWriterLosesNothing(t *testing.T) {
 	size := 5*ps + 3
 	f, name := tempFile(t, make([]byte, size), os.O_RDWR)
 	cmd := childCommand(t, "core-write-and-wait", []*os.File{f},
-		coreEnvSize+"="+strconv.Itoa(size), coreEnvSeed+"="+strconv.Itoa(seed))
+		patternSizeEnv+"="+strconv.Itoa(size), patternSeedEnv+"="+strconv.Itoa(seed))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -222,8 +223,8 @@ func TestKilledWriterLosesNothing(t *testing.T) {
 	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("child ended with %v, want killed by SIGKILL", err)
 	}
-	if got, want := coreReadFile(t, name), pattern(size, seed); !bytes.Equal(got, want) {
-		t.Fatalf("file after the writer was killed (-want +got):\n%s", coreDiff(got, want))
+	if got, want := readFile(t, name), pattern(size, seed); !bytes.Equal(got, want) {
+		t.Fatalf("file after the writer was killed (-want +got):\n%s", diff(got, want))
 	}
 }
 
@@ -236,7 +237,7 @@ func TestTruncatedFile(t *testing.T) {
 	data := pattern(3*ps, 47)
 	for _, flags := range []Flag{Shared, Private} {
 		t.Run(flags.String(), func(t *testing.T) {
-			r, f, _ := coreFileRegion(t, data, os.O_RDWR, 0, len(data), Read|Write, flags)
+			r, f, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, flags)
 			if err := f.Truncate(int64(ps)); err != nil {
 				t.Fatal(err)
 			}
@@ -292,26 +293,9 @@ func TestTruncatedFile(t *testing.T) {
 			if err := r.Unmap(); err != nil {
 				t.Fatal(err)
 			}
-			coreCheckErr(t, "Map of the truncated file", r.Map(), "", ErrPastEOF, fs.ErrInvalid)
+			checkErr(t, "Map of the truncated file", r.Map(), "", ErrPastEOF, fs.ErrInvalid)
 		})
 	}
-}
-
-// coreFaults runs fn and reports whether it raised a memory fault, which
-// debug.SetPanicOnFault turns into a panic for the time of the call.
-func coreFaults(fn func()) (faulted bool) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if e := recover(); e != nil {
-			if _, ok := e.(interface{ Addr() uintptr }); !ok {
-				panic(e)
-			}
-			faulted = true
-		}
-	}()
-	fn()
-	return false
 }
 
 // TestWriteToReadOnlyRegion is the classic C demonstration of anonymous
@@ -354,15 +338,15 @@ func TestWriteToReadOnlyRegion(t *testing.T) {
 				}
 			}
 			n, err := r.WriteAt([]byte("y"), 0)
-			coreCheckErr(t, "WriteAt", err, "", ErrFault, fs.ErrPermission)
+			checkErr(t, "WriteAt", err, "", ErrFault, fs.ErrPermission)
 			if n != 0 {
 				t.Errorf("WriteAt wrote %d bytes", n)
 			}
 			b := r.Bytes()
-			if !coreFaults(func() { b[0] = 'y' }) {
+			if faultAddress(func() { b[0] = 'y' }) == 0 {
 				t.Errorf("a write through Bytes into a %v region did not fault", c.prot)
 			}
-			if !coreFaults(func() { b[3*ps+1] = 'y' }) {
+			if faultAddress(func() { b[3*ps+1] = 'y' }) == 0 {
 				t.Errorf("a write through Bytes into the last page of a %v region did not fault", c.prot)
 			}
 			sink = b[0]
@@ -377,7 +361,7 @@ func TestWriteToReadOnlyRegion(t *testing.T) {
 			if err := r.Protect(Read | Write); err != nil {
 				t.Fatal(err)
 			}
-			if coreFaults(func() { b[0] = 'y' }) {
+			if faultAddress(func() { b[0] = 'y' }) != 0 {
 				t.Errorf("a write through Bytes after Protect(Read|Write) faulted")
 			}
 			if _, err := r.WriteAt([]byte("y"), 1); err != nil {
@@ -404,12 +388,12 @@ func TestDevice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewFile of /dev/zero: %v", err)
 	}
-	qfxSkipLargePages(t, qfxDeviceWhy)
+	skipUnderLargePages(t, whyNoDevice)
 	if err := r.Map(); err != nil {
 		t.Fatalf("Map of /dev/zero: %v", err)
 	}
 	defer r.Unmap()
-	if i := coreFirstNonZero(r.Bytes()); i >= 0 {
+	if i := firstNonZero(r.Bytes()); i >= 0 {
 		t.Fatalf("byte %d of /dev/zero is %#x", i, r.Bytes()[i])
 	}
 	p := pattern(ps, 61)
@@ -417,6 +401,6 @@ func TestDevice(t *testing.T) {
 		t.Fatalf("WriteAt = %d, %v", n, err)
 	}
 	if got := r.Bytes()[3*ps:]; !bytes.Equal(got, p) {
-		t.Fatalf("last page after WriteAt (-want +got):\n%s", coreDiff(got, p))
+		t.Fatalf("last page after WriteAt (-want +got):\n%s", diff(got, p))
 	}
 }

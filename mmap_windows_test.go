@@ -9,7 +9,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"runtime/debug"
 	"testing"
 	"unsafe"
 
@@ -44,8 +43,8 @@ func TestWinUnsupportedFlags(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NoReserve for a shared file region: %v", err)
 	}
-	winMap(t, r)
-	winUnmap(t, r)
+	mapRegion(t, r, nil)
+	mustUnmap(t, r)
 }
 
 func TestWinAdviceTable(t *testing.T) {
@@ -53,13 +52,13 @@ func TestWinAdviceTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
 	pr, err := NewFile(f, 0, PageSize(), Read|Write, Private)
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, pr)
+	mapRegion(t, pr, nil)
 	for _, a := range []Advice{Sequential, Random, HugePage, NoHugePage, DontDump, DoDump} {
 		for _, reg := range []*Region{r, pr} {
 			err := reg.Advise(a)
@@ -85,9 +84,9 @@ func TestWinAdviceTable(t *testing.T) {
 			t.Errorf("Advise(%v) of a private file region = %v, want errors.ErrUnsupported", a, err)
 		}
 	}
-	winUnmap(t, pr)
-	winUnmap(t, r)
-	winRemove(t, f, name)
+	mustUnmap(t, pr)
+	mustUnmap(t, r)
+	removeFile(t, f, name)
 }
 
 func TestWinGuard(t *testing.T) {
@@ -96,7 +95,7 @@ func TestWinGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		winMap(t, r)
+		mapRegion(t, r, nil)
 		b := r.Bytes()
 		clear(b)
 		start := unsafe.Pointer(unsafe.SliceData(b))
@@ -108,7 +107,7 @@ func TestWinGuard(t *testing.T) {
 				t.Errorf("read of the guard page at %p = %d, fault %#x; want a fault there", &g[0], n, fault)
 			}
 		}
-		winUnmap(t, r)
+		mustUnmap(t, r)
 	}
 }
 
@@ -120,26 +119,13 @@ func TestWinPanicOnFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	b := r.Bytes()
-	addr, recovered := winWriteFault(b)
-	if !recovered || addr != uintptr(unsafe.Pointer(&b[10])) {
-		t.Fatalf("write to read-only memory: recovered %v at %#x, want a fault at %p", recovered, addr, &b[10])
+	addr := faultAt(unsafe.Pointer(&b[10]), true)
+	if addr != uintptr(unsafe.Pointer(&b[10])) {
+		t.Fatalf("write to read-only memory: fault at %#x, want a fault at %p", addr, &b[10])
 	}
-	winUnmap(t, r)
-}
-
-// winWriteFault writes to b[10] with panic-on-fault on, and reports the
-// faulting address that the recovered panic gives.
-func winWriteFault(b []byte) (addr uintptr, recovered bool) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if f, ok := recover().(faultAddr); ok {
-			addr, recovered = f.Addr(), true
-		}
-	}()
-	b[10] = 1
-	return 0, false
+	mustUnmap(t, r)
 }
 
 func TestWinErrorOps(t *testing.T) {
@@ -148,13 +134,13 @@ func TestWinErrorOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	err = r.Protect(Read | Write)
 	var pe *fs.PathError
 	if !errors.As(err, &pe) || pe.Op != "VirtualProtect" || pe.Path != name || !errors.Is(err, windows.ERROR_ACCESS_DENIED) {
 		t.Errorf("Protect(Read|Write) of a read-only view = %#v, want a *fs.PathError from VirtualProtect on %s", err, name)
 	}
-	winUnmap(t, r)
+	mustUnmap(t, r)
 
 	// A file that is empty when Map is called fails before any call.
 	if err := f.Close(); err != nil {
@@ -174,7 +160,7 @@ func TestWinErrorOps(t *testing.T) {
 	if r2 != nil {
 		t.Errorf("NewFile returned a region with its error")
 	}
-	winRemove(t, f2, name)
+	removeFile(t, f2, name)
 }
 
 // TestWinNoTruncateUnderView checks what the package documents for Windows:
@@ -186,26 +172,26 @@ func TestWinNoTruncateUnderView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	if err := f.Truncate(int64(PageSize())); err == nil {
 		t.Error("Truncate of a file with a view mapped succeeded")
 	} else {
 		t.Logf("Truncate under a view: %v", err)
 	}
-	winUnmap(t, r)
+	mustUnmap(t, r)
 	if err := f.Truncate(int64(PageSize())); err != nil {
 		t.Errorf("Truncate after Unmap: %v", err)
 	}
 	if err := r.Map(); !errors.Is(err, ErrPastEOF) {
 		t.Errorf("Map of a region now past the end of its file = %v, want ErrPastEOF", err)
 	}
-	winRemove(t, f, name)
+	removeFile(t, f, name)
 }
 
-// winNextHandle returns the value of a handle made and closed at once:
+// nextHandle returns the value of a handle made and closed at once:
 // Windows and Wine hand out a freed handle value again, so the value
 // changes when a handle was left open in between.
-func winNextHandle(t *testing.T) windows.Handle {
+func nextHandle(t *testing.T) windows.Handle {
 	t.Helper()
 	h, err := windows.CreateEvent(nil, 0, 0, nil)
 	if err != nil {
@@ -215,16 +201,16 @@ func winNextHandle(t *testing.T) windows.Handle {
 	return h
 }
 
-// winNoLeak fails the test if fn leaves a handle open. The runtime may open
+// checkNoHandleLeak fails the test if fn leaves a handle open. The runtime may open
 // a handle of its own while fn runs (a new thread), so a change is only
 // taken for a leak when it shows on every one of a few tries.
-func winNoLeak(t *testing.T, fn func()) {
+func checkNoHandleLeak(t *testing.T, fn func()) {
 	t.Helper()
 	var before, after windows.Handle
 	for range 3 {
-		before = winNextHandle(t)
+		before = nextHandle(t)
 		fn()
-		if after = winNextHandle(t); after == before {
+		if after = nextHandle(t); after == before {
 			return
 		}
 	}
@@ -248,7 +234,7 @@ func TestWinNoHandleLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		winNoLeak(t, func() {
+		checkNoHandleLeak(t, func() {
 			if err := r.Map(); err != nil {
 				t.Logf("Map %v %v: %v", c.prot, c.flags, err)
 				return
@@ -256,10 +242,10 @@ func TestWinNoHandleLeak(t *testing.T) {
 			if err := r.Flush(); err != nil {
 				t.Errorf("Flush: %v", err)
 			}
-			winUnmap(t, r)
+			mustUnmap(t, r)
 		})
 	}
-	winNoLeak(t, func() {
+	checkNoHandleLeak(t, func() {
 		r, err := Open(name)
 		if err != nil {
 			t.Fatal(err)
@@ -277,9 +263,9 @@ func TestWinNoHandleLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winNoLeak(t, func() {
+	checkNoHandleLeak(t, func() {
 		if err := r.Map(); err == nil {
-			winUnmap(t, r)
+			mustUnmap(t, r)
 		}
 	})
 }

@@ -16,37 +16,6 @@ import (
 	"testing"
 )
 
-// winMap maps r and registers its Unmap (if still mapped) as a cleanup.
-func winMap(t *testing.T, r *Region) {
-	t.Helper()
-	if err := r.Map(); err != nil {
-		t.Fatalf("Map: %v", err)
-	}
-	t.Cleanup(func() {
-		if r.Mapped() {
-			r.Unmap()
-		}
-	})
-}
-
-// winUnmap unmaps r, failing the test on error.
-func winUnmap(t *testing.T, r *Region) {
-	t.Helper()
-	if err := r.Unmap(); err != nil {
-		t.Fatalf("Unmap: %v", err)
-	}
-}
-
-// winReadAll reads the whole region through ReadAt.
-func winReadAll(t *testing.T, r *Region) []byte {
-	t.Helper()
-	got := make([]byte, r.Len())
-	if n, err := r.ReadAt(got, 0); n != len(got) || (err != nil && err != io.EOF) {
-		t.Fatalf("ReadAt of %d bytes = %d, %v", len(got), n, err)
-	}
-	return got
-}
-
 func TestWinAnonRoundTrip(t *testing.T) {
 	for _, flags := range []Flag{Private, Shared} {
 		t.Run(flags.String(), func(t *testing.T) {
@@ -54,29 +23,29 @@ func TestWinAnonRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			winMap(t, r)
+			mapRegion(t, r, nil)
 			want := pattern(r.Len(), 3)
 			if n, err := r.WriteAt(want, 0); n != len(want) || err != nil {
 				t.Fatalf("WriteAt = %d, %v; want %d, nil", n, err, len(want))
 			}
-			if got := winReadAll(t, r); !bytes.Equal(got, want) {
+			if got := readAll(t, r); !bytes.Equal(got, want) {
 				t.Fatal("ReadAt does not return what WriteAt wrote")
 			}
 			if !bytes.Equal(r.Bytes(), want) {
 				t.Fatal("Bytes does not hold what WriteAt wrote")
 			}
-			winUnmap(t, r)
+			mustUnmap(t, r)
 			if err := r.Unmap(); !errors.Is(err, ErrNotMapped) {
 				t.Fatalf("second Unmap = %v, want ErrNotMapped", err)
 			}
 			if r.Bytes() != nil {
 				t.Fatal("Bytes of an unmapped region is not nil")
 			}
-			winMap(t, r)
-			if got := winReadAll(t, r); !bytes.Equal(got, make([]byte, r.Len())) {
+			mapRegion(t, r, nil)
+			if got := readAll(t, r); !bytes.Equal(got, make([]byte, r.Len())) {
 				t.Fatal("anonymous memory mapped again is not zero")
 			}
-			winUnmap(t, r)
+			mustUnmap(t, r)
 		})
 	}
 }
@@ -88,7 +57,7 @@ func TestWinFileShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	want := pattern(size, 9)
 	if n, err := r.WriteAt(want[PageSize():], int64(PageSize())); n != size-PageSize() || err != nil {
 		t.Fatalf("WriteAt = %d, %v", n, err)
@@ -110,11 +79,11 @@ func TestWinFileShared(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatal("the file does not hold what was written to the shared region")
 	}
-	winUnmap(t, r)
+	mustUnmap(t, r)
 	if err := r.Flush(); !errors.Is(err, ErrNotMapped) {
 		t.Fatalf("Flush after Unmap = %v, want ErrNotMapped", err)
 	}
-	winRemove(t, f, name)
+	removeFile(t, f, name)
 }
 
 func TestWinFilePrivate(t *testing.T) {
@@ -125,7 +94,7 @@ func TestWinFilePrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	if !bytes.Equal(r.Bytes(), orig) {
 		t.Fatal("private region does not show the file's contents")
 	}
@@ -136,7 +105,7 @@ func TestWinFilePrivate(t *testing.T) {
 	if err := r.Flush(); err != nil {
 		t.Fatalf("Flush of a private region: %v", err)
 	}
-	if got := winReadAll(t, r); !bytes.Equal(got, want) {
+	if got := readAll(t, r); !bytes.Equal(got, want) {
 		t.Fatal("private region does not hold what was written to it")
 	}
 	got, err := os.ReadFile(name)
@@ -146,13 +115,13 @@ func TestWinFilePrivate(t *testing.T) {
 	if !bytes.Equal(got, orig) {
 		t.Fatal("a write to a private region reached the file")
 	}
-	winUnmap(t, r)
-	winMap(t, r)
+	mustUnmap(t, r)
+	mapRegion(t, r, nil)
 	if !bytes.Equal(r.Bytes(), orig) {
 		t.Fatal("private region mapped again does not show the file's contents")
 	}
-	winUnmap(t, r)
-	winRemove(t, f, name)
+	mustUnmap(t, r)
+	removeFile(t, f, name)
 }
 
 func TestWinOpen(t *testing.T) {
@@ -172,7 +141,7 @@ func TestWinOpen(t *testing.T) {
 				t.Errorf("Open of a %d-byte file: Len %d, Bytes nil %v, equal %v", size, r.Len(), b == nil, bytes.Equal(b, want))
 			}
 			if size > 0 {
-				if got := winReadAll(t, r); !bytes.Equal(got, want) {
+				if got := readAll(t, r); !bytes.Equal(got, want) {
 					t.Error("ReadAt of an opened file does not return its contents")
 				}
 			}
@@ -221,12 +190,12 @@ func TestWinOffsetAlignment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewFile at offset %d: %v", g, err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	if !bytes.Equal(r.Bytes(), data[g:g+p]) {
 		t.Fatalf("region at offset %d does not show the file's bytes there", g)
 	}
 	// The tail of the file: its length is not a whole number of pages.
-	winUnmap(t, r)
+	mustUnmap(t, r)
 	tail := int64(2 * g)
 	if _, err := f.Stat(); err != nil {
 		t.Fatal(err)
@@ -235,12 +204,12 @@ func TestWinOffsetAlignment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewFile of the file's last %d bytes: %v", len(data)-int(tail), err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	if !bytes.Equal(r.Bytes(), data[tail:]) {
 		t.Fatal("region of the file's tail does not show its bytes")
 	}
-	winUnmap(t, r)
-	winRemove(t, f, name)
+	mustUnmap(t, r)
+	removeFile(t, f, name)
 }
 
 func TestWinOddSizeFile(t *testing.T) {
@@ -251,7 +220,7 @@ func TestWinOddSizeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	if !bytes.Equal(r.Bytes(), data) {
 		t.Fatal("region of a file whose size is not a whole number of pages does not show its bytes")
 	}
@@ -264,7 +233,7 @@ func TestWinOddSizeFile(t *testing.T) {
 	if err := r.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	winUnmap(t, r)
+	mustUnmap(t, r)
 	got, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
@@ -273,20 +242,7 @@ func TestWinOddSizeFile(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("file after writes at its end: last bytes %q, want %q (size %d, want %d)", got[max(0, len(got)-3):], want[size-3:], len(got), len(want))
 	}
-	winRemove(t, f, name)
-}
-
-// winRemove closes f and removes the file at name, which must succeed on
-// every system once every region of the file is unmapped: on Windows this
-// fails if a handle to the file or to a mapping of it was left open.
-func winRemove(t *testing.T, f *os.File, name string) {
-	t.Helper()
-	if err := f.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := os.Remove(name); err != nil {
-		t.Fatalf("removing the file after its regions were unmapped: %v", err)
-	}
+	removeFile(t, f, name)
 }
 
 func TestWinHandlesClosed(t *testing.T) {
@@ -328,9 +284,9 @@ func TestWinHandlesClosed(t *testing.T) {
 				if err := r.Flush(); err != nil {
 					t.Fatalf("Flush: %v", err)
 				}
-				winUnmap(t, r)
+				mustUnmap(t, r)
 			}
-			winRemove(t, f, name)
+			removeFile(t, f, name)
 		})
 	}
 }
@@ -338,7 +294,7 @@ func TestWinHandlesClosed(t *testing.T) {
 func TestWinProtect(t *testing.T) {
 	check := func(t *testing.T, r *Region) {
 		t.Helper()
-		winMap(t, r)
+		mapRegion(t, r, nil)
 		if _, err := r.WriteAt([]byte{1}, 0); err != nil {
 			t.Fatalf("WriteAt before Protect: %v", err)
 		}
@@ -372,7 +328,7 @@ func TestWinProtect(t *testing.T) {
 		if _, err := r.WriteAt([]byte{4}, 0); err != nil {
 			t.Fatalf("WriteAt after Protect(Read|Write): %v", err)
 		}
-		winUnmap(t, r)
+		mustUnmap(t, r)
 		if err := r.Protect(Read); !errors.Is(err, ErrNotMapped) {
 			t.Fatalf("Protect after Unmap = %v, want ErrNotMapped", err)
 		}
@@ -392,7 +348,7 @@ func TestWinProtect(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(t, r)
-			winRemove(t, f, name)
+			removeFile(t, f, name)
 		})
 	}
 	t.Run("shared-read-only-file", func(t *testing.T) {
@@ -401,12 +357,12 @@ func TestWinProtect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		winMap(t, r)
+		mapRegion(t, r, nil)
 		if err := r.Protect(Read | Write); !errors.Is(err, fs.ErrPermission) {
 			t.Fatalf("Protect(Read|Write) of a file open read-only = %v, want fs.ErrPermission", err)
 		}
-		winUnmap(t, r)
-		winRemove(t, f, name)
+		mustUnmap(t, r)
+		removeFile(t, f, name)
 	})
 }
 
@@ -415,7 +371,7 @@ func TestWinResident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	b := r.Bytes()
 	for i := 0; i < len(b); i += PageSize() {
 		b[i] = 1
@@ -435,7 +391,7 @@ func TestWinResident(t *testing.T) {
 			t.Errorf("page %d was just written but is not resident", i)
 		}
 	}
-	winUnmap(t, r)
+	mustUnmap(t, r)
 	if _, err := r.Resident(); !errors.Is(err, ErrNotMapped) {
 		t.Fatalf("Resident after Unmap = %v, want ErrNotMapped", err)
 	}
@@ -446,7 +402,7 @@ func TestWinLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	if err := r.Unlock(); err != nil {
 		t.Fatalf("Unlock of pages that are not locked: %v", err)
 	}
@@ -459,7 +415,7 @@ func TestWinLock(t *testing.T) {
 	if err := r.Unlock(); err != nil {
 		t.Fatalf("Unlock: %v", err)
 	}
-	winUnmap(t, r)
+	mustUnmap(t, r)
 	if err := r.Lock(); !errors.Is(err, ErrNotMapped) {
 		t.Fatalf("Lock after Unmap = %v, want ErrNotMapped", err)
 	}
@@ -468,8 +424,8 @@ func TestWinLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, locked)
-	winUnmap(t, locked)
+	mapRegion(t, locked, nil)
+	mustUnmap(t, locked)
 }
 
 func TestWinAdvise(t *testing.T) {
@@ -477,7 +433,7 @@ func TestWinAdvise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	for _, a := range []Advice{Normal, WillNeed} {
 		if err := r.Advise(a); err != nil {
 			t.Errorf("Advise(%v): %v", a, err)
@@ -492,13 +448,13 @@ func TestWinAdvise(t *testing.T) {
 	if err := r.Advise(DontNeed); err != nil {
 		t.Fatalf("Advise(DontNeed): %v", err)
 	}
-	if got := winReadAll(t, r); !bytes.Equal(got, make([]byte, r.Len())) {
+	if got := readAll(t, r); !bytes.Equal(got, make([]byte, r.Len())) {
 		t.Error("private anonymous memory does not read as zeros after DontNeed")
 	}
 	if _, err := r.WriteAt([]byte{1}, 0); err != nil {
 		t.Fatalf("WriteAt after DontNeed: %v", err)
 	}
-	winUnmap(t, r)
+	mustUnmap(t, r)
 	if err := r.Advise(Normal); !errors.Is(err, ErrNotMapped) {
 		t.Errorf("Advise after Unmap = %v, want ErrNotMapped", err)
 	}
@@ -510,7 +466,7 @@ func TestWinAdvise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, fr)
+	mapRegion(t, fr, nil)
 	copy(fr.Bytes(), "hello")
 	if err := fr.Advise(WillNeed); err != nil {
 		t.Errorf("Advise(WillNeed) of a file region: %v", err)
@@ -519,11 +475,11 @@ func TestWinAdvise(t *testing.T) {
 		t.Errorf("Advise(DontNeed) of a shared file region: %v", err)
 	}
 	want := append([]byte("hello"), data[5:]...)
-	if got := winReadAll(t, fr); !bytes.Equal(got, want) {
+	if got := readAll(t, fr); !bytes.Equal(got, want) {
 		t.Error("shared file region lost its contents after DontNeed")
 	}
-	winUnmap(t, fr)
-	winRemove(t, f, name)
+	mustUnmap(t, fr)
+	removeFile(t, f, name)
 }
 
 func TestWinAccessChecked(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -28,7 +27,7 @@ func TestPlatPageSizeIsSystems(t *testing.T) {
 	if p < 4096 || p&(p-1) != 0 {
 		t.Fatalf("PageSize() = %d, want a power of two of at least 4096", p)
 	}
-	if aux, ok := platAuxPageSize(t); ok && aux != p {
+	if aux, ok := auxPageSize(t); ok && aux != p {
 		t.Fatalf("PageSize() = %d, AT_PAGESZ = %d", p, aux)
 	}
 	if runtime.GOOS != "windows" && Granularity() != p {
@@ -37,9 +36,9 @@ func TestPlatPageSizeIsSystems(t *testing.T) {
 	t.Logf("page size %d, granularity %d", p, Granularity())
 }
 
-// platAuxPageSize returns AT_PAGESZ from the auxiliary vector that the
+// auxPageSize returns AT_PAGESZ from the auxiliary vector that the
 // kernel (or qemu) gave the process, where /proc shows it.
-func platAuxPageSize(t *testing.T) (int, bool) {
+func auxPageSize(t *testing.T) (int, bool) {
 	b, err := os.ReadFile("/proc/self/auxv")
 	if err != nil {
 		t.Logf("no auxiliary vector to compare with: %v", err)
@@ -50,7 +49,7 @@ func platAuxPageSize(t *testing.T) (int, bool) {
 	word := func(i int) uint64 {
 		var v uint64
 		for k := w - 1; k >= 0; k-- { // native byte order, read byte by byte
-			v = v<<8 | uint64(b[i+platByteIndex(k, w)])
+			v = v<<8 | uint64(b[i+nativeByteIndex(k, w)])
 		}
 		return v
 	}
@@ -63,9 +62,9 @@ func platAuxPageSize(t *testing.T) (int, bool) {
 	return 0, false
 }
 
-// platByteIndex returns where byte k (0 = least significant) of a w-byte
+// nativeByteIndex returns where byte k (0 = least significant) of a w-byte
 // word lies in memory on this machine.
-func platByteIndex(k, w int) int {
+func nativeByteIndex(k, w int) int {
 	x := uint16(1)
 	if *(*byte)(unsafe.Pointer(&x)) == 1 {
 		return k
@@ -74,7 +73,7 @@ func platByteIndex(k, w int) int {
 }
 
 func init() {
-	childFuncs["platPageSize"] = func() int {
+	childFuncs["printPageSize"] = func() int {
 		fmt.Print(PageSize())
 		return 0
 	}
@@ -83,7 +82,7 @@ func init() {
 // TestPlatPageSizeChild checks that a child process (which other tests
 // use) runs, under an emulator too, and sees the same page size.
 func TestPlatPageSizeChild(t *testing.T) {
-	out, err := childCommand(t, "platPageSize", nil).Output()
+	out, err := childCommand(t, "printPageSize", nil).Output()
 	if err != nil {
 		t.Fatalf("child: %v", err)
 	}
@@ -176,7 +175,7 @@ func TestPlatPageSizeProtectGranule(t *testing.T) {
 		t.Errorf("mprotect of the second page (page size %d): %v", p, err)
 	}
 	if p > 4096 {
-		platSkipEmulated(t, "qemu-user's mprotect works on 4 KiB pieces whatever page size it reports")
+		skipUnderEmulator(t, "qemu-user's mprotect works on 4 KiB pieces whatever page size it reports")
 	}
 	if err := sysProtect(unsafe.Add(addr, p/2), uintptr(p/2), Read); err == nil {
 		t.Errorf("mprotect at half a page (%d bytes) succeeded: the page size is not %d", p/2, p)
@@ -357,40 +356,11 @@ func TestPlatOverflowEOF(t *testing.T) {
 	}
 }
 
-// platSparseFile returns a sparse file of the given size, opened for
-// reading and writing, in the temporary directory or in /dev/shm, or
-// skips the test if no file system at hand holds such a file.
-func platSparseFile(t *testing.T, size int64) *os.File {
-	t.Helper()
-	if runtime.GOOS == "windows" {
-		t.Skip("extending a file on NTFS allocates it: no sparse files of this size")
-	}
-	dirs := []string{tempDir(t)}
-	if d, err := os.MkdirTemp("/dev/shm", "mmaptest"); err == nil {
-		t.Cleanup(func() { os.RemoveAll(d) })
-		dirs = append(dirs, d)
-	}
-	for _, dir := range dirs {
-		f, err := os.Create(filepath.Join(dir, "sparse"))
-		if err != nil {
-			continue
-		}
-		if err := f.Truncate(size); err != nil {
-			f.Close()
-			continue
-		}
-		t.Cleanup(func() { f.Close() })
-		return f
-	}
-	t.Skipf("no file system here holds a sparse file of %d bytes", size)
-	return nil
-}
-
 // TestPlatOverflowOpen checks that Open refuses a file larger than the
 // address space (any file over 2 GiB where int has 32 bits).
 func TestPlatOverflowOpen(t *testing.T) {
 	size := int64(math.MaxInt - PageSize() + 1)
-	f := platSparseFile(t, size)
+	f := sparseFile(t, size)
 	r, err := Open(f.Name())
 	if err == nil {
 		r.Close()
@@ -406,11 +376,11 @@ func TestPlatOverflowOpen(t *testing.T) {
 // the file.
 func TestPlatOverflowFarOffset(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) == 4 {
-		platSkipEmulated(t, "qemu-i386 7.2 cuts the file offsets of mmap2 to 32 bits")
+		skipUnderEmulator(t, "qemu-i386 7.2 cuts the file offsets of mmap2 to 32 bits")
 	}
 	for _, off := range []int64{1 << 32, 1 << 44} {
 		off = AlignOffset(off)
-		f := platSparseFile(t, off+int64(PageSize()))
+		f := sparseFile(t, off+int64(PageSize()))
 		want := pattern(64, byte(off>>32))
 		if _, err := f.WriteAt(want, off); err != nil {
 			t.Fatal(err)
@@ -510,16 +480,5 @@ func TestPlatFaultWithoutAddress(t *testing.T) {
 	dst := make([]byte, p)
 	if n, fault := copyByPage(dst, mem[2*p:], start+uintptr(2*p)); n != p || fault != 0 {
 		t.Errorf("copyByPage of a readable page: %d, %#x; want %d, 0", n, fault, p)
-	}
-}
-
-// platSkipEmulated skips t when the test binary runs under an emulator
-// (scripts/test-qemu.sh, scripts/test-386.sh) that does not reproduce what
-// the test checks; why says what the emulator does differently, such as
-// "qemu-user ignores madvise".
-func platSkipEmulated(t testing.TB, why string) {
-	t.Helper()
-	if emu := os.Getenv(emulatorEnv); emu != "" {
-		t.Skipf("under %s: %s", emu, why)
 	}
 }

@@ -13,10 +13,10 @@ import (
 	"time"
 )
 
-// readersCheckRead checks one ReadAt of len(buf) bytes at off of a region
+// checkRead checks one ReadAt of len(buf) bytes at off of a region
 // of want's content that another goroutine maps and unmaps: it either reads
 // exactly the right bytes or returns ErrNotMapped, never a fault.
-func readersCheckRead(r *Region, want, buf []byte, off int) error {
+func checkRead(r *Region, want, buf []byte, off int) error {
 	n, err := r.ReadAt(buf, int64(off))
 	switch {
 	case errors.Is(err, ErrNotMapped):
@@ -70,7 +70,7 @@ func TestReadersUnmapWaits(t *testing.T) {
 			step := 4099 * (g + 1) % size
 			for i, off := 0, 0; !stop.Load(); i, off = (i+1)%4, (off+step)%size {
 				n := []int{1, 64, 4096, 64 << 10}[(i+g)%4]
-				if err := readersCheckRead(r, want, buf[:n], off); err != nil {
+				if err := checkRead(r, want, buf[:n], off); err != nil {
 					fail(err)
 					return
 				}
@@ -133,7 +133,7 @@ func TestReadersMoreProcs(t *testing.T) {
 	}
 	t.Cleanup(func() { r.Unmap() })
 	buf := make([]byte, 4096)
-	if err := readersCheckRead(r, want, buf, 0); err != nil {
+	if err := checkRead(r, want, buf, 0); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(r.mu.readers.Load().count); n != 2 {
@@ -151,7 +151,7 @@ func TestReadersMoreProcs(t *testing.T) {
 			defer wg.Done()
 			buf := make([]byte, 4096)
 			for off := 0; !stop.Load(); off = (off + 512) % size {
-				if err := readersCheckRead(r, want, buf, off); err != nil {
+				if err := checkRead(r, want, buf, off); err != nil {
 					errs <- err
 					return
 				}

@@ -20,29 +20,54 @@ import (
 type Region struct {
 	mu regionLock // see lock.go: ReadAt and WriteAt do not take it
 
-	// Set by the constructor and never changed (length: see below).
-	file   *os.File // backing file; nil for anonymous memory and for Open once mapped
-	name   string   // the file's name, or "anonymous"
-	off    int64
-	length int  // set by the constructor, changed only by Resize and Grow with mu held for writing: read it with mu held
-	prot   Prot // protection the region was built with
-	flags  Flag
-	opened bool // built by Open, which closes the file once mapped
-	owned  bool // built by NewSharedMemory: Close closes the file
-	device bool // the file is a device: no end-of-file check
+	// Set by the constructor and never changed.
+	src   source // where the memory comes from
+	name  string // the file's name, or "anonymous"
+	off   int64  // offset in the file; 0 for anonymous memory
+	prot  Prot   // protection the region was built with
+	flags Flag
 
-	// zeroDevice: the file is /dev/zero, whose Shared mappings behave as
-	// shared anonymous memory (each mmap makes a new object).
-	zeroDevice bool
-
-	// Guarded by mu.
+	// Guarded by mu: written with it held for writing, read with it held.
+	//
+	// file is the backing file: set by the constructor for every source but
+	// srcAnon, and cleared (nil) for good when the region stops using it:
+	// by Open once mapped, by Close for srcShared. length changes only by
+	// Resize and Grow.
+	//
+	// When mapped, addr is the start of the data (nil when length is 0) and
+	// [base, base+size) is what Unmap releases: the data rounded up to whole
+	// pages, plus any guard pages, alignment slack and reservation around it,
+	// so base <= addr and addr+length <= base+size. When not mapped, addr
+	// and base are nil and size is 0. reserve is the size given to Reserve
+	// (0: none); a reserved region never moves while mapped.
+	file    *os.File
+	length  int
 	mapped  bool
-	cur     Prot           // current protection
-	addr    unsafe.Pointer // start of the data; nil when not mapped or empty
-	base    unsafe.Pointer // start of what Unmap releases
-	size    uintptr        // length of what Unmap releases
-	reserve int            // bytes of address space to reserve at Map (Reserve)
+	cur     Prot // current protection: prot at Map, then what Protect set
+	addr    unsafe.Pointer
+	base    unsafe.Pointer
+	size    uintptr
+	reserve int
 }
+
+// source is where a region's memory comes from.
+type source uint8
+
+const (
+	srcAnon   source = iota // anonymous memory (NewAnon): no file
+	srcFile                 // a regular file (NewFile), the caller's to close
+	srcDevice               // a device (NewFile): no end-of-file check
+	srcZero                 // /dev/zero (NewFile): a device whose Shared mappings are shared anonymous memory, one new object per mmap
+	srcOpened               // a file opened by Open, closed once mapped: never mapped again
+	srcShared               // a memory file made by NewSharedMemory, closed by Close
+)
+
+// hasFile reports whether the region's memory comes from a file (it may
+// have been closed since: see Region.file).
+func (s source) hasFile() bool { return s != srcAnon }
+
+// checksEOF reports whether the file's end limits the region.
+func (s source) checksEOF() bool { return s == srcFile || s == srcOpened || s == srcShared }
 
 // compile-time checks of the interfaces a Region implements.
 var (
@@ -160,10 +185,10 @@ func (r *Region) Map() error {
 	if r.mapped {
 		return ErrMapped
 	}
-	if r.opened && r.file == nil {
+	if r.src == srcOpened && r.file == nil {
 		return errClosedRegion
 	}
-	if r.owned && r.file == nil {
+	if r.src == srcShared && r.file == nil {
 		return errClosedShared
 	}
 	return r.mapLocked()
@@ -176,7 +201,7 @@ func (r *Region) mapLocked() error {
 		if fd == ^uintptr(0) {
 			return fmt.Errorf("mmap: %s: %w", r.name, os.ErrClosed)
 		}
-		if !r.device {
+		if r.src.checksEOF() {
 			size, err := sysFileSize(fd)
 			if err != nil {
 				return pathError("fstat", r.name, err)
@@ -269,7 +294,7 @@ func (r *Region) applyFlags(addr unsafe.Pointer, n int, populated bool) error {
 		}
 	}
 	if r.flags&Populate != 0 && !populated {
-		if r.file != nil {
+		if r.src.hasFile() {
 			// Start reading the whole range in at once; touch then waits
 			// for it. It is only a hint, so its error does not matter.
 			_ = sysAdvise(addr, uintptr(n), WillNeed)
@@ -287,7 +312,7 @@ func (r *Region) touch(addr unsafe.Pointer, n int) {
 	if r.cur&(Read|Write) == 0 {
 		return
 	}
-	if r.file == nil && r.cur&Write != 0 {
+	if !r.src.hasFile() && r.cur&Write != 0 {
 		for off := 0; off < n; off += pageSize {
 			*(*byte)(unsafe.Add(addr, off)) = 0
 		}
@@ -404,7 +429,7 @@ var testHookWiped func([]byte)
 // returns nil and Map fails with an error matching fs.ErrClosed. A second
 // Close of such a region returns an error matching fs.ErrClosed.
 func (r *Region) Close() error {
-	if r.owned {
+	if r.src == srcShared {
 		return r.closeOwned()
 	}
 	return r.Unmap()
@@ -452,7 +477,7 @@ func (r *Region) flush(off, n int, async bool) error {
 	if off > r.length || n > r.length-off {
 		return invalidf("flush range [%d, %d+%d) outside region of length %d", off, off, n, r.length)
 	}
-	if r.flags&Shared == 0 || (r.file == nil && !r.opened) || n == 0 {
+	if r.flags&Shared == 0 || !r.src.hasFile() || n == 0 {
 		return nil
 	}
 	start := pageOf(off)

@@ -45,10 +45,10 @@ func (r *Region) Reserve(max int) error {
 	if r.mapped {
 		return ErrMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
-	if r.file != nil && !fileInReservation {
+	if r.src.hasFile() && !fileInReservation {
 		return unsupportedf("Reserve for a file region on %s", runtime.GOOS)
 	}
 	if max < 0 {
@@ -106,20 +106,20 @@ func (r *Region) resizeLocked(length int) error {
 	if !r.mapped {
 		return ErrNotMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
 	if length <= 0 {
 		return invalidf("%s: length %d is not positive", r.name, length)
 	}
 	newLen, ok := roundUp(length, pageSize)
-	if !ok || (r.file != nil && int64(newLen) > math.MaxInt64-r.off) {
+	if !ok || (r.src.hasFile() && int64(newLen) > math.MaxInt64-r.off) {
 		return invalidf("%s: length %d overflows", r.name, length)
 	}
 	if err := r.checkFile(); err != nil {
 		return err
 	}
-	if r.file != nil && !r.device {
+	if r.src.checksEOF() {
 		size, err := sysFileSize(r.file.Fd())
 		if err != nil {
 			return pathError("fstat", r.name, err)
@@ -184,17 +184,17 @@ func (r *Region) reserved() bool {
 // with the mapping's size: mremap cannot grow it (the new pages would
 // fault), and a new mmap makes a new object, so Resize copies the contents.
 func (r *Region) sharedAnon() bool {
-	return r.flags&Shared != 0 && (r.file == nil || r.zeroDevice)
+	return r.flags&Shared != 0 && (r.src == srcAnon || r.src == srcZero)
 }
 
 // fdOff returns the descriptor and file offset to map the region's pages
 // from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
 // Map uses it too.
 func (r *Region) fdOff(off int) (uintptr, int64) {
-	if r.file == nil {
+	if !r.src.hasFile() {
 		return ^uintptr(0), 0
 	}
-	if r.zeroDevice {
+	if r.src == srcZero {
 		// Every offset of /dev/zero reads as zeros, but a Shared mapping
 		// at offset k pages has an object of its own length that it
 		// indexes from k: its pages from the object's end on would fault.
@@ -247,7 +247,7 @@ func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
 func (r *Region) shrink(oldLen, newLen int) error {
-	if r.file != nil && !r.reserved() && !partialViewUnmap {
+	if r.src.hasFile() && !r.reserved() && !partialViewUnmap {
 		// The view cannot lose its tail: map a shorter one instead.
 		return r.moveView(oldLen, newLen)
 	}
@@ -324,7 +324,7 @@ func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
 // themselves; elsewhere the contents of anonymous and private memory are
 // copied (a shared file region needs no copy: the file holds its contents).
 func (r *Region) move(oldLen, newLen, guard, align int) error {
-	if r.file != nil && !fileInReservation {
+	if r.src.hasFile() && !fileInReservation {
 		// No reservation can hold the view, nor guard pages or alignment,
 		// which file regions there do not have.
 		return r.moveView(oldLen, newLen)
@@ -405,7 +405,7 @@ func (r *Region) moveView(oldLen, newLen int) error {
 // where it mapped them, also with an error once they are mapped.
 func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
-	copying := r.file == nil || r.flags&Private != 0 || r.zeroDevice
+	copying := !r.src.hasFile() || r.flags&Private != 0 || r.src == srcZero
 	prot := r.cur
 	if copying {
 		prot = Read | Write
@@ -469,7 +469,7 @@ func (r *Region) Grow(length int) error {
 	if !r.mapped {
 		return ErrNotMapped
 	}
-	if r.opened {
+	if r.src == srcOpened {
 		return errResizeOpened
 	}
 	if length < r.length {
@@ -482,7 +482,7 @@ func (r *Region) Grow(length int) error {
 	if err := r.checkFile(); err != nil {
 		return err
 	}
-	if r.file != nil && !r.device {
+	if r.src.checksEOF() {
 		if int64(length) > math.MaxInt64-r.off-int64(pageSize) {
 			return invalidf("%s: length %d overflows", r.name, length)
 		}

@@ -10,13 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// storMount mounts a tmpfs of 1 MiB on dir.
-func storMount(dir string) error {
+// mountTmpfs mounts a tmpfs of 1 MiB on dir.
+func mountTmpfs(dir string) error {
 	return unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m")
 }
 
-// storUnmount unmounts dir, detaching it if it is still busy.
-func storUnmount(dir string) error {
+// unmount unmounts dir, detaching it if it is still busy.
+func unmount(dir string) error {
 	if err := unix.Unmount(dir, 0); err != nil {
 		return unix.Unmount(dir, unix.MNT_DETACH)
 	}
@@ -26,7 +26,7 @@ func storUnmount(dir string) error {
 // TestStorGrowFullDisk grows a file on a file system too small for it: Grow
 // fails with ENOSPC and the region stays usable.
 func TestStorGrowFullDisk(t *testing.T) {
-	dir := storSmallFS(t)
+	dir := smallFS(t)
 	ps := PageSize()
 	f, err := os.OpenFile(dir+"/log", os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -37,7 +37,7 @@ func TestStorGrowFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	r = storMapped(t, r, err)
+	r = mapRegion(t, r, err)
 
 	err = r.Grow(4 << 20) // the file system holds 1 MiB
 	if !errors.Is(err, syscall.ENOSPC) {
@@ -47,7 +47,7 @@ func TestStorGrowFullDisk(t *testing.T) {
 	if !errors.As(err, &pe) || (pe.Op != "fallocate" && pe.Op != "write") {
 		t.Errorf("Grow error %v is not an *fs.PathError from fallocate or write", err)
 	}
-	storCheckContents(t, r, pattern(ps, 2))
+	checkContents(t, r, pattern(ps, 2))
 
 	// What fits still grows, and the new memory can be written.
 	if err := r.Grow(8 * ps); err != nil {
@@ -56,7 +56,7 @@ func TestStorGrowFullDisk(t *testing.T) {
 	if _, err := r.WriteAt(pattern(7*ps, 4), int64(ps)); err != nil {
 		t.Fatal(err)
 	}
-	storCheckContents(t, r, append(pattern(ps, 2), pattern(7*ps, 4)...))
+	checkContents(t, r, append(pattern(ps, 2), pattern(7*ps, 4)...))
 
 	// The portable fallback, writing zeros, fails the same way.
 	if err := fillZeros(f, 8*int64(ps), 4<<20); !errors.Is(err, syscall.ENOSPC) {
@@ -64,19 +64,19 @@ func TestStorGrowFullDisk(t *testing.T) {
 	}
 }
 
-// storSmallFS mounts a 1 MiB tmpfs for the test and returns its directory,
+// smallFS mounts a 1 MiB tmpfs for the test and returns its directory,
 // or skips the test where mounting is not allowed.
-func storSmallFS(t *testing.T) string {
+func smallFS(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs to fill needs root; run as root to test Grow on a full disk")
 	}
 	dir := tempDir(t)
-	if err := storMount(dir); err != nil {
+	if err := mountTmpfs(dir); err != nil {
 		t.Skipf("cannot mount a tmpfs here (%v): Grow on a full disk is not tested", err)
 	}
 	t.Cleanup(func() {
-		if err := storUnmount(dir); err != nil {
+		if err := unmount(dir); err != nil {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})

@@ -14,9 +14,9 @@ import (
 	"pgregory.net/rapid"
 )
 
-// storMachine is a region under test, with a plain model of its contents
+// resizeMachine is a region under test, with a plain model of its contents
 // and, for a file region, of the file's.
-type storMachine struct {
+type resizeMachine struct {
 	r       *Region
 	f       *os.File // nil for anonymous memory
 	off     int      // the region's offset in the file
@@ -27,11 +27,11 @@ type storMachine struct {
 	file    []byte // the file's contents
 }
 
-const storMaxPages = 24
+const machineMaxPages = 24
 
 // wantResize returns the error Resize(n) should give, applying the package's
 // rules to the model: nil, ErrUnaligned, ErrPastEOF or fs.ErrInvalid.
-func (m *storMachine) wantResize(n int) error {
+func (m *resizeMachine) wantResize(n int) error {
 	mapN := AlignLength(n)
 	if m.f == nil {
 		if n != mapN {
@@ -53,7 +53,7 @@ func (m *storMachine) wantResize(n int) error {
 
 // resized returns the model of the region after a successful resize to n
 // bytes: the old contents, then zeros or the file's contents.
-func (m *storMachine) resized(n int) []byte {
+func (m *resizeMachine) resized(n int) []byte {
 	if n <= len(m.model) {
 		return m.model[:n]
 	}
@@ -67,7 +67,7 @@ func (m *storMachine) resized(n int) []byte {
 	return grown
 }
 
-func (m *storMachine) drawLen(t *rapid.T) int {
+func (m *resizeMachine) drawLen(t *rapid.T) int {
 	ps := PageSize()
 	if m.f != nil && rapid.IntRange(0, 4).Draw(t, "toFileEnd") == 0 {
 		if n := len(m.file) - m.off; n > 0 {
@@ -75,12 +75,12 @@ func (m *storMachine) drawLen(t *rapid.T) int {
 		}
 	}
 	if rapid.IntRange(0, 9).Draw(t, "unaligned") == 0 {
-		return rapid.IntRange(1, storMaxPages*ps).Draw(t, "bytes")
+		return rapid.IntRange(1, machineMaxPages*ps).Draw(t, "bytes")
 	}
-	return rapid.IntRange(1, storMaxPages).Draw(t, "pages") * ps
+	return rapid.IntRange(1, machineMaxPages).Draw(t, "pages") * ps
 }
 
-func (m *storMachine) Resize(t *rapid.T) {
+func (m *resizeMachine) Resize(t *rapid.T) {
 	n := m.drawLen(t)
 	want := m.wantResize(n)
 	err := m.r.Resize(n)
@@ -92,9 +92,9 @@ func (m *storMachine) Resize(t *rapid.T) {
 	}
 }
 
-func (m *storMachine) Grow(t *rapid.T) {
+func (m *resizeMachine) Grow(t *rapid.T) {
 	n := len(m.model) + m.drawLen(t)%(8*PageSize())
-	if qfxLargePagesEmulated() {
+	if largePagesEmulated() {
 		n -= n % PageSize() // the file keeps ending at a page boundary
 	}
 	var want error
@@ -122,7 +122,7 @@ func (m *storMachine) Grow(t *rapid.T) {
 
 // AppendFile grows the file from outside the region, as another writer
 // would.
-func (m *storMachine) AppendFile(t *rapid.T) {
+func (m *resizeMachine) AppendFile(t *rapid.T) {
 	if m.f == nil {
 		t.Skip("anonymous memory has no file")
 	}
@@ -133,7 +133,7 @@ func (m *storMachine) AppendFile(t *rapid.T) {
 		t.Skip("private region holds the file's last page")
 	}
 	n := rapid.IntRange(1, 2*PageSize()).Draw(t, "n")
-	if qfxLargePagesEmulated() {
+	if largePagesEmulated() {
 		n = AlignLength(n) // the file keeps ending at a page boundary
 	}
 	p := pattern(n, rapid.Byte().Draw(t, "seed"))
@@ -149,7 +149,7 @@ func (m *storMachine) AppendFile(t *rapid.T) {
 	m.file = append(m.file, p...)
 }
 
-func (m *storMachine) WriteAt(t *rapid.T) {
+func (m *resizeMachine) WriteAt(t *rapid.T) {
 	limit := len(m.model)
 	if m.f != nil && m.shared {
 		// Bytes of the last page beyond the file's end never reach the
@@ -172,7 +172,7 @@ func (m *storMachine) WriteAt(t *rapid.T) {
 	}
 }
 
-func (m *storMachine) ReadAt(t *rapid.T) {
+func (m *resizeMachine) ReadAt(t *rapid.T) {
 	off := rapid.IntRange(0, len(m.model)+PageSize()).Draw(t, "off")
 	p := make([]byte, rapid.IntRange(0, 2*PageSize()).Draw(t, "n"))
 	n, err := m.r.ReadAt(p, int64(off))
@@ -185,7 +185,7 @@ func (m *storMachine) ReadAt(t *rapid.T) {
 	}
 }
 
-func (m *storMachine) Flush(t *rapid.T) {
+func (m *resizeMachine) Flush(t *rapid.T) {
 	if err := m.r.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func (m *storMachine) Flush(t *rapid.T) {
 	}
 }
 
-func (m *storMachine) Remap(t *rapid.T) {
+func (m *resizeMachine) Remap(t *rapid.T) {
 	if err := m.r.Unmap(); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func (m *storMachine) Remap(t *rapid.T) {
 }
 
 // check compares the region with the model after every step.
-func (m *storMachine) check(t *rapid.T) {
+func (m *resizeMachine) check(t *rapid.T) {
 	if m.r.Len() != len(m.model) {
 		t.Fatalf("Len() = %d, model %d", m.r.Len(), len(m.model))
 	}
@@ -227,30 +227,30 @@ func (m *storMachine) check(t *rapid.T) {
 	}
 }
 
-func TestStorResizeMachine(t *testing.T) { storResizeMachine(t) }
+func TestStorResizeMachine(t *testing.T) { checkResizeMachine(t) }
 
 // FuzzStorResizeMachine runs the state machine from fuzzed input.
 func FuzzStorResizeMachine(f *testing.F) {
 	dir := tempDir(f)
-	f.Fuzz(rapid.MakeFuzz(func(t *rapid.T) { storMachineRun(t, dir) }))
+	f.Fuzz(rapid.MakeFuzz(func(t *rapid.T) { runResizeMachine(t, dir) }))
 }
 
-func storResizeMachine(t *testing.T) {
+func checkResizeMachine(t *testing.T) {
 	dir := tempDir(t)
-	rapid.Check(t, func(t *rapid.T) { storMachineRun(t, dir) })
+	rapid.Check(t, func(t *rapid.T) { runResizeMachine(t, dir) })
 }
 
-// storMachineRun builds a region, anonymous or of a file in dir, and runs
+// runResizeMachine builds a region, anonymous or of a file in dir, and runs
 // the state machine on it.
 //
-// Under qemu-user with pages larger than the host's (qfxLargePagesEmulated)
+// Under qemu-user with pages larger than the host's (largePagesEmulated)
 // the file always ends at a page boundary: qemu maps a file with host pages
 // and cannot map the part of the guest's last page beyond the file's end
 // (a shared writable mmap there fails, mremap leaves pages that raise
 // SIGBUS), nor show bytes appended to the file later in that part.
-func storMachineRun(t *rapid.T, dir string) {
+func runResizeMachine(t *rapid.T, dir string) {
 	ps := PageSize()
-	m := &storMachine{}
+	m := &resizeMachine{}
 	flags := rapid.SampledFrom([]Flag{Shared, Private}).Draw(t, "sharing")
 	flags |= rapid.SampledFrom([]Flag{0, Guard, Populate}).Draw(t, "flag")
 	m.shared = flags&Shared != 0
@@ -262,7 +262,7 @@ func storMachineRun(t *rapid.T, dir string) {
 	if rapid.Bool().Draw(t, "file") {
 		m.off = rapid.IntRange(0, 1).Draw(t, "offPages") * Granularity()
 		size := m.off + rapid.IntRange(pages, 6).Draw(t, "filePages")*ps
-		if !qfxLargePagesEmulated() {
+		if !largePagesEmulated() {
 			size += rapid.IntRange(0, ps-1).Draw(t, "extra")
 		}
 		m.file = pattern(size, byte(size))
@@ -279,7 +279,7 @@ func storMachineRun(t *rapid.T, dir string) {
 	} else {
 		r, err = NewAnon(pages*ps, Read|Write, flags)
 	}
-	if wfxUnsupported(err) {
+	if unsupportedHere(err) {
 		return // a flag this system refuses for this kind of region
 	}
 	if err != nil {
@@ -287,7 +287,7 @@ func storMachineRun(t *rapid.T, dir string) {
 	}
 	if rapid.Bool().Draw(t, "reserve") {
 		m.reserve = 32 * ps
-		if err := r.Reserve(m.reserve); wfxUnsupported(err) {
+		if err := r.Reserve(m.reserve); unsupportedHere(err) {
 			m.reserve = 0 // Windows: file regions move as they grow
 		} else if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package mmap
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,107 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"unsafe"
 )
 
-// storMapped returns a mapped region built by build, unmapped at the end of
-// the test.
-func storMapped(t *testing.T, r *Region, err error) *Region {
-	t.Helper()
-	wfxSkipUnsupported(t, err) // a flag this system refuses, as documented
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Unmap() })
-	return r
-}
-
-// storAnon returns a mapped anonymous region, unmapped at the end of the
-// test.
-func storAnon(t *testing.T, length int, prot Prot, flags Flag) *Region {
-	t.Helper()
-	r, err := NewAnon(length, prot, flags)
-	return storMapped(t, r, err)
-}
-
-// storVMA describes the mapping that holds one address, from
-// /proc/self/smaps.
-type storVMA struct {
-	start, end uintptr
-	perm       string
-	flags      map[string]bool
-}
-
-// storFindVMA returns the mapping that holds addr, or ok false if none does.
-// It skips the test where /proc/self/smaps does not exist.
-func storFindVMA(t *testing.T, addr uintptr) (v storVMA, ok bool) {
-	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Skipf("no /proc/self/smaps on %s: %v", runtime.GOOS, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	found := false
-	for sc.Scan() {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		if len(fields) >= 2 && strings.Contains(fields[0], "-") && len(fields[1]) == 4 {
-			if found {
-				break // the next mapping: the wanted one had no VmFlags line
-			}
-			lo, hi, _ := strings.Cut(fields[0], "-")
-			s, err1 := strconv.ParseUint(lo, 16, 64)
-			e, err2 := strconv.ParseUint(hi, 16, 64)
-			if err1 == nil && err2 == nil && uint64(addr) >= s && uint64(addr) < e {
-				found = true
-				v = storVMA{start: uintptr(s), end: uintptr(e), perm: fields[1], flags: map[string]bool{}}
-			}
-			continue
-		}
-		if found && strings.HasPrefix(line, "VmFlags:") {
-			for _, fl := range fields[1:] {
-				v.flags[fl] = true
-			}
-			break
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return v, found
-}
-
-// storCheckContents checks that the region holds want.
-func storCheckContents(t *testing.T, r *Region, want []byte) {
-	t.Helper()
-	if r.Len() != len(want) {
-		t.Fatalf("Len() = %d, want %d", r.Len(), len(want))
-	}
-	got := make([]byte, len(want))
-	if n, err := r.ReadAt(got, 0); n != len(want) || (err != nil && err != io.EOF) {
-		t.Fatalf("ReadAt = %d, %v; want %d bytes", n, err, len(want))
-	}
-	if !bytes.Equal(got, want) {
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("contents differ first at byte %d: got %#x, want %#x", i, got[i], want[i])
-			}
-		}
-	}
-	if b := r.Bytes(); len(b) != len(want) {
-		t.Fatalf("len(Bytes()) = %d, want %d", len(b), len(want))
-	}
-}
-
-func TestStorResizeAnon(t *testing.T) { storResizeAnon(t) }
+func TestStorResizeAnon(t *testing.T) { checkResizeAnon(t) }
 
 // TestStorResizeNoMremap takes the path of systems without mremap, mapping
 // again and copying, on this one.
@@ -119,18 +23,18 @@ func TestStorResizeNoMremap(t *testing.T) {
 		return nil, errors.ErrUnsupported
 	}
 	t.Cleanup(func() { remap = old })
-	t.Run("anon", storResizeAnon)
-	t.Run("machine", storResizeMachine)
+	t.Run("anon", checkResizeAnon)
+	t.Run("machine", checkResizeMachine)
 }
 
-func storResizeAnon(t *testing.T) {
+func checkResizeAnon(t *testing.T) {
 	ps := PageSize()
 	for _, flags := range []Flag{
 		Private, Shared, Private | Guard, Shared | Guard, Private | Locked, Private | Secret,
 		Private | HugePages, Private | Populate, Shared | NoReserve,
 	} {
 		t.Run(flags.String(), func(t *testing.T) {
-			r := storAnon(t, 2*ps, Read|Write, flags)
+			r := mapAnon(t, 2*ps, Read|Write, flags)
 			want := pattern(2*ps, 1)
 			if _, err := r.WriteAt(want, 0); err != nil {
 				t.Fatal(err)
@@ -149,7 +53,7 @@ func storResizeAnon(t *testing.T) {
 				} else {
 					want = append(want, make([]byte, n-len(want))...)
 				}
-				storCheckContents(t, r, want)
+				checkContents(t, r, want)
 				// New data in the new part must stick, the guard pages and
 				// flags must follow the end.
 				fresh := pattern(ps, byte(pages))
@@ -157,31 +61,31 @@ func storResizeAnon(t *testing.T) {
 					t.Fatal(err)
 				}
 				copy(want[len(want)-ps:], fresh)
-				storCheckFlags(t, r)
+				checkVMAFlags(t, r)
 			}
-			storCheckContents(t, r, want)
+			checkContents(t, r, want)
 		})
 	}
 }
 
-// storCheckFlags checks in /proc/self/smaps that the mapping of r has the
+// checkVMAFlags checks in /proc/self/smaps that the mapping of r has the
 // kernel flags that its Flags ask for, from its first to its last page, and
 // that Guard pages lie on both sides. It checks nothing on other systems.
-func storCheckFlags(t *testing.T, r *Region) {
+func checkVMAFlags(t *testing.T, r *Region) {
 	t.Helper()
-	if runtime.GOOS != "linux" || qfxSmapsUntrusted() {
+	if runtime.GOOS != "linux" || smapsUntrusted() {
 		return
 	}
 	b := r.Bytes()
 	first := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	last := first + uintptr(len(b)) - 1
 	for _, a := range []uintptr{first, last} {
-		v, ok := storFindVMA(t, a)
+		v, ok := findSmaps(t, a)
 		if !ok {
 			t.Fatalf("no mapping holds address %#x of the region", a)
 		}
 		want := map[Flag]string{Locked: "lo", Secret: "dd", HugePages: "hg"}
-		if qfxEmulated() {
+		if emulated() {
 			// qemu-user ignores madvise: only mlock shows in smaps.
 			delete(want, Secret)
 			delete(want, HugePages)
@@ -200,8 +104,8 @@ func storCheckFlags(t *testing.T, r *Region) {
 	}
 	if r.Flags()&(Guard|Secret) != 0 {
 		for _, a := range []uintptr{first - 1, last + 1} {
-			v, ok := storFindVMA(t, a)
-			if !ok || v.perm[:3] != "---" {
+			v, ok := findSmaps(t, a)
+			if !ok || v.perms[:3] != "---" {
 				t.Errorf("no guard page at %#x (mapping %+v, found %v)", a, v, ok)
 			}
 		}
@@ -215,13 +119,13 @@ func TestStorResizeFile(t *testing.T) {
 			data := pattern(3*ps+100, 3)
 			f, _ := tempFile(t, data, os.O_RDWR)
 			r, err := NewFile(f, 0, 2*ps, Read|Write, flags)
-			r = storMapped(t, r, err)
+			r = mapRegion(t, r, err)
 
 			// Past the end of the file: refused, region unchanged.
 			if err := r.Resize(5 * ps); !errors.Is(err, ErrPastEOF) {
 				t.Fatalf("Resize past EOF = %v, want ErrPastEOF", err)
 			}
-			storCheckContents(t, r, data[:2*ps])
+			checkContents(t, r, data[:2*ps])
 			// Unaligned and not at the end of the file.
 			if err := r.Resize(3*ps + 1); !errors.Is(err, ErrUnaligned) {
 				t.Fatalf("Resize(3 pages + 1) = %v, want ErrUnaligned", err)
@@ -230,7 +134,7 @@ func TestStorResizeFile(t *testing.T) {
 			if err := r.Resize(len(data)); err != nil {
 				t.Fatal(err)
 			}
-			storCheckContents(t, r, data)
+			checkContents(t, r, data)
 			// The file grows; so may the region.
 			more := pattern(2*ps, 9)
 			if _, err := f.WriteAt(more, int64(len(data))); err != nil {
@@ -240,7 +144,7 @@ func TestStorResizeFile(t *testing.T) {
 			if err := r.Resize(5 * ps); err != nil {
 				t.Fatal(err)
 			}
-			storCheckContents(t, r, data[:5*ps])
+			checkContents(t, r, data[:5*ps])
 			if _, err := r.WriteAt([]byte("tail"), int64(5*ps-4)); err != nil {
 				t.Fatal(err)
 			}
@@ -264,8 +168,8 @@ func TestStorResizeFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := data[:ps]
-			storCheckContents(t, r, want)
-			storCheckFlags(t, r)
+			checkContents(t, r, want)
+			checkVMAFlags(t, r)
 			// Map again after Unmap keeps the new length.
 			if err := r.Unmap(); err != nil {
 				t.Fatal(err)
@@ -273,7 +177,7 @@ func TestStorResizeFile(t *testing.T) {
 			if err := r.Map(); err != nil {
 				t.Fatal(err)
 			}
-			storCheckContents(t, r, want)
+			checkContents(t, r, want)
 		})
 	}
 }
@@ -290,7 +194,7 @@ func TestStorResizeErrors(t *testing.T) {
 	if err := r.Grow(2 * ps); err != ErrNotMapped {
 		t.Errorf("Grow of an unmapped region = %v, want ErrNotMapped", err)
 	}
-	r = storMapped(t, r, nil)
+	r = mapRegion(t, r, nil)
 	for _, tc := range []struct {
 		name   string
 		length int
@@ -316,7 +220,7 @@ func TestStorResizeErrors(t *testing.T) {
 
 	f, name := tempFile(t, pattern(2*ps, 0), os.O_RDWR)
 	fr, err := NewFile(f, 0, ps, Read|Write, Shared)
-	fr = storMapped(t, fr, err)
+	fr = mapRegion(t, fr, err)
 	f.Close()
 	if err := fr.Resize(2 * ps); !errors.Is(err, fs.ErrClosed) {
 		t.Errorf("Resize of a region whose file is closed = %v, want fs.ErrClosed", err)
@@ -362,7 +266,7 @@ func TestStorResizeKeepsProtection(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r = storMapped(t, r, nil)
+			r = mapRegion(t, r, nil)
 			if _, err := r.WriteAt([]byte("kept"), 0); err != nil {
 				t.Fatal(err)
 			}
@@ -378,19 +282,19 @@ func TestStorResizeKeepsProtection(t *testing.T) {
 			if _, err := r.WriteAt([]byte{1}, int64(3*ps)); !errors.Is(err, ErrFault) {
 				t.Errorf("WriteAt to a grown %v region = %v, want ErrFault", tc.prot, err)
 			}
-			if runtime.GOOS == "linux" && !qfxSmapsUntrusted() {
+			if runtime.GOOS == "linux" && !smapsUntrusted() {
 				b := r.Bytes()
 				for _, off := range []int{0, 3 * ps} {
-					v, ok := storFindVMA(t, uintptr(unsafe.Pointer(&b[off])))
-					if !ok || v.perm[:3] != tc.perm {
-						t.Errorf("page at %d has permissions %q after Resize, want %s", off, v.perm, tc.perm)
+					v, ok := findSmaps(t, uintptr(unsafe.Pointer(&b[off])))
+					if !ok || v.perms[:3] != tc.perm {
+						t.Errorf("page at %d has permissions %q after Resize, want %s", off, v.perms, tc.perm)
 					}
 				}
 			}
 			if err := r.Protect(Read | Write); err != nil {
 				t.Fatal(err)
 			}
-			storCheckContents(t, r, append([]byte("kept"), make([]byte, 4*ps-4)...))
+			checkContents(t, r, append([]byte("kept"), make([]byte, 4*ps-4)...))
 		})
 	}
 }
@@ -401,14 +305,14 @@ func TestStorReserveStable(t *testing.T) {
 	for _, flags := range []Flag{Private, Shared, Private | Guard, Private | HugePages} {
 		t.Run(flags.String(), func(t *testing.T) {
 			r, err := NewAnon(ps, Read|Write, flags)
-			wfxSkipUnsupported(t, err)
+			skipUnsupported(t, err)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := r.Reserve(steps * ps); err != nil {
 				t.Fatal(err)
 			}
-			r = storMapped(t, r, nil)
+			r = mapRegion(t, r, nil)
 			base := unsafe.SliceData(r.Bytes())
 			for i := 1; i < steps; i++ {
 				if _, err := r.WriteAt([]byte{byte(i)}, int64(r.Len()-1)); err != nil {
@@ -443,7 +347,7 @@ func TestStorReserveStable(t *testing.T) {
 				t.Errorf("after shrink and regrow: byte %d = %d (want 10), byte %d = %d (want 0)",
 					10*ps-1, b[10*ps-1], 20*ps-1, b[20*ps-1])
 			}
-			storCheckFlags(t, r)
+			checkVMAFlags(t, r)
 			// Beyond the reservation: refused, nothing changed.
 			if err := r.Resize((steps + 1) * ps); !errors.Is(err, fs.ErrInvalid) {
 				t.Errorf("Resize beyond the reservation = %v, want fs.ErrInvalid", err)
@@ -481,10 +385,10 @@ func TestStorReserveFileGrow(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := r.Reserve(steps * ps); err != nil {
-		wfxSkipUnsupported(t, err) // Windows: no view inside a reservation
+		skipUnsupported(t, err) // Windows: no view inside a reservation
 		t.Fatal(err)
 	}
-	r = storMapped(t, r, nil)
+	r = mapRegion(t, r, nil)
 	base := unsafe.SliceData(r.Bytes())
 	for i := 1; i < steps; i++ {
 		if err := r.Grow((i + 1) * ps); err != nil {
@@ -543,7 +447,7 @@ func TestStorReserveErrors(t *testing.T) {
 	if err := r.Reserve(2 * ps); err != nil {
 		t.Errorf("Reserve(Len) = %v", err)
 	}
-	r = storMapped(t, r, nil)
+	r = mapRegion(t, r, nil)
 	if err := r.Reserve(8 * ps); err != ErrMapped {
 		t.Errorf("Reserve after Map = %v, want ErrMapped", err)
 	}
@@ -563,7 +467,7 @@ func TestStorReserveUnmapReleases(t *testing.T) {
 	if err := r.Reserve(64 * ps); err != nil {
 		t.Fatal(err)
 	}
-	r = storMapped(t, r, nil)
+	r = mapRegion(t, r, nil)
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(r.Bytes())))
 	if err := r.Resize(32 * ps); err != nil {
 		t.Fatal(err)
@@ -572,15 +476,15 @@ func TestStorReserveUnmapReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := start + uintptr(64*ps) - 1
-	before := map[uintptr]storVMA{}
+	before := map[uintptr]smapsEntry{}
 	for _, a := range []uintptr{start, start + uintptr(2*ps), end} {
-		v, ok := storFindVMA(t, a)
+		v, ok := findSmaps(t, a)
 		if !ok {
 			t.Fatalf("address %#x of the reservation is not mapped", a)
 		}
 		before[a] = v
 	}
-	if p := before[end].perm; p[:3] != "---" {
+	if p := before[end].perms; p[:3] != "---" {
 		t.Fatalf("last page of the reservation after shrinking has permissions %q, want an inaccessible mapping", p)
 	}
 	if err := r.Unmap(); err != nil {
@@ -590,7 +494,7 @@ func TestStorReserveUnmapReleases(t *testing.T) {
 	// may take the freed addresses at once, but are not pieces of ours:
 	// inside their bounds, with their permissions.
 	for a, old := range before {
-		if v, ok := storFindVMA(t, a); ok && v.start >= old.start && v.end <= old.end && v.perm == old.perm {
+		if v, ok := findSmaps(t, a); ok && v.start >= old.start && v.end <= old.end && v.perms == old.perms {
 			t.Errorf("address %#x still mapped after Unmap: %+v", a, v)
 		}
 	}
@@ -633,11 +537,11 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 			}
 			if tc.reserve > 0 {
 				if err := r.Reserve(tc.reserve); err != nil {
-					wfxSkipUnsupported(t, err) // Windows: file regions
+					skipUnsupported(t, err) // Windows: file regions
 					t.Fatal(err)
 				}
 			}
-			r = storMapped(t, r, nil)
+			r = mapRegion(t, r, nil)
 			if _, err := r.WriteAt(want[:ps], 0); err != nil {
 				t.Fatal(err)
 			}

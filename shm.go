@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 )
 
 // Memory shared between processes: Go programs do not fork, so instead of a
@@ -59,7 +58,7 @@ func NewSharedMemory(name string, length int) (*Region, error) {
 		f.Close()
 		return nil, err
 	}
-	r.owned = true
+	r.src = srcShared
 	return r, nil
 }
 
@@ -114,21 +113,7 @@ const sealMask = SealShrink | SealGrow | SealWrite | SealFutureWrite | SealSeal 
 var sealNames = []string{"Shrink", "Grow", "Write", "FutureWrite", "Seal", "Exec"}
 
 // String returns the seals' names joined by "|", such as "Shrink|Grow".
-func (s Seal) String() string {
-	var names []string
-	for i, n := range sealNames {
-		if s&(1<<i) != 0 {
-			names = append(names, n)
-		}
-	}
-	if rest := s &^ sealMask; rest != 0 {
-		names = append(names, fmt.Sprintf("%#x", uint8(rest)))
-	}
-	if len(names) == 0 {
-		return "0"
-	}
-	return strings.Join(names, "|")
-}
+func (s Seal) String() string { return bitNames(s, sealMask, sealNames) }
 
 // Seal adds the seals s to the region's file; seals already there stay.
 // Typical uses: SealShrink|SealGrow before handing the memory to another
@@ -152,7 +137,7 @@ func (r *Region) Seal(s Seal) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.file == nil {
-		if r.owned {
+		if r.src == srcShared {
 			return errClosedShared
 		}
 		return invalidf("%s: seal of a region without a file", r.name)

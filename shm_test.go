@@ -16,19 +16,19 @@ import (
 
 // Seeds of the patterns that parent and child write to shared memory.
 const (
-	memSeedParent = 11
-	memSeedChild  = 97
-	memSizeEnv    = "MMAP_TEST_MEM_SIZE"
+	parentSeed    = 11
+	childSeed     = 97
+	sharedSizeEnv = "MMAP_TEST_MEM_SIZE"
 )
 
 func init() {
-	childFuncs["memShmReadWrite"] = memChildReadWrite
-	childFuncs["memShmSealed"] = memChildSealed
+	childFuncs["sharedMemoryReadWrite"] = childSharedReadWrite
+	childFuncs["sharedMemorySealed"] = childSharedSealed
 }
 
-// memNewShared returns a new shared memory region, closed at the end of the
+// mapSharedMemory returns a new shared memory region, closed at the end of the
 // test; it skips the test where the system has no shared memory files.
-func memNewShared(t *testing.T, name string, length int) *Region {
+func mapSharedMemory(t *testing.T, name string, length int) *Region {
 	t.Helper()
 	r, err := NewSharedMemory(name, length)
 	if errors.Is(err, errors.ErrUnsupported) && runtime.GOOS != "linux" {
@@ -41,29 +41,29 @@ func memNewShared(t *testing.T, name string, length int) *Region {
 	return r
 }
 
-// memChildFile returns the shared memory file a child received as
+// childSharedMemory returns the shared memory file a child received as
 // descriptor 3, and the size its parent announced.
-func memChildFile() (*os.File, int, error) {
+func childSharedMemory() (*os.File, int, error) {
 	f := os.NewFile(3, "shared")
-	size, err := strconv.Atoi(os.Getenv(memSizeEnv))
+	size, err := strconv.Atoi(os.Getenv(sharedSizeEnv))
 	if err != nil {
 		return nil, 0, err
 	}
 	return f, size, nil
 }
 
-// memChildReadWrite maps the shared memory it received, checks that it holds
+// childSharedReadWrite maps the shared memory it received, checks that it holds
 // what the parent wrote, and overwrites it with a pattern of its own.
-func memChildReadWrite() int {
-	if err := memReadWrite(); err != nil {
+func childSharedReadWrite() int {
+	if err := sharedReadWrite(); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
 	return 0
 }
 
-func memReadWrite() error {
-	f, size, err := memChildFile()
+func sharedReadWrite() error {
+	f, size, err := childSharedMemory()
 	if err != nil {
 		return err
 	}
@@ -82,18 +82,18 @@ func memReadWrite() error {
 		return err
 	}
 	defer r.Unmap()
-	if !bytes.Equal(r.Bytes(), pattern(size, memSeedParent)) {
+	if !bytes.Equal(r.Bytes(), pattern(size, parentSeed)) {
 		return errors.New("the memory does not hold what the parent wrote")
 	}
-	copy(r.Bytes(), pattern(size, memSeedChild))
+	copy(r.Bytes(), pattern(size, childSeed))
 	return r.Unmap()
 }
 
-// memChildSealed checks that the shared memory it received is sealed
+// childSharedSealed checks that the shared memory it received is sealed
 // against growing, shrinking and writing, that every attempt to do so fails
 // with EPERM, and that it can still map it read-only.
-func memChildSealed() int {
-	if errs := memSealed(); len(errs) > 0 {
+func childSharedSealed() int {
+	if errs := sharedSealed(); len(errs) > 0 {
 		for _, err := range errs {
 			fmt.Fprintln(os.Stderr, "child:", err)
 		}
@@ -102,8 +102,8 @@ func memChildSealed() int {
 	return 0
 }
 
-func memSealed() (errs []error) {
-	f, size, err := memChildFile()
+func sharedSealed() (errs []error) {
+	f, size, err := childSharedMemory()
 	if err != nil {
 		return []error{err}
 	}
@@ -141,7 +141,7 @@ func memSealed() (errs []error) {
 		return append(errs, err)
 	}
 	defer ro.Unmap()
-	if !bytes.Equal(ro.Bytes(), pattern(size, memSeedParent)) {
+	if !bytes.Equal(ro.Bytes(), pattern(size, parentSeed)) {
 		errs = append(errs, errors.New("the read-only mapping does not hold what the parent wrote"))
 	}
 	if err := ro.Protect(Read | Write); !errors.Is(err, fs.ErrPermission) {
@@ -150,10 +150,10 @@ func memSealed() (errs []error) {
 	return errs
 }
 
-// memRunChild runs the child function name with r's file as descriptor 3.
-func memRunChild(t *testing.T, name string, r *Region) {
+// runSharedMemoryChild runs the child function name with r's file as descriptor 3.
+func runSharedMemoryChild(t *testing.T, name string, r *Region) {
 	t.Helper()
-	cmd := childCommand(t, name, []*os.File{r.File()}, memSizeEnv+"="+strconv.Itoa(r.Len()))
+	cmd := childCommand(t, name, []*os.File{r.File()}, sharedSizeEnv+"="+strconv.Itoa(r.Len()))
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("child %s: %v", name, err)
 	}
@@ -162,14 +162,14 @@ func memRunChild(t *testing.T, name string, r *Region) {
 func TestMemSharedMemoryChild(t *testing.T) {
 	t.Parallel()             // the child's start is slow under the race detector
 	size := 3*pageSize + 100 // not a whole number of pages
-	r := memNewShared(t, "mem-child", size)
+	r := mapSharedMemory(t, "mem-child", size)
 	if err := r.Map(); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(r.Bytes()); got != size {
 		t.Fatalf("len(Bytes()) = %d, want %d", got, size)
 	}
-	copy(r.Bytes(), pattern(size, memSeedParent))
+	copy(r.Bytes(), pattern(size, parentSeed))
 
 	// The memory is in no file system: its file has no name left.
 	if runtime.GOOS == "linux" {
@@ -182,37 +182,37 @@ func TestMemSharedMemoryChild(t *testing.T) {
 		}
 	}
 
-	memRunChild(t, "memShmReadWrite", r)
+	runSharedMemoryChild(t, "sharedMemoryReadWrite", r)
 	// No Flush: the child's writes are in the same pages.
-	if got, want := r.Bytes(), pattern(size, memSeedChild); !bytes.Equal(got, want) {
+	if got, want := r.Bytes(), pattern(size, childSeed); !bytes.Equal(got, want) {
 		t.Errorf("after the child wrote: memory holds %x..., want %x...", got[:16], want[:16])
 	}
 	buf := make([]byte, 100)
-	if _, err := r.ReadAt(buf, int64(size-100)); err != nil || !bytes.Equal(buf, pattern(size, memSeedChild)[size-100:]) {
+	if _, err := r.ReadAt(buf, int64(size-100)); err != nil || !bytes.Equal(buf, pattern(size, childSeed)[size-100:]) {
 		t.Errorf("ReadAt of the last 100 bytes: %v, %x", err, buf)
 	}
 }
 
 func TestMemSharedMemorySealedChild(t *testing.T) {
-	if !qfxEmulated() {
+	if !emulated() {
 		// qemu-user starts children with a real fork, whose copy of a
 		// writable mapping, until exec, makes F_SEAL_WRITE fail (EBUSY):
 		// there the test runs alone, while no other test starts a child.
 		t.Parallel() // the child's start is slow under the race detector
 	}
 	size := 2 * pageSize
-	r := memNewShared(t, "mem-sealed", size)
+	r := mapSharedMemory(t, "mem-sealed", size)
 	if err := r.Map(); err != nil {
 		t.Fatal(err)
 	}
-	copy(r.Bytes(), pattern(size, memSeedParent))
+	copy(r.Bytes(), pattern(size, parentSeed))
 	if err := r.Unmap(); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Seal(SealShrink | SealGrow | SealWrite); err != nil {
 		t.Fatal(err)
 	}
-	memRunChild(t, "memShmSealed", r)
+	runSharedMemoryChild(t, "sharedMemorySealed", r)
 
 	// The creator is bound by the seals as well.
 	if err := r.Map(); !errors.Is(err, syscall.EPERM) {
@@ -221,7 +221,7 @@ func TestMemSharedMemorySealedChild(t *testing.T) {
 }
 
 func TestMemSharedMemoryLifetime(t *testing.T) {
-	r := memNewShared(t, "mem-life", pageSize)
+	r := mapSharedMemory(t, "mem-life", pageSize)
 	if r.Flags() != Shared || r.Prot() != Read|Write || r.Mapped() {
 		t.Fatalf("new region: flags %v, prot %v, mapped %v; want Shared, rw-, false", r.Flags(), r.Prot(), r.Mapped())
 	}
@@ -263,7 +263,7 @@ func TestMemSharedMemoryLifetime(t *testing.T) {
 	}
 
 	// Close of a region never mapped closes the file too.
-	r2 := memNewShared(t, "mem-life2", pageSize)
+	r2 := mapSharedMemory(t, "mem-life2", pageSize)
 	f2 := r2.File()
 	if err := r2.Close(); err != nil {
 		t.Fatal(err)
@@ -309,7 +309,7 @@ func TestMemSharedMemoryInvalid(t *testing.T) {
 	if !errors.Is(err, fs.ErrInvalid) || !errors.As(err, &pe) || pe.Op != "fcntl" {
 		t.Errorf("Seals of a file on disk: %v, want an *fs.PathError (fcntl) matching fs.ErrInvalid", err)
 	}
-	r := memNewShared(t, "mem-invalid", pageSize)
+	r := mapSharedMemory(t, "mem-invalid", pageSize)
 	if err := r.Seal(1 << 7); !errors.Is(err, fs.ErrInvalid) {
 		t.Errorf("Seal of unknown bits: %v, want fs.ErrInvalid", err)
 	}
@@ -317,7 +317,7 @@ func TestMemSharedMemoryInvalid(t *testing.T) {
 
 func TestMemSeal(t *testing.T) {
 	size := 4 * pageSize
-	r := memNewShared(t, "mem-seal", size)
+	r := mapSharedMemory(t, "mem-seal", size)
 	seals, err := Seals(r.File())
 	if err != nil {
 		t.Fatal(err)
@@ -410,7 +410,7 @@ func TestMemSealString(t *testing.T) {
 // file of shared memory from several goroutines at once, for the race
 // detector to check.
 func TestMemSharedMemoryConcurrent(t *testing.T) {
-	r := memNewShared(t, "mem-race", pageSize)
+	r := mapSharedMemory(t, "mem-race", pageSize)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Go(func() {

@@ -10,8 +10,8 @@ import (
 	"unsafe"
 )
 
-// storRecord is a fixed-size record of the kind View is for.
-type storRecord struct {
+// record is a fixed-size record of the kind View is for.
+type record struct {
 	ID    uint64
 	Value float64
 	Tag   [4]byte
@@ -19,7 +19,7 @@ type storRecord struct {
 }
 
 func TestStorViewRefusesPointers(t *testing.T) {
-	r := storAnon(t, PageSize(), Read|Write, Private)
+	r := mapAnon(t, PageSize(), Read|Write, Private)
 	type withString struct {
 		ID   uint64
 		Name string
@@ -67,7 +67,7 @@ func TestStorViewRefusesPointers(t *testing.T) {
 }
 
 func TestStorViewAccepts(t *testing.T) {
-	r := storAnon(t, PageSize(), Read|Write, Private)
+	r := mapAnon(t, PageSize(), Read|Write, Private)
 	type plain struct {
 		A int8
 		B [3]uint16
@@ -89,9 +89,9 @@ func TestStorViewAccepts(t *testing.T) {
 
 func TestStorViewBounds(t *testing.T) {
 	ps := PageSize()
-	r := storAnon(t, ps, Read|Write, Private)
-	size := int(unsafe.Sizeof(storRecord{}))
-	align := int(unsafe.Alignof(storRecord{}))
+	r := mapAnon(t, ps, Read|Write, Private)
+	size := int(unsafe.Sizeof(record{}))
+	align := int(unsafe.Alignof(record{}))
 	for _, tc := range []struct {
 		name   string
 		off, n int
@@ -111,7 +111,7 @@ func TestStorViewBounds(t *testing.T) {
 		{"misaligned by half", align / 2, 1, ErrUnaligned},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := View[storRecord](r, tc.off, tc.n)
+			v, err := View[record](r, tc.off, tc.n)
 			if tc.want == nil {
 				if err != nil || len(v) != tc.n || v == nil {
 					t.Errorf("View(%d, %d) = %d values (nil %v), %v; want %d", tc.off, tc.n, len(v), v == nil, err, tc.n)
@@ -135,7 +135,7 @@ func TestStorViewBounds(t *testing.T) {
 
 func TestStorViewReadsAndWrites(t *testing.T) {
 	ps := PageSize()
-	r := storAnon(t, 2*ps, Read|Write, Shared)
+	r := mapAnon(t, 2*ps, Read|Write, Shared)
 	words, err := View[uint32](r, ps, 4)
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// wfxCheckGone fails the test if a view of a file still starts at addr.
-func wfxCheckGone(t *testing.T, addr unsafe.Pointer) {
+// checkReleased fails the test if a view of a file still starts at addr.
+func checkReleased(t *testing.T, addr unsafe.Pointer) {
 	t.Helper()
 	mbi, err := query(addr)
 	if err != nil {
@@ -41,7 +41,7 @@ func TestWfxResizeFileView(t *testing.T) {
 			if err := r.Reserve(16 * ps); !errors.Is(err, errors.ErrUnsupported) {
 				t.Fatalf("Reserve of a file region = %v, want errors.ErrUnsupported", err)
 			}
-			winMap(t, r)
+			mapRegion(t, r, nil)
 			if _, err := r.WriteAt([]byte("mark"), 0); err != nil {
 				t.Fatal(err)
 			}
@@ -49,7 +49,7 @@ func TestWfxResizeFileView(t *testing.T) {
 			for _, pages := range []int{4, 1, 3, 3, 2} {
 				old := unsafe.Pointer(unsafe.SliceData(r.Bytes()))
 				oldLen := r.Len()
-				winNoLeak(t, func() {
+				checkNoHandleLeak(t, func() {
 					if err := r.Resize(pages * ps); err != nil {
 						t.Fatalf("Resize(%d pages): %v", pages, err)
 					}
@@ -59,17 +59,17 @@ func TestWfxResizeFileView(t *testing.T) {
 					if now == old {
 						t.Errorf("Resize(%d pages) kept the view at %p", pages, now)
 					}
-					wfxCheckGone(t, old)
+					checkReleased(t, old)
 				}
 				if got := r.Bytes(); !bytes.Equal(got, want[:pages*ps]) {
 					t.Fatalf("after Resize(%d pages) the region differs from its contents first at byte %d",
-						pages, winFirstDiff(got, want))
+						pages, firstDiff(got, want))
 				}
 			}
 			if err := r.Flush(); err != nil {
 				t.Fatal(err)
 			}
-			winUnmap(t, r)
+			mustUnmap(t, r)
 			onDisk, err := os.ReadFile(name)
 			if err != nil {
 				t.Fatal(err)
@@ -85,16 +85,6 @@ func TestWfxResizeFileView(t *testing.T) {
 	}
 }
 
-// winFirstDiff returns the index of the first byte where a and b differ.
-func winFirstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
-}
-
 func TestWfxReserveDecommits(t *testing.T) {
 	ps := PageSize()
 	r, err := NewAnon(4*ps, Read|Write, Private)
@@ -104,7 +94,7 @@ func TestWfxReserveDecommits(t *testing.T) {
 	if err := r.Reserve(8 * ps); err != nil {
 		t.Fatal(err)
 	}
-	winMap(t, r)
+	mapRegion(t, r, nil)
 	b := r.Bytes()
 	for i := range b {
 		b[i] = 0xa5
@@ -129,11 +119,11 @@ func TestWfxReserveDecommits(t *testing.T) {
 	if unsafe.Pointer(unsafe.SliceData(b)) != base {
 		t.Fatal("region moved inside its reservation")
 	}
-	if b[ps-1] != 0xa5 || coreFirstNonZero(b[ps:]) >= 0 {
+	if b[ps-1] != 0xa5 || firstNonZero(b[ps:]) >= 0 {
 		t.Errorf("after shrinking and growing: last kept byte %#x (want 0xa5), first non-zero new byte at %d (want none)",
-			b[ps-1], ps+coreFirstNonZero(b[ps:]))
+			b[ps-1], ps+firstNonZero(b[ps:]))
 	}
-	winUnmap(t, r)
+	mustUnmap(t, r)
 }
 
 func TestWfxNoMemory(t *testing.T) {

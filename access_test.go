@@ -1,0 +1,308 @@
+package mmap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// deadline runs fn in a goroutine and fails the test if it has not returned
+// within a minute: a hang is a failure, not a stuck test binary.
+func deadline(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s has not returned after a minute", what)
+	}
+}
+
+// TestAccessSeesTheRegion checks that b is the n bytes at off, that writes
+// through it reach the region, and the errors for bad ranges and an
+// unmapped region.
+func TestAccessSeesTheRegion(t *testing.T) {
+	ps := PageSize()
+	data := pattern(3*ps, 4)
+	r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	for _, c := range []struct{ off, n int }{{0, 0}, {0, 1}, {ps - 3, 7}, {100, 2 * ps}, {0, 3 * ps}, {3 * ps, 0}} {
+		err := r.Access(c.off, c.n, func(b []byte) error {
+			if b == nil || len(b) != c.n || !bytes.Equal(b, data[c.off:c.off+c.n]) {
+				return fmt.Errorf("b has %d bytes, not the region's %d at %d", len(b), c.n, c.off)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("Access(%d, %d): %v", c.off, c.n, err)
+		}
+	}
+	if err := r.Access(10, 3, func(b []byte) error { copy(b, "abc"); return nil }); err != nil {
+		t.Fatalf("Access to write: %v", err)
+	}
+	got := make([]byte, 3)
+	if _, err := r.ReadAt(got, 10); err != nil || string(got) != "abc" {
+		t.Errorf("after writing through Access, ReadAt = %q, %v; want \"abc\"", got, err)
+	}
+	for _, c := range []struct{ off, n int }{{-1, 1}, {0, -1}, {3*ps + 1, 0}, {ps, 2*ps + 1}, {1, int(^uint(0) >> 1)}} {
+		called := false
+		err := r.Access(c.off, c.n, func([]byte) error { called = true; return nil })
+		checkErr(t, fmt.Sprintf("Access(%d, %d)", c.off, c.n), err, "", fs.ErrInvalid)
+		if called {
+			t.Errorf("Access(%d, %d) called fn", c.off, c.n)
+		}
+	}
+	if err := r.Unmap(); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Access(0, 1, func([]byte) error { t.Error("fn called on an unmapped region"); return nil })
+	checkErr(t, "Access after Unmap", err, "", ErrNotMapped)
+}
+
+// accessCheckFault checks that err is a *FaultError at offset want.
+func accessCheckFault(t *testing.T, what string, err error, want int) {
+	t.Helper()
+	var fe *FaultError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrFault) {
+		t.Fatalf("%s = %v (%T); want a *FaultError matching ErrFault", what, err, err)
+	}
+	if fe.Offset != int64(want) {
+		t.Errorf("%s: fault at offset %d, want %d", what, fe.Offset, want)
+	}
+}
+
+// TestAccessFaultReturnsOffset faults inside fn, reading past the end of a
+// truncated file and writing under Protect(Read): Access returns a
+// *FaultError at the faulting byte's offset and leaves the goroutine's
+// panic-on-fault setting as it was, whichever it was.
+func TestAccessFaultReturnsOffset(t *testing.T) {
+	ps := PageSize()
+	for _, setting := range []bool{false, true} {
+		t.Run(fmt.Sprintf("panicOnFault=%v", setting), func(t *testing.T) {
+			t.Run("truncated", func(t *testing.T) {
+				defer debug.SetPanicOnFault(debug.SetPanicOnFault(setting))
+				skipUnderLargePages(t, "qemu-user gives no fault address for SIGBUS")
+				skipUnderEmulator(t, "qemu-user gives no fault address for SIGBUS")
+				r, f, _ := mapFile(t, pattern(4*ps, 1), os.O_RDWR, 0, 4*ps, Read, Shared)
+				if err := f.Truncate(int64(ps)); err != nil {
+					t.Fatal(err)
+				}
+				reached := 0
+				err := r.Access(ps/2, 3*ps, func(b []byte) error {
+					for i := range b {
+						reached = i
+						sink += b[i]
+					}
+					return nil
+				})
+				accessCheckFault(t, "Access reading past the truncated end", err, ps)
+				if reached != ps/2 {
+					t.Errorf("fn reached b[%d] before the fault; want b[%d]", reached, ps/2)
+				}
+				if got := debug.SetPanicOnFault(setting); got != setting {
+					t.Errorf("panic-on-fault is %v after Access, want %v", got, setting)
+				}
+			})
+			t.Run("read-only", func(t *testing.T) {
+				defer debug.SetPanicOnFault(debug.SetPanicOnFault(setting))
+				r := mapAnon(t, 3*PageSize(), Read|Write, Private)
+				if err := r.Protect(Read); err != nil {
+					t.Fatal(err)
+				}
+				err := r.Access(ps, ps, func(b []byte) error {
+					sink += b[0]
+					b[17] = 1
+					return nil
+				})
+				accessCheckFault(t, "Access writing under Protect(Read)", err, ps+17)
+				if got := debug.SetPanicOnFault(setting); got != setting {
+					t.Errorf("panic-on-fault is %v after Access, want %v", got, setting)
+				}
+				// The region is released: Protect does not wait forever.
+				deadline(t, "Protect after a fault in Access", func() {
+					if err := r.Protect(Read | Write); err != nil {
+						t.Error(err)
+					}
+				})
+			})
+		})
+	}
+}
+
+// TestAccessPassesErrorsAndPanics checks that fn's error is returned as is,
+// that a panic in fn reaches the caller with its value, and that the region
+// is released either way.
+func TestAccessPassesErrorsAndPanics(t *testing.T) {
+	r := mapAnon(t, 1*PageSize(), Read|Write, Private)
+	mine := errors.New("fn's own error")
+	if err := r.Access(0, 8, func([]byte) error { return mine }); err != mine {
+		t.Errorf("Access = %v, want fn's error as is", err)
+	}
+	for _, value := range []any{"a string", fmt.Errorf("an error")} {
+		got := func() (e any) {
+			defer func() { e = recover() }()
+			r.Access(0, 8, func([]byte) error { panic(value) })
+			return nil
+		}()
+		if got != value {
+			t.Errorf("Access whose fn panicked with %v: recovered %v", value, got)
+		}
+	}
+	// A runtime error that is not a fault propagates.
+	got := func() (e any) {
+		defer func() { e = recover() }()
+		r.Access(0, 8, func([]byte) error {
+			var m map[int]int
+			m[0] = 1
+			return nil
+		})
+		return nil
+	}()
+	if _, ok := got.(runtime.Error); !ok {
+		t.Errorf("Access whose fn wrote to a nil map panicked with %v (%T), want the runtime error", got, got)
+	}
+	// A nil pointer dereference in fn is a fault outside the region: it
+	// propagates.
+	got = func() (e any) {
+		defer func() { e = recover() }()
+		r.Access(0, 8, func([]byte) error {
+			var p *[8]byte
+			sink += p[3]
+			return nil
+		})
+		return nil
+	}()
+	if _, ok := got.(runtime.Error); !ok {
+		t.Errorf("Access whose fn dereferenced nil panicked with %v (%T), want a runtime error", got, got)
+	}
+	deadline(t, "Unmap after panics in Access", func() {
+		if err := r.Unmap(); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestAccessUnmapAndResizeWait starts Unmap or Resize from inside fn and
+// checks that it has not returned, and b is still mapped, until fn returns.
+func TestAccessUnmapAndResizeWait(t *testing.T) {
+	ps := PageSize()
+	for _, name := range []string{"Unmap", "Resize", "Protect"} {
+		t.Run(name, func(t *testing.T) {
+			r := mapAnon(t, 4*PageSize(), Read|Write, Private)
+			copy(r.Bytes(), pattern(4*ps, 6))
+			var returned atomic.Bool
+			done := make(chan error, 1)
+			err := r.Access(0, 4*ps, func(b []byte) error {
+				go func() {
+					var err error
+					switch name {
+					case "Unmap":
+						err = r.Unmap()
+					case "Resize":
+						err = r.Resize(ps)
+					case "Protect":
+						err = r.Protect(Read)
+					}
+					returned.Store(true)
+					done <- err
+				}()
+				// Wait until the call has announced itself and is waiting.
+				for r.mu.writers.Load() == 0 {
+					runtime.Gosched()
+				}
+				for range 100 {
+					runtime.Gosched()
+				}
+				if returned.Load() {
+					return fmt.Errorf("%s returned while fn runs", name)
+				}
+				if !bytes.Equal(b, pattern(4*ps, 6)) {
+					return fmt.Errorf("b changed while fn runs")
+				}
+				b[4*ps-1] = 1 // still mapped and writable
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deadline(t, name, func() {
+				if err := <-done; err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			})
+		})
+	}
+}
+
+// TestAccessDuringUnmapAndMap runs 8 goroutines in Access while another
+// unmaps and maps the region again, many rounds: each call sees the file's
+// bytes or returns ErrNotMapped.
+func TestAccessDuringUnmapAndMap(t *testing.T) {
+	ps := PageSize()
+	data := pattern(8*ps, 8)
+	r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	var (
+		stop   atomic.Bool
+		wg     sync.WaitGroup
+		calls  atomic.Int64
+		failed atomic.Value
+	)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				off := (i*131 + g*977) % len(data)
+				n := min(len(data)-off, []int{1, 64, 4096, ps + 5}[i%4])
+				err := r.Access(off, n, func(b []byte) error {
+					if !bytes.Equal(b, data[off:off+n]) {
+						return fmt.Errorf("Access(%d, %d) saw other bytes than the file's", off, n)
+					}
+					return nil
+				})
+				if err == nil {
+					calls.Add(1)
+				} else if !errors.Is(err, ErrNotMapped) {
+					failed.CompareAndSwap(nil, err)
+					stop.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	rounds := 100
+	if testing.Short() {
+		rounds = 20
+	}
+	for range rounds {
+		if stop.Load() {
+			break
+		}
+		if err := r.Unmap(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Map(); err != nil {
+			t.Fatal(err)
+		}
+		runtime.Gosched()
+	}
+	stop.Store(true)
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() == 0 {
+		t.Error("no Access call found the region mapped")
+	}
+}
