@@ -14,9 +14,11 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+	"pgregory.net/rapid"
 )
 
 func init() {
@@ -378,4 +380,391 @@ func TestResizePopulateOnFullTmpfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	runChild(t, "hostilePopulateFull", []*os.File{f})
+}
+
+// machineEnv, set in a child process, holds the directory in which the
+// hostile machine of the test named by machineTestEnv runs.
+const (
+	machineEnv     = "MMAP_TEST_HOSTILE_DIR"
+	machineFullEnv = "MMAP_TEST_HOSTILE_FULL" // "1": the directory is a small tmpfs to fill
+)
+
+// hostileMachine is a Shared file region attacked from every side: the file
+// truncated and extended through another descriptor, the disk filled,
+// Protect changes, buffers from another region. It checks that no call
+// crashes or hangs, that every error is classified, and that the bytes a
+// WriteAt reports as written are in the file.
+type hostileMachine struct {
+	dir      string
+	full     bool     // dir is a small tmpfs that fill can fill
+	f, other *os.File // the region's file, and another descriptor of it
+	filler   *os.File // fills the file system
+	r        *Region
+	buf      *Region // anonymous memory that buffers may come from
+	overlap  bool    // buffers may also come from the region itself
+}
+
+const hostileMaxPages = 8
+
+// stepDeadline is how long one step may take before the machine counts it
+// as hung.
+const stepDeadline = 10 * time.Second
+
+// within runs fn and returns when it does; if it does not return within
+// stepDeadline, the process reports the step as hung and exits, since the
+// goroutine cannot be stopped (the parent process reports the failure).
+func within(what string, fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	timer := time.NewTimer(stepDeadline)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		fmt.Fprintf(os.Stderr, "hostile machine: %s did not return within %v\n", what, stepDeadline)
+		os.Exit(3)
+	}
+}
+
+// classifiedOrNil fails the test if err is neither nil nor classified.
+func (m *hostileMachine) classifiedOrNil(t *rapid.T, what string, err error) {
+	if err != nil && !classified(err) {
+		t.Fatalf("%s: error %q (%T) is not classified", what, err, err)
+	}
+}
+
+func (m *hostileMachine) init(t *rapid.T, populate bool) {
+	ps := PageSize()
+	name := filepath.Join(m.dir, "data")
+	pages := rapid.IntRange(1, hostileMaxPages).Draw(t, "pages")
+	if err := os.WriteFile(name, pattern(pages*ps, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if m.f, err = os.OpenFile(name, os.O_RDWR, 0); err != nil {
+		t.Fatal(err)
+	}
+	if m.other, err = os.OpenFile(name, os.O_RDWR, 0); err != nil {
+		t.Fatal(err)
+	}
+	flags := Shared
+	if populate && rapid.Bool().Draw(t, "populate") {
+		flags |= Populate
+	}
+	if m.r, err = NewFile(m.f, 0, pages*ps, Read|Write, flags); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.r.Map(); err != nil {
+		t.Fatal(err)
+	}
+	if m.buf, err = NewAnon(2*hostileMaxPages*ps, Read|Write, Private); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.buf.Map(); err != nil {
+		t.Fatal(err)
+	}
+	if m.full {
+		if m.filler, err = os.Create(filepath.Join(m.dir, "filler")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (m *hostileMachine) cleanup() {
+	for _, r := range []*Region{m.r, m.buf} {
+		if r != nil {
+			within("Unmap at cleanup", func() { r.Unmap() })
+		}
+	}
+	for _, f := range []*os.File{m.f, m.other, m.filler} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	os.Remove(filepath.Join(m.dir, "data"))
+	os.Remove(filepath.Join(m.dir, "filler"))
+}
+
+// buffer returns a buffer of n bytes: fresh memory, memory of the other
+// region (whose protection may have been changed), or, if m.overlap, the
+// region's own memory.
+func (m *hostileMachine) buffer(t *rapid.T, n int) (p []byte, kind string) {
+	kinds := []string{"fresh", "other region"}
+	if m.overlap {
+		kinds = append(kinds, "the region")
+	}
+	switch kind = rapid.SampledFrom(kinds).Draw(t, "buffer"); kind {
+	case "other region":
+		b := m.buf.Bytes()
+		at := rapid.IntRange(0, len(b)-n).Draw(t, "buffer offset")
+		return b[at : at+n], kind
+	case "the region":
+		b := m.r.Bytes()
+		if len(b) >= n {
+			at := rapid.IntRange(0, len(b)-n).Draw(t, "buffer offset")
+			return b[at : at+n], kind
+		}
+	}
+	return pattern(n, byte(n)), "fresh"
+}
+
+// fileBytes returns the file's bytes at off, up to n of them.
+func (m *hostileMachine) fileBytes(t *rapid.T, off int64, n int) []byte {
+	b := make([]byte, n)
+	k, err := m.other.ReadAt(b, off)
+	if err != nil && err != io.EOF {
+		t.Fatalf("reading the file: %v", err)
+	}
+	return b[:k]
+}
+
+func (m *hostileMachine) WriteAt(t *rapid.T) {
+	ps := PageSize()
+	n := rapid.IntRange(0, 3*ps).Draw(t, "n")
+	off := int64(rapid.IntRange(-1, (hostileMaxPages+1)*ps).Draw(t, "off"))
+	p, kind := m.buffer(t, n)
+	// What p holds: for a fresh buffer its bytes; for mapped memory what
+	// can be read of it now (a buffer that faults is not compared).
+	var want []byte
+	switch kind {
+	case "fresh":
+		want = bytes.Clone(p)
+	default:
+		want = make([]byte, n)
+		src := m.buf
+		if kind == "the region" {
+			src = m.r
+		}
+		at := int64(uintptr(unsafe.Pointer(unsafe.SliceData(p))) - uintptr(unsafe.Pointer(unsafe.SliceData(src.Bytes()))))
+		var k int
+		within("ReadAt of the buffer", func() { k, _ = src.ReadAt(want, at) })
+		want = want[:k]
+	}
+	var (
+		written int
+		err     error
+	)
+	within(fmt.Sprintf("WriteAt(%d bytes of %s, %d)", n, kind, off), func() { written, err = m.r.WriteAt(p, off) })
+	m.classifiedOrNil(t, "WriteAt", err)
+	if written < 0 || written > n {
+		t.Fatalf("WriteAt(%d bytes, %d) = %d, %v", n, off, written, err)
+	}
+	if written == 0 {
+		return
+	}
+	// Every byte reported written that lies inside the file is in it.
+	got := m.fileBytes(t, off, min(written, len(want)))
+	if !bytes.Equal(got, want[:len(got)]) {
+		t.Fatalf("WriteAt(%d bytes of %s, %d) = %d, %v; the file differs: %s", n, kind, off, written, err, diff(got, want[:len(got)]))
+	}
+}
+
+func (m *hostileMachine) ReadAt(t *rapid.T) {
+	ps := PageSize()
+	n := rapid.IntRange(0, 3*ps).Draw(t, "n")
+	off := int64(rapid.IntRange(-1, (hostileMaxPages+1)*ps).Draw(t, "off"))
+	p, kind := m.buffer(t, n)
+	var (
+		read int
+		err  error
+	)
+	within(fmt.Sprintf("ReadAt(%d bytes into %s, %d)", n, kind, off), func() { read, err = m.r.ReadAt(p, off) })
+	m.classifiedOrNil(t, "ReadAt", err)
+	if read < 0 || read > n {
+		t.Fatalf("ReadAt(%d bytes, %d) = %d, %v", n, off, read, err)
+	}
+	if kind != "fresh" || read == 0 {
+		return
+	}
+	got := m.fileBytes(t, off, read)
+	if !bytes.Equal(p[:len(got)], got) {
+		t.Fatalf("ReadAt(%d bytes, %d) = %d, %v; the bytes differ from the file's: %s", n, off, read, err, diff(p[:len(got)], got))
+	}
+}
+
+func (m *hostileMachine) Access(t *rapid.T) {
+	ps := PageSize()
+	off := rapid.IntRange(-1, (hostileMaxPages+1)*ps).Draw(t, "off")
+	n := rapid.IntRange(0, 2*ps).Draw(t, "n")
+	write := rapid.Bool().Draw(t, "write")
+	var err error
+	within(fmt.Sprintf("Access(%d, %d)", off, n), func() {
+		err = m.r.Access(off, n, func(b []byte) error {
+			if write {
+				clear(b)
+			} else {
+				sink = byte(bytes.IndexByte(b, 0xff))
+			}
+			return nil
+		})
+	})
+	m.classifiedOrNil(t, "Access", err)
+}
+
+func (m *hostileMachine) Truncate(t *rapid.T) {
+	size := rapid.IntRange(0, (hostileMaxPages+1)*PageSize()).Draw(t, "size")
+	if err := m.other.Truncate(int64(size)); err != nil {
+		t.Fatalf("truncate from outside: %v", err)
+	}
+}
+
+func (m *hostileMachine) Extend(t *rapid.T) {
+	n := rapid.IntRange(1, 2*PageSize()).Draw(t, "n")
+	fi, err := m.other.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.other.WriteAt(pattern(n, 9), fi.Size()); err != nil && !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("extending the file from outside: %v", err)
+	}
+}
+
+func (m *hostileMachine) Protect(t *rapid.T) {
+	p := rapid.SampledFrom([]Prot{0, Read, Read | Write}).Draw(t, "prot")
+	r := m.r
+	if rapid.Bool().Draw(t, "the other region") {
+		r = m.buf
+	}
+	var err error
+	within(fmt.Sprintf("Protect(%v)", p), func() { err = r.Protect(p) })
+	m.classifiedOrNil(t, "Protect", err)
+}
+
+func (m *hostileMachine) Resize(t *rapid.T) {
+	n := rapid.IntRange(1, hostileMaxPages*PageSize()).Draw(t, "length")
+	if rapid.Bool().Draw(t, "whole pages") {
+		n = AlignLength(n)
+	}
+	var err error
+	within(fmt.Sprintf("Resize(%d)", n), func() { err = m.r.Resize(n) })
+	m.classifiedOrNil(t, "Resize", err)
+}
+
+func (m *hostileMachine) Grow(t *rapid.T) {
+	n := rapid.IntRange(1, hostileMaxPages*PageSize()).Draw(t, "length")
+	var err error
+	within(fmt.Sprintf("Grow(%d)", n), func() { err = m.r.Grow(n) })
+	m.classifiedOrNil(t, "Grow", err)
+	if err == nil {
+		fi, serr := m.other.Stat()
+		if serr != nil || fi.Size() < int64(n) {
+			t.Fatalf("Grow(%d) = nil, but the file has %d bytes (%v)", n, fi.Size(), serr)
+		}
+	}
+}
+
+func (m *hostileMachine) Remap(t *rapid.T) {
+	var err error
+	if m.r.Mapped() {
+		within("Unmap", func() { err = m.r.Unmap() })
+		m.classifiedOrNil(t, "Unmap", err)
+	}
+	within("Map", func() { err = m.r.Map() })
+	m.classifiedOrNil(t, "Map", err)
+}
+
+func (m *hostileMachine) Flush(t *rapid.T) {
+	var err error
+	within("Flush", func() { err = m.r.Flush() })
+	m.classifiedOrNil(t, "Flush", err)
+}
+
+// Check checks that the region's state is one of those documented: mapped
+// with Bytes of Len bytes, or not mapped with Bytes nil.
+func (m *hostileMachine) Check(t *rapid.T) {
+	var (
+		b      []byte
+		n      int
+		mapped bool
+	)
+	within("Bytes, Len and Mapped", func() { b, n, mapped = m.r.Bytes(), m.r.Len(), m.r.Mapped() })
+	if mapped != (b != nil) || (mapped && len(b) != n) || n <= 0 {
+		t.Fatalf("Mapped %v, Len %d, len(Bytes) %d (nil %v)", mapped, n, len(b), b == nil)
+	}
+}
+
+func (m *hostileMachine) Fill(t *rapid.T) {
+	if !m.full {
+		t.Skip("no small file system to fill")
+	}
+	chunk := make([]byte, 16*PageSize())
+	for {
+		if _, err := m.filler.Write(chunk); err != nil {
+			break
+		}
+	}
+	for {
+		if _, err := m.filler.Write(chunk[:PageSize()]); err != nil {
+			break
+		}
+	}
+}
+
+func (m *hostileMachine) Free(t *rapid.T) {
+	if !m.full {
+		t.Skip("no small file system to fill")
+	}
+	if err := m.filler.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.filler.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runHostileMachine runs the machine in a child process (a step may crash
+// it), in a small tmpfs if one can be mounted, else in a temporary
+// directory. With overlap, buffers also come from the region itself, and
+// Populate regions are among those drawn.
+func runHostileMachine(t *testing.T, overlap bool) {
+	if dir := os.Getenv(machineEnv); dir != "" {
+		rapid.Check(t, func(t *rapid.T) {
+			m := &hostileMachine{dir: dir, full: os.Getenv(machineFullEnv) == "1", overlap: overlap}
+			defer m.cleanup()
+			m.init(t, overlap)
+			t.Repeat(rapid.StateMachineActions(m))
+		})
+		return
+	}
+	dir, full := tempDir(t), "0"
+	switch {
+	case os.Geteuid() != 0:
+		t.Log("not root: no small tmpfs to fill, Resize and Grow on a full disk are not tested")
+	default:
+		if err := mountTmpfs(dir); err != nil {
+			t.Logf("cannot mount a tmpfs (%v): Resize and Grow on a full disk are not tested", err)
+			break
+		}
+		full = "1"
+		t.Cleanup(func() {
+			if err := unmount(dir); err != nil {
+				t.Errorf("unmount %s: %v", dir, err)
+			}
+		})
+	}
+	cmd := childCommand(t, "", nil, machineEnv+"="+dir, machineFullEnv+"="+full)
+	// Run this test itself in the child: its rapid.Check runs the machine.
+	cmd.Args = append(cmd.Args[:len(cmd.Args)-1], "-test.run=^"+t.Name()+"$", "-test.count=1",
+		"-rapid.checks=25", "-rapid.steps=40", "-rapid.nofailfile")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("hostile machine in a child process: %v\n%s", err, out.Bytes())
+	}
+}
+
+// TestHostileSharedFileMachine runs the hostile machine with buffers that
+// are fresh or from another region.
+func TestHostileSharedFileMachine(t *testing.T) {
+	runHostileMachine(t, false)
+}
+
+// TestHostileSharedFileMachineOverlap runs the hostile machine with buffers
+// that may also be the region's own memory (faulting when the region is
+// protected or its file truncated), and with Populate regions.
+func TestHostileSharedFileMachineOverlap(t *testing.T) {
+	runHostileMachine(t, true)
 }
