@@ -174,6 +174,19 @@ func TestFillZerosAppendModeFile(t *testing.T) {
 	checkErr(t, "fillZeros of a read-only file", fillZeros(ro, 0, int64(ps)), "write", syscall.EBADF)
 }
 
+// TestGrowReadOnlyFile checks that Grow of a region whose file is open for
+// reading only fails with an error matching fs.ErrInvalid and keeping EBADF,
+// with the region as it was.
+func TestGrowReadOnlyFile(t *testing.T) {
+	ps := PageSize()
+	r, _, _ := mapFile(t, pattern(ps, 2), os.O_RDONLY, 0, ps, Read, Shared)
+	checkErr(t, "Grow of a read-only file", r.Grow(3*ps), "", fs.ErrInvalid, syscall.EBADF)
+	if r.Len() != ps {
+		t.Errorf("Len after a failed Grow = %d, want %d", r.Len(), ps)
+	}
+	checkContents(t, r, pattern(ps, 2))
+}
+
 // ramfsDir mounts a ramfs, a file system without fallocate, for the test
 // and returns its directory, or skips the test where mounting is not
 // allowed.

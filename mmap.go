@@ -293,9 +293,9 @@ var (
 // It matches ErrFault with errors.Is, and unwraps to its cause where it has
 // one (fs.ErrPermission when the region's protection forbids the access).
 type FaultError struct {
-	Op     string  // "read" or "write"
+	Op     string  // "read", "write", "access", or "wipe" (of a Secret region's memory)
 	Offset int64   // offset in the region of the first byte not copied
-	Addr   uintptr // faulting address; 0 when the access was refused before any fault
+	Addr   uintptr // faulting address; 0 when the access was refused before any fault, or the system gave none
 	Err    error   // cause, or nil for a hardware fault
 }
 

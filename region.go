@@ -390,6 +390,15 @@ func (r *Region) unmapLocked() error {
 	return werr
 }
 
+// knownAddr returns the address of a fault reported by faultSafe or
+// tryCopy, or 0 where the fault had no address.
+func knownAddr(fault uintptr) uintptr {
+	if fault == ^uintptr(0) {
+		return 0
+	}
+	return fault
+}
+
 // faultSafe runs fn, which touches mapped memory, with the goroutine's
 // panic-on-fault setting on, and returns the address of the memory fault
 // that ended it (^uintptr(0) for a fault without an address, as qemu-user

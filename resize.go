@@ -94,7 +94,13 @@ func (r *Region) Reserve(max int) error {
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and an *fs.PathError for
 // an error of the operating system (Op "mremap", "mmap", "mlock"...), after
-// which the region keeps its old length and contents.
+// which the region keeps its old length and contents. A memory fault while
+// Resize copies or wipes the region's memory (a page unmapped or protected
+// behind the region's back, a file truncated underneath a Private region
+// that moves) is a *FaultError matching ErrFault, and the region keeps its
+// old length too (the part of a Secret region that a shrink would cut off
+// may be zeros then). A Shared mapping of /dev/zero is shared anonymous
+// memory: it keeps its contents and its new pages read as zeros.
 func (r *Region) Resize(length int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -239,7 +245,7 @@ func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 		page := b[off:min(off+pageSize, n)]
 		if fault := faultSafe(func() { clear(page) }); fault != 0 && first == nil {
 			at := int64(uintptr(addr) + uintptr(off) - uintptr(r.addr))
-			first = &FaultError{Op: "wipe", Offset: at, Addr: fault}
+			first = r.faultError("wipe", at, knownAddr(fault), nil)
 		}
 	}
 	return first
@@ -425,7 +431,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 			sysProtect(r.addr, uintptr(oldLen), r.cur)
 		}
 		if fault != 0 {
-			return dst, &FaultError{Op: "read", Offset: int64(n), Addr: fault}
+			return dst, r.faultError("read", int64(n), knownAddr(fault), nil)
 		}
 		if prot != r.cur {
 			if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
@@ -453,10 +459,12 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // otherwise. For an anonymous region Grow is Resize, and for a device the
 // file is not touched.
 //
-// The file must be open for writing. An error from the file system is an
-// *fs.PathError (Op "fallocate" or "write") keeping its errno, as in
-// errors.Is(err, syscall.ENOSPC) for a full disk; the region is then left as
-// it was, and the file may have grown by part of the request. Grow returns
+// The file must be open for writing, with or without O_APPEND (a file that
+// is not gives an error matching fs.ErrInvalid and EBADF). An error from the
+// file system is an *fs.PathError (Op "fallocate" or "write") keeping its
+// errno, as in errors.Is(err, syscall.ENOSPC) for a full disk; the region
+// is then left as it was, and the file may have grown by part of the
+// request. Grow returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and the errors of Resize.
 // Like Resize, it waits for ReadAt and WriteAt calls in flight, invalidates
