@@ -112,7 +112,7 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 // cannot be mapped (its size is not known, and its pages may not be
 // mappable at all): Open returns an error matching errors.ErrUnsupported
 // rather than an empty region that would silently lose the contents. An
-// error reading such a file is returned as os.File.ReadAt reports it.
+// error reading such a file is an *fs.PathError of Op "read".
 func Open(name string) (*Region, error) {
 	// openNonblock keeps the open of a named pipe from waiting for a writer;
 	// the pipe is then refused as not a regular file.
@@ -141,7 +141,7 @@ func Open(name string) (*Region, error) {
 			return nil, unsupportedf("%s: file reports size 0 but has contents (a file of procfs, sysfs or FUSE?); read it with os.ReadFile", name)
 		}
 		if err != nil && err != io.EOF {
-			return nil, err
+			return nil, osPathError("read", name, err)
 		}
 		return &Region{src: srcOpened, name: name, prot: Read, cur: Read, flags: Shared, mapped: true}, nil
 	}
