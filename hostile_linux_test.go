@@ -761,7 +761,7 @@ func runHostileMachine(t *testing.T, overlap bool) {
 	cmd := childCommand(t, "", nil, machineEnv+"="+dir, machineFullEnv+"="+full)
 	// Run this test itself in the child: its rapid.Check runs the machine.
 	cmd.Args = append(cmd.Args[:len(cmd.Args)-1], "-test.run=^"+t.Name()+"$", "-test.count=1",
-		"-rapid.checks=25", "-rapid.steps=40", "-rapid.nofailfile")
+		"-rapid.checks=50", "-rapid.steps=40", "-rapid.nofailfile")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

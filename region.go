@@ -346,12 +346,12 @@ func (r *Region) checkEOFLen(length int, size int64) error {
 // ErrNotMapped and does nothing else. Dirty pages of a shared file region
 // still reach the file eventually; call Flush first to wait for them.
 //
-// Unmap of a Secret region overwrites its memory with zeros first. If a page
-// cannot be written (its memory was unmapped or protected behind the
-// region's back), Unmap wipes the other pages, unmaps the region all the
-// same and returns a *FaultError matching ErrFault that tells which page.
-// Errors of the operating system are of type *fs.PathError; the region then
-// stays mapped.
+// Unmap of a Secret region overwrites its memory with zeros first. If that
+// fails (memory unmapped or protected behind the region's back), Unmap
+// wipes what it can, unmaps the region all the same and returns the error:
+// a *FaultError matching ErrFault that tells which page could not be
+// written, or the *fs.PathError of mprotect. Other errors of the operating
+// system are of type *fs.PathError and leave the region mapped.
 //
 // After Unmap, every slice returned by Bytes is invalid.
 func (r *Region) Unmap() error {

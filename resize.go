@@ -518,16 +518,16 @@ func (r *Region) Grow(length int) error {
 const zeroChunk = 64 << 10
 
 // fillZeros extends f with zeros up to off+n bytes, if it is shorter. It
-// writes the zeros, rather than setting the size, so that the file system
-// allocates the blocks now. The zeros go at the file's end, which is also
-// where a file opened with O_APPEND takes them. Errors are *fs.PathError.
+// writes the zeros from the file's end on, rather than setting the size, so
+// that the file system allocates the blocks now; the end is also where a
+// file opened with O_APPEND takes every write. Errors are *fs.PathError.
 func fillZeros(f *os.File, off, n int64) error {
 	size, _, err := fileStat(f)
 	if err != nil {
 		return osPathError("fstat", f.Name(), err)
 	}
 	end := off + n
-	pos := max(size, off)
+	pos := size
 	if pos >= end {
 		return nil
 	}
