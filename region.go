@@ -57,7 +57,7 @@ const (
 	srcAnon   source = iota // anonymous memory (NewAnon): no file
 	srcFile                 // a regular file (NewFile), the caller's to close
 	srcDevice               // a device (NewFile): no end-of-file check
-	srcZero                 // /dev/zero (NewFile): a device whose Shared mappings are shared anonymous memory, one new object per mmap
+	srcZero                 // /dev/zero (NewFile): Shared, it is shared anonymous memory (see sharedAnon)
 	srcOpened               // a file opened by Open, closed once mapped: never mapped again
 	srcShared               // a memory file made by NewSharedMemory, closed by Close
 )
