@@ -132,17 +132,20 @@ func ExampleNewFile() {
 // end, and returns an error instead of crashing if the file was truncated
 // underneath the mapping.
 func ExampleRegion_ReadAt() {
-	dir, err := os.MkdirTemp("", "example")
+	f, err := os.CreateTemp("", "example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	name := filepath.Join(dir, "log.txt")
-	if err := os.WriteFile(name, []byte("first line\nsecond line\n"), 0o644); err != nil {
+	defer os.Remove(f.Name())
+	_, err = f.WriteString("first line\nsecond line\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 
-	r, err := mmap.Open(name)
+	r, err := mmap.Open(f.Name())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -200,4 +203,67 @@ func ExampleRegion_WriteAt() {
 	fmt.Println(errors.Is(err, mmap.ErrFault), errors.Is(err, os.ErrPermission))
 	// Output:
 	// true true
+}
+
+// Bytes is the mapped memory itself: what is written through it is what
+// ReadAt returns. The slice is valid only while the region is mapped; after
+// Unmap or Close, Bytes returns nil.
+func ExampleRegion_Bytes() {
+	r, err := mmap.NewAnon(mmap.PageSize(), mmap.Read|mmap.Write, mmap.Private)
+	if err == nil {
+		err = r.Map()
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := r.Bytes()
+	copy(b, "in place")
+	buf := make([]byte, 8)
+	if _, err := r.ReadAt(buf, 0); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%v %q\n", len(b) == r.Len(), buf)
+	if err := r.Close(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.Bytes() == nil)
+	// Output:
+	// true "in place"
+	// true
+}
+
+// Flush writes what was changed through a shared file region to the file,
+// and returns once it is durable.
+func ExampleRegion_Flush() {
+	f, err := os.CreateTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close() // after r.Close: the region uses f while it is mapped
+	if _, err := f.WriteString("version 1"); err != nil {
+		log.Fatal(err)
+	}
+
+	// The whole file: a region may end at the file's end.
+	r, err := mmap.NewFile(f, 0, len("version 1"), mmap.Read|mmap.Write, mmap.Shared)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	r.Bytes()[8] = '2'
+	if err := r.Flush(); err != nil {
+		log.Fatal(err)
+	}
+
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(data))
+	// Output:
+	// version 2
 }

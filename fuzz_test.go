@@ -41,6 +41,23 @@ func checkMapped(t *testing.T, r *Region, length int, want []byte) {
 	}
 }
 
+// mapValid maps r, which a constructor accepted, and reports whether it is
+// mapped. The arguments are valid, so only the system may refuse, with an
+// error of the operating system or errors.ErrUnsupported.
+func mapValid(t *testing.T, r *Region) bool {
+	t.Helper()
+	err := r.Map()
+	if err == nil {
+		return true
+	}
+	checkClassified(t, "Map", err)
+	var pe *fs.PathError
+	if !errors.As(err, &pe) && !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("Map of a valid region: %v", err)
+	}
+	return false
+}
+
 // FuzzNewFile calls NewFile with arbitrary arguments on files of up to 8
 // pages: it never panics, every error is classified, a region it accepts
 // lies within the file and follows the alignment rule, and a successful
@@ -94,13 +111,7 @@ func FuzzNewFile(f *testing.F) {
 		case Prot(prot)&^(Read|Write|Exec) != 0:
 			t.Fatalf("NewFile accepted protection %v", Prot(prot))
 		}
-		if err := r.Map(); err != nil {
-			// The arguments are valid: only the system can refuse.
-			checkClassified(t, "Map", err)
-			var pe *fs.PathError
-			if !errors.As(err, &pe) && !errors.Is(err, errors.ErrUnsupported) {
-				t.Fatalf("Map of a valid region: %v", err)
-			}
+		if !mapValid(t, r) {
 			return
 		}
 		defer r.Unmap()
@@ -136,12 +147,7 @@ func FuzzNewAnon(f *testing.F) {
 		if length > fuzzMaxPages*PageSize() {
 			return
 		}
-		if err := r.Map(); err != nil {
-			checkClassified(t, "Map", err)
-			var pe *fs.PathError
-			if !errors.As(err, &pe) && !errors.Is(err, errors.ErrUnsupported) {
-				t.Fatalf("Map of a valid region: %v", err)
-			}
+		if !mapValid(t, r) {
 			return
 		}
 		defer r.Unmap()

@@ -1,3 +1,6 @@
+// This file tests Resize, Grow and Reserve: contents, flags and protection
+// kept across a change of size, and the address a reservation keeps.
+
 package mmap
 
 import (
@@ -13,11 +16,11 @@ import (
 	"unsafe"
 )
 
-func TestStorResizeAnon(t *testing.T) { checkResizeAnon(t) }
+func TestResizeAnon(t *testing.T) { checkResizeAnon(t) }
 
-// TestStorResizeNoMremap takes the path of systems without mremap, mapping
+// TestResizeAnonWithoutMremap takes the path of systems without mremap, mapping
 // again and copying, on this one.
-func TestStorResizeNoMremap(t *testing.T) {
+func TestResizeAnonWithoutMremap(t *testing.T) {
 	old := remap
 	remap = func(unsafe.Pointer, uintptr, unsafe.Pointer, uintptr) (unsafe.Pointer, error) {
 		return nil, errors.ErrUnsupported
@@ -112,7 +115,7 @@ func checkVMAFlags(t *testing.T, r *Region) {
 	}
 }
 
-func TestStorResizeFile(t *testing.T) {
+func TestResizeFile(t *testing.T) {
 	ps := PageSize()
 	for _, flags := range []Flag{Shared, Private, Shared | Guard, Shared | Populate} {
 		t.Run(flags.String(), func(t *testing.T) {
@@ -171,18 +174,13 @@ func TestStorResizeFile(t *testing.T) {
 			checkContents(t, r, want)
 			checkVMAFlags(t, r)
 			// Map again after Unmap keeps the new length.
-			if err := r.Unmap(); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
+			mapAgain(t, r)
 			checkContents(t, r, want)
 		})
 	}
 }
 
-func TestStorResizeErrors(t *testing.T) {
+func TestResizeErrors(t *testing.T) {
 	ps := PageSize()
 	r, err := NewAnon(ps, Read|Write, Private)
 	if err != nil {
@@ -242,7 +240,7 @@ func TestStorResizeErrors(t *testing.T) {
 	}
 }
 
-func TestStorResizeKeepsProtection(t *testing.T) {
+func TestResizeKeepsProtection(t *testing.T) {
 	ps := PageSize()
 	for _, tc := range []struct {
 		flags   Flag
@@ -258,15 +256,7 @@ func TestStorResizeKeepsProtection(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%v/reserve=%d/%v", tc.flags, tc.reserve, tc.prot), func(t *testing.T) {
 			r, err := NewAnon(ps, Read|Write, tc.flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					t.Fatal(err)
-				}
-			}
-			r = mapRegion(t, r, nil)
+			r = mapReserved(t, r, err, tc.reserve)
 			if _, err := r.WriteAt([]byte("kept"), 0); err != nil {
 				t.Fatal(err)
 			}
@@ -299,20 +289,13 @@ func TestStorResizeKeepsProtection(t *testing.T) {
 	}
 }
 
-func TestStorReserveStable(t *testing.T) {
+func TestReserveKeepsAddress(t *testing.T) {
 	ps := PageSize()
 	const steps = 300
 	for _, flags := range []Flag{Private, Shared, Private | Guard, Private | HugePages} {
 		t.Run(flags.String(), func(t *testing.T) {
 			r, err := NewAnon(ps, Read|Write, flags)
-			skipUnsupported(t, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Reserve(steps * ps); err != nil {
-				t.Fatal(err)
-			}
-			r = mapRegion(t, r, nil)
+			r = mapReserved(t, r, err, steps*ps)
 			base := unsafe.SliceData(r.Bytes())
 			for i := 1; i < steps; i++ {
 				if _, err := r.WriteAt([]byte{byte(i)}, int64(r.Len()-1)); err != nil {
@@ -356,12 +339,7 @@ func TestStorReserveStable(t *testing.T) {
 				t.Errorf("refused Resize changed the region: Len %d, address %p", r.Len(), unsafe.SliceData(r.Bytes()))
 			}
 			// Map again after Unmap uses the reservation again.
-			if err := r.Unmap(); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.Map(); err != nil {
-				t.Fatal(err)
-			}
+			mapAgain(t, r)
 			if err := r.Resize(ps); err != nil {
 				t.Fatal(err)
 			}
@@ -376,19 +354,12 @@ func TestStorReserveStable(t *testing.T) {
 	}
 }
 
-func TestStorReserveFileGrow(t *testing.T) {
+func TestReserveFileGrow(t *testing.T) {
 	ps := PageSize()
 	const steps = 200
 	f, _ := tempFile(t, pattern(ps, 5), os.O_RDWR)
 	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Reserve(steps * ps); err != nil {
-		skipUnsupported(t, err) // Windows: no view inside a reservation
-		t.Fatal(err)
-	}
-	r = mapRegion(t, r, nil)
+	r = mapReserved(t, r, err, steps*ps)
 	base := unsafe.SliceData(r.Bytes())
 	for i := 1; i < steps; i++ {
 		if err := r.Grow((i + 1) * ps); err != nil {
@@ -422,7 +393,7 @@ func TestStorReserveFileGrow(t *testing.T) {
 	}
 }
 
-func TestStorReserveErrors(t *testing.T) {
+func TestReserveErrors(t *testing.T) {
 	ps := PageSize()
 	r, err := NewAnon(2*ps, Read|Write, Private)
 	if err != nil {
@@ -453,9 +424,9 @@ func TestStorReserveErrors(t *testing.T) {
 	}
 }
 
-// TestStorReserveUnmapReleases checks that Unmap gives the whole
+// TestUnmapReleasesReservation checks that Unmap gives the whole
 // reservation back, and that shrinking keeps it.
-func TestStorReserveUnmapReleases(t *testing.T) {
+func TestUnmapReleasesReservation(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc/self/smaps")
 	}
@@ -500,10 +471,10 @@ func TestStorReserveUnmapReleases(t *testing.T) {
 	}
 }
 
-// TestStorResizeConcurrentReadAt resizes a region while other goroutines
+// TestResizeDuringReadAt resizes a region while other goroutines
 // read it: every read returns the right bytes, or io.EOF after the right
 // bytes where the region was shorter, or ErrNotMapped once it is unmapped.
-func TestStorResizeConcurrentReadAt(t *testing.T) {
+func TestResizeDuringReadAt(t *testing.T) {
 	ps := PageSize()
 	const maxPages = 16
 	for _, tc := range []struct {
@@ -532,16 +503,7 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 			} else {
 				r, err = NewAnon(ps, Read|Write, tc.flags)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					skipUnsupported(t, err) // Windows: file regions
-					t.Fatal(err)
-				}
-			}
-			r = mapRegion(t, r, nil)
+			r = mapReserved(t, r, err, tc.reserve)
 			if _, err := r.WriteAt(want[:ps], 0); err != nil {
 				t.Fatal(err)
 			}
@@ -603,9 +565,9 @@ func TestStorResizeConcurrentReadAt(t *testing.T) {
 	}
 }
 
-// BenchmarkStorResize grows a region from one page to 64 and shrinks it
+// BenchmarkResize grows a region from one page to 64 and shrinks it
 // back, per way of growing.
-func BenchmarkStorResize(b *testing.B) {
+func BenchmarkResize(b *testing.B) {
 	ps := PageSize()
 	for _, tc := range []struct {
 		name    string
@@ -618,18 +580,7 @@ func BenchmarkStorResize(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			r, err := NewAnon(ps, Read|Write, tc.flags)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if tc.reserve > 0 {
-				if err := r.Reserve(tc.reserve); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := r.Map(); err != nil {
-				b.Fatal(err)
-			}
-			defer r.Unmap()
+			r = mapReserved(b, r, err, tc.reserve)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := r.Resize(64 * ps); err != nil {
@@ -643,22 +594,41 @@ func BenchmarkStorResize(b *testing.B) {
 	}
 }
 
-// BenchmarkStorView measures the cost of View's checks on a cached type.
-func BenchmarkStorView(b *testing.B) {
-	r, err := NewAnon(PageSize(), Read|Write, Private)
-	if err != nil {
-		b.Fatal(err)
+// TestGrowPastFileEnd grows a region that already reaches past its
+// file's end (Resize allows the rest of the file's last page, which is a
+// whole page of 16 or 64 KiB on some systems): Grow must extend the file to
+// the region's end even when the region itself grows little or not at all.
+func TestGrowPastFileEnd(t *testing.T) {
+	ps := PageSize()
+	data := pattern(6*ps+1, 3)
+	r, f, name := mapFile(t, data, os.O_RDWR, 0, ps, Read|Write, Shared)
+	// 7 pages: the last one holds the file's final byte and lies mostly
+	// beyond the file's end.
+	if err := r.Resize(7 * ps); err != nil {
+		t.Fatalf("Resize(7 pages) = %v", err)
 	}
-	if err := r.Map(); err != nil {
-		b.Fatal(err)
-	}
-	defer r.Unmap()
-	type rec struct{ A, B uint64 }
-	b.ReportAllocs()
-	for b.Loop() {
-		v, err := View[rec](r, 16, 4)
-		if err != nil || len(v) != 4 {
-			b.Fatal(err)
+	for _, n := range []int{7 * ps, 8 * ps} {
+		if err := r.Grow(n); err != nil {
+			t.Fatalf("Grow(%d) = %v", n, err)
 		}
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != int64(n) {
+			t.Fatalf("after Grow(%d) the file has %d bytes, want %d", n, fi.Size(), n)
+		}
+	}
+	// Writes to the grown part reach the file; the file's old bytes stay.
+	want := pattern(2*ps, 9)
+	if _, err := r.WriteAt(want, int64(6*ps)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := readFile(t, name)
+	if !bytes.Equal(got[:6*ps], data[:6*ps]) || !bytes.Equal(got[6*ps:], want) {
+		t.Fatal("file after Grow and WriteAt differs from what was written")
 	}
 }

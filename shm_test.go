@@ -1,3 +1,6 @@
+// This file tests shared memory: regions shared with a child process,
+// seals, and the lifetime of the memory.
+
 package mmap
 
 import (
@@ -159,7 +162,7 @@ func runSharedMemoryChild(t *testing.T, name string, r *Region) {
 	}
 }
 
-func TestMemSharedMemoryChild(t *testing.T) {
+func TestSharedMemoryInChild(t *testing.T) {
 	t.Parallel()             // the child's start is slow under the race detector
 	size := 3*pageSize + 100 // not a whole number of pages
 	r := mapSharedMemory(t, "mem-child", size)
@@ -193,7 +196,7 @@ func TestMemSharedMemoryChild(t *testing.T) {
 	}
 }
 
-func TestMemSharedMemorySealedChild(t *testing.T) {
+func TestSealedSharedMemoryInChild(t *testing.T) {
 	if !emulated() {
 		// qemu-user starts children with a real fork, whose copy of a
 		// writable mapping, until exec, makes F_SEAL_WRITE fail (EBUSY):
@@ -220,7 +223,7 @@ func TestMemSharedMemorySealedChild(t *testing.T) {
 	}
 }
 
-func TestMemSharedMemoryLifetime(t *testing.T) {
+func TestSharedMemoryLifetime(t *testing.T) {
 	r := mapSharedMemory(t, "mem-life", pageSize)
 	if r.Flags() != Shared || r.Prot() != Read|Write || r.Mapped() {
 		t.Fatalf("new region: flags %v, prot %v, mapped %v; want Shared, rw-, false", r.Flags(), r.Prot(), r.Mapped())
@@ -234,12 +237,7 @@ func TestMemSharedMemoryLifetime(t *testing.T) {
 	}
 	copy(r.Bytes(), "kept")
 	// Unmap keeps the file, and its contents, for the next Map.
-	if err := r.Unmap(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
+	mapAgain(t, r)
 	if got := string(r.Bytes()[:4]); got != "kept" {
 		t.Errorf("after Unmap and Map: %q, want %q", got, "kept")
 	}
@@ -273,7 +271,7 @@ func TestMemSharedMemoryLifetime(t *testing.T) {
 	}
 }
 
-func TestMemSharedMemoryInvalid(t *testing.T) {
+func TestSharedMemoryInvalid(t *testing.T) {
 	for _, n := range []int{0, -1} {
 		if r, err := NewSharedMemory("mem-bad", n); r != nil || !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("NewSharedMemory(%d): %v, %v; want nil and fs.ErrInvalid", n, r, err)
@@ -315,7 +313,7 @@ func TestMemSharedMemoryInvalid(t *testing.T) {
 	}
 }
 
-func TestMemSeal(t *testing.T) {
+func TestSeal(t *testing.T) {
 	size := 4 * pageSize
 	r := mapSharedMemory(t, "mem-seal", size)
 	seals, err := Seals(r.File())
@@ -363,13 +361,7 @@ func TestMemSeal(t *testing.T) {
 		}
 	}
 	ro, err := NewFile(f, 0, size, Read, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ro.Map(); err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Unmap()
+	mapRegion(t, ro, err)
 	copy(r.Bytes()[pageSize:], "seen by readers")
 	if got := string(ro.Bytes()[pageSize : pageSize+15]); got != "seen by readers" {
 		t.Errorf("reader sees %q, want %q", got, "seen by readers")
@@ -390,7 +382,7 @@ func TestMemSeal(t *testing.T) {
 	}
 }
 
-func TestMemSealString(t *testing.T) {
+func TestSealString(t *testing.T) {
 	for _, tt := range []struct {
 		s    Seal
 		want string
@@ -406,10 +398,10 @@ func TestMemSealString(t *testing.T) {
 	}
 }
 
-// TestMemSharedMemoryConcurrent runs the methods that read or release the
+// TestSharedMemoryConcurrent runs the methods that read or release the
 // file of shared memory from several goroutines at once, for the race
 // detector to check.
-func TestMemSharedMemoryConcurrent(t *testing.T) {
+func TestSharedMemoryConcurrent(t *testing.T) {
 	r := mapSharedMemory(t, "mem-race", pageSize)
 	var wg sync.WaitGroup
 	for i := range 4 {

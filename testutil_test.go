@@ -106,11 +106,15 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
-// removeFile closes f and removes the file at name, which must succeed on
-// every system once every region of the file is unmapped: on Windows this
-// fails if a handle to the file or to a mapping of it was left open.
-func removeFile(t *testing.T, f *os.File, name string) {
+// removeFile unmaps the regions of a file, closes the file f and removes it
+// by name, which must succeed on every system once every region of the file
+// is unmapped: on Windows this fails if a handle to the file or to a mapping
+// of it was left open.
+func removeFile(t testing.TB, f *os.File, name string, regions ...*Region) {
 	t.Helper()
+	for _, r := range regions {
+		mustUnmap(t, r)
+	}
 	if err := f.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -199,6 +203,16 @@ func mapFile(t testing.TB, data []byte, flag int, off int64, length int, prot Pr
 	return mapRegion(t, r, err), f, name
 }
 
+// mapReserved reserves room for reserve bytes for r, which a constructor
+// returned with err, unless reserve is 0, and maps it as mapRegion does.
+func mapReserved(t testing.TB, r *Region, err error, reserve int) *Region {
+	t.Helper()
+	if err == nil && reserve > 0 {
+		err = r.Reserve(reserve)
+	}
+	return mapRegion(t, r, err)
+}
+
 // unmappedRegion returns a region that was mapped and is unmapped again.
 func unmappedRegion(t *testing.T) *Region {
 	t.Helper()
@@ -213,6 +227,15 @@ func mustUnmap(t testing.TB, r *Region) {
 	t.Helper()
 	if err := r.Unmap(); err != nil {
 		t.Fatalf("Unmap: %v", err)
+	}
+}
+
+// mapAgain unmaps r and maps it again, failing the test on error.
+func mapAgain(t testing.TB, r *Region) {
+	t.Helper()
+	mustUnmap(t, r)
+	if err := r.Map(); err != nil {
+		t.Fatalf("Map again: %v", err)
 	}
 }
 

@@ -1,3 +1,5 @@
+// This file tests View: the types it accepts and the bounds it checks.
+
 package mmap
 
 import (
@@ -18,7 +20,7 @@ type record struct {
 	Flags uint32
 }
 
-func TestStorViewRefusesPointers(t *testing.T) {
+func TestViewRefusesPointers(t *testing.T) {
 	r := mapAnon(t, PageSize(), Read|Write, Private)
 	type withString struct {
 		ID   uint64
@@ -66,7 +68,7 @@ func TestStorViewRefusesPointers(t *testing.T) {
 	}
 }
 
-func TestStorViewAccepts(t *testing.T) {
+func TestViewAccepts(t *testing.T) {
 	r := mapAnon(t, PageSize(), Read|Write, Private)
 	type plain struct {
 		A int8
@@ -87,7 +89,7 @@ func TestStorViewAccepts(t *testing.T) {
 	}
 }
 
-func TestStorViewBounds(t *testing.T) {
+func TestViewBounds(t *testing.T) {
 	ps := PageSize()
 	r := mapAnon(t, ps, Read|Write, Private)
 	size := int(unsafe.Sizeof(record{}))
@@ -133,7 +135,7 @@ func TestStorViewBounds(t *testing.T) {
 	}
 }
 
-func TestStorViewReadsAndWrites(t *testing.T) {
+func TestViewReadsAndWrites(t *testing.T) {
 	ps := PageSize()
 	r := mapAnon(t, 2*ps, Read|Write, Shared)
 	words, err := View[uint32](r, ps, 4)
@@ -163,5 +165,25 @@ func TestStorViewReadsAndWrites(t *testing.T) {
 	}
 	if v, err := View[uint32](r, 0, 1); err != ErrNotMapped || v != nil {
 		t.Errorf("View of an unmapped region = %v, %v; want ErrNotMapped", v, err)
+	}
+}
+
+// BenchmarkView measures the cost of View's checks on a cached type.
+func BenchmarkView(b *testing.B) {
+	r, err := NewAnon(PageSize(), Read|Write, Private)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.Map(); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Unmap()
+	type rec struct{ A, B uint64 }
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := View[rec](r, 16, 4)
+		if err != nil || len(v) != 4 {
+			b.Fatal(err)
+		}
 	}
 }

@@ -7,19 +7,13 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+prog=test-386
+source scripts/lib-qemu.sh
 
-mapfile -t pkgs < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' ./...)
+mapfile -t pkgs < <(test_packages)
 declare -A extra=()
-for entry in "${pkgs[@]}"; do
-	pkg=${entry%% *}
-	GOOS=linux GOARCH=386 CGO_ENABLED=0 go test -c -o "$work/${pkg//\//_}.test" "$pkg"
-	# Test binaries that link rapid write no failure files into the tree.
-	if GOOS=linux GOARCH=386 go list -test -deps "$pkg" | grep -qx pgregory.net/rapid; then
-		extra[$pkg]="-rapid.nofailfile"
-	fi
-done
+# Test binaries that link rapid write no failure files into the tree.
+build_tests 386 -rapid.nofailfile "${pkgs[@]}"
 
 # Probe whether the kernel runs 32-bit x86 programs: where it does not, the
 # shell cannot execute the binary (status 126, exec format error). Any other
@@ -29,18 +23,13 @@ done
 emulator=()
 first=${pkgs[0]%% *}
 probe=0
-"$work/${first//\//_}.test" -test.run='^$' >/dev/null 2>&1 || probe=$?
+"$(test_binary "$first")" -test.run='^$' >/dev/null 2>&1 || probe=$?
 if ((probe != 0 && probe != 126)); then
 	echo "test-386: the linux/386 test binary of $first fails natively (status $probe) without running a test"
 	exit 1
 fi
 if ((probe == 126)) || [ "${TEST_386_EMULATE:-}" = 1 ]; then
-	if ! command -v qemu-i386 >/dev/null; then
-		echo "test-386: installing qemu-user"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends qemu-user >/dev/null
-	fi
+	need_qemu i386
 	# Go's 386 code needs SSE2, which qemu's default CPU lacks. qemu-i386 7.2
 	# loses track of a thread when the signals of asynchronous preemption
 	# arrive, and when a child exits during wait4, so preemption is off and
@@ -71,7 +60,7 @@ package_fault() {
 failed=() crashed=()
 for entry in "${pkgs[@]}"; do
 	pkg=${entry%% *} dir=${entry#* }
-	bin="$work/${pkg//\//_}.test"
+	bin=$(test_binary "$pkg")
 	echo "test-386: $pkg"
 	if ((${#emulator[@]} == 0)); then
 		(cd "$dir" && "$bin" -test.count=1 -test.timeout=10m ${extra[$pkg]:-}) || failed+=("$pkg")

@@ -7,7 +7,7 @@
 # assumed. Usage: scripts/test-qemu.sh [page sizes...] (default 65536 16384).
 #
 # What qemu-user does not emulate is skipped by the tests themselves when
-# MMAP_TEST_EMULATOR is set (see platSkipEmulated and qfxSkipLargePages):
+# MMAP_TEST_EMULATOR is set (see skipUnderEmulator and skipUnderLargePages):
 # madvise, the host's /proc/self/smaps, MAP_POPULATE, devices and the part of
 # a file's last page beyond its end when guest pages are larger than the
 # host's. cmd/pagecache is not run here: its tests compare with fincore and
@@ -24,15 +24,9 @@ root=$PWD
 page_sizes=("$@")
 ((${#page_sizes[@]})) || page_sizes=(65536 16384)
 
-if ! command -v qemu-aarch64 >/dev/null; then
-	echo "test-qemu: installing qemu-user"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends qemu-user >/dev/null
-fi
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+prog=test-qemu
+source scripts/lib-qemu.sh
+need_qemu aarch64
 
 # One test binary per package that has tests, run from the package's
 # directory as go test would.
@@ -45,16 +39,9 @@ checks=${RAPID_CHECKS:-20}
 pkgs=()
 while read -r entry; do
 	[[ -n ${excluded[${entry%% *}]:-} ]] || pkgs+=("$entry")
-done < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' ./...)
+done < <(test_packages)
 declare -A extra=()
-for entry in "${pkgs[@]}"; do
-	pkg=${entry%% *}
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go test -c -o "$work/${pkg//\//_}.test" "$pkg"
-	# Test binaries that link rapid take its flags.
-	if GOOS=linux GOARCH=arm64 go list -test -deps "$pkg" | grep -qx pgregory.net/rapid; then
-		extra[$pkg]="-rapid.checks=$checks -rapid.nofailfile"
-	fi
-done
+build_tests arm64 "-rapid.checks=$checks -rapid.nofailfile" "${pkgs[@]}"
 
 failed=()
 for p in "${page_sizes[@]}"; do
@@ -63,7 +50,7 @@ for p in "${page_sizes[@]}"; do
 		echo "test-qemu: $pkg, linux/arm64, $p-byte pages"
 		out="$work/out"
 		if (cd "$dir" && MMAP_TEST_EMULATOR="qemu-aarch64 -p $p" \
-			qemu-aarch64 -p "$p" "$work/${pkg//\//_}.test" -test.count=1 -test.timeout=10m -test.v ${extra[$pkg]:-}) >"$out" 2>&1; then
+			qemu-aarch64 -p "$p" "$(test_binary "$pkg")" -test.count=1 -test.timeout=10m -test.v ${extra[$pkg]:-}) >"$out" 2>&1; then
 			echo "test-qemu: $pkg, $p-byte pages: PASS"
 		else
 			# The failures and their output, without the passing tests.

@@ -3,7 +3,7 @@
 # wine64 and the MinGW-w64 cross compiler if they are missing, builds the
 # bcryptprimitives.dll stand-in that Go binaries need under Wine 8, prepares
 # a Wine prefix in a cache directory, cross-compiles the test binary and runs
-# it. Arguments are passed to the test binary (e.g. -test.run TestWin).
+# it. Arguments are passed to the test binary (e.g. -test.run TestProtect).
 # Exits non-zero if the tests fail.
 set -euo pipefail
 

@@ -103,21 +103,30 @@ func childPatternArgs() (size int, seed byte, err error) {
 	return size, byte(s), err
 }
 
-// childVerifyPattern maps the file passed as descriptor 3, shared and
-// read-only, and exits 0 if it holds pattern(size, seed), 1 if not.
-func childVerifyPattern() int {
+// childMapShared maps the file passed as descriptor 3, shared with
+// protection prot, for a child function named name: it returns the region,
+// and the size and seed of the pattern the child works with, or reports
+// the error on standard error and returns nil.
+func childMapShared(name string, prot Prot) (r *Region, size int, seed byte) {
 	size, seed, err := childPatternArgs()
-	if err != nil {
-		os.Stderr.WriteString("core-verify: " + err.Error() + "\n")
-		return 2
+	if err == nil {
+		r, err = NewFile(os.NewFile(3, "shared"), 0, size, prot, Shared)
 	}
-	f := os.NewFile(3, "shared")
-	r, err := NewFile(f, 0, size, Read, Shared)
 	if err == nil {
 		err = r.Map()
 	}
 	if err != nil {
-		os.Stderr.WriteString("core-verify: " + err.Error() + "\n")
+		os.Stderr.WriteString(name + ": " + err.Error() + "\n")
+		return nil, 0, 0
+	}
+	return r, size, seed
+}
+
+// childVerifyPattern maps the file passed as descriptor 3, shared and
+// read-only, and exits 0 if it holds pattern(size, seed), 1 if not.
+func childVerifyPattern() int {
+	r, size, seed := childMapShared("verify-pattern", Read)
+	if r == nil {
 		return 2
 	}
 	defer r.Unmap()
@@ -131,21 +140,12 @@ func childVerifyPattern() int {
 // writable, writes pattern(size, seed) through the mapping, says "ready"
 // on its standard output and waits to be killed. It never flushes.
 func childWriteAndWait() int {
-	size, seed, err := childPatternArgs()
-	if err != nil {
-		os.Stderr.WriteString("core-write-and-wait: " + err.Error() + "\n")
+	r, size, seed := childMapShared("write-and-wait", Read|Write)
+	if r == nil {
 		return 2
 	}
-	f := os.NewFile(3, "shared")
-	r, err := NewFile(f, 0, size, Read|Write, Shared)
-	if err == nil {
-		err = r.Map()
-	}
-	if err == nil {
-		_, err = r.WriteAt(pattern(size, seed), 0)
-	}
-	if err != nil {
-		os.Stderr.WriteString("core-write-and-wait: " + err.Error() + "\n")
+	if _, err := r.WriteAt(pattern(size, seed), 0); err != nil {
+		os.Stderr.WriteString("write-and-wait: " + err.Error() + "\n")
 		return 2
 	}
 	os.Stdout.WriteString("ready\n")

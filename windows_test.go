@@ -1,21 +1,27 @@
+//go:build windows
+
+// This file holds the tests of what is particular to Windows: the flags and
+// advice it refuses, guard pages of anonymous regions, faults caught on a
+// plain slice access, the names of the functions in errors, files that
+// cannot be truncated under a view, handles left open, and how regions
+// change size (file regions move to a new view, pages given back inside a
+// reservation are decommitted, a lack of memory matches ENOMEM).
+
 package mmap
 
-// Tests of what is particular to Windows: the flags and advice it refuses,
-// guard pages of anonymous regions, faults caught on a plain slice access,
-// the names of the functions in errors, and files that cannot be truncated
-// under a view.
-
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
+	"syscall"
 	"testing"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
 
-func TestWinUnsupportedFlags(t *testing.T) {
+func TestFlagsRefusedOnWindows(t *testing.T) {
 	f, _ := tempFile(t, pattern(PageSize(), 0), os.O_RDWR)
 	cases := []struct {
 		name  string
@@ -47,18 +53,9 @@ func TestWinUnsupportedFlags(t *testing.T) {
 	mustUnmap(t, r)
 }
 
-func TestWinAdviceTable(t *testing.T) {
-	r, err := NewAnon(PageSize(), Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
-	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
-	pr, err := NewFile(f, 0, PageSize(), Read|Write, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, pr, nil)
+func TestAdviceRefusedOnWindows(t *testing.T) {
+	r := mapAnon(t, PageSize(), Read|Write, Private)
+	pr, f, name := mapFile(t, pattern(PageSize(), 0), os.O_RDONLY, 0, PageSize(), Read|Write, Private)
 	for _, a := range []Advice{Sequential, Random, HugePage, NoHugePage, DontDump, DoDump} {
 		for _, reg := range []*Region{r, pr} {
 			err := reg.Advise(a)
@@ -85,11 +82,10 @@ func TestWinAdviceTable(t *testing.T) {
 		}
 	}
 	mustUnmap(t, pr)
-	mustUnmap(t, r)
-	removeFile(t, f, name)
+	removeFile(t, f, name, r)
 }
 
-func TestWinGuard(t *testing.T) {
+func TestGuardPagesStopCopy(t *testing.T) {
 	r, err := NewAnon(2*PageSize(), Read|Write, Private|Guard)
 	if err != nil {
 		t.Fatal(err)
@@ -111,15 +107,11 @@ func TestWinGuard(t *testing.T) {
 	}
 }
 
-// TestWinPanicOnFault checks that the Go runtime turns an access violation on
+// TestPanicOnFaultRecoversAccessViolation checks that the Go runtime turns an access violation on
 // a plain slice access into a panic that can be recovered, when the
 // goroutine asked for it, as the package's documentation tells users.
-func TestWinPanicOnFault(t *testing.T) {
-	r, err := NewAnon(PageSize(), Read, Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
+func TestPanicOnFaultRecoversAccessViolation(t *testing.T) {
+	r := mapAnon(t, PageSize(), Read, Private)
 	b := r.Bytes()
 	addr := faultAt(unsafe.Pointer(&b[10]), true)
 	if addr != uintptr(unsafe.Pointer(&b[10])) {
@@ -128,14 +120,9 @@ func TestWinPanicOnFault(t *testing.T) {
 	mustUnmap(t, r)
 }
 
-func TestWinErrorOps(t *testing.T) {
-	f, name := tempFile(t, pattern(PageSize(), 0), os.O_RDONLY)
-	r, err := NewFile(f, 0, PageSize(), Read, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
-	err = r.Protect(Read | Write)
+func TestErrorsNameWindowsFunctions(t *testing.T) {
+	r, f, name := mapFile(t, pattern(PageSize(), 0), os.O_RDONLY, 0, PageSize(), Read, Shared)
+	err := r.Protect(Read | Write)
 	var pe *fs.PathError
 	if !errors.As(err, &pe) || pe.Op != "VirtualProtect" || pe.Path != name || !errors.Is(err, windows.ERROR_ACCESS_DENIED) {
 		t.Errorf("Protect(Read|Write) of a read-only view = %#v, want a *fs.PathError from VirtualProtect on %s", err, name)
@@ -163,16 +150,11 @@ func TestWinErrorOps(t *testing.T) {
 	removeFile(t, f2, name)
 }
 
-// TestWinNoTruncateUnderView checks what the package documents for Windows:
+// TestNoTruncateUnderView checks what the package documents for Windows:
 // a file cannot be made shorter while a view of it is mapped, so the faults
 // of a truncated file do not happen there; it can once the view is gone.
-func TestWinNoTruncateUnderView(t *testing.T) {
-	f, name := tempFile(t, pattern(2*PageSize(), 0), os.O_RDWR)
-	r, err := NewFile(f, 0, 2*PageSize(), Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapRegion(t, r, nil)
+func TestNoTruncateUnderView(t *testing.T) {
+	r, f, name := mapFile(t, pattern(2*PageSize(), 0), os.O_RDWR, 0, 2*PageSize(), Read|Write, Shared)
 	if err := f.Truncate(int64(PageSize())); err == nil {
 		t.Error("Truncate of a file with a view mapped succeeded")
 	} else {
@@ -217,7 +199,7 @@ func checkNoHandleLeak(t *testing.T, fn func()) {
 	t.Errorf("a handle was left open: the next free handle was %#x before and %#x after", before, after)
 }
 
-func TestWinNoHandleLeak(t *testing.T) {
+func TestNoHandleLeak(t *testing.T) {
 	size := PageSize() + 7
 	f, name := tempFile(t, pattern(size, 0), os.O_RDWR)
 	for _, c := range []struct {
@@ -270,10 +252,10 @@ func TestWinNoHandleLeak(t *testing.T) {
 	})
 }
 
-// TestWinReservation checks the shims that region.go uses to place memory
+// TestReservationShims checks the shims that region.go uses to place memory
 // inside a reservation: commit at an address in it, decommit part of it,
 // and release it whole.
-func TestWinReservation(t *testing.T) {
+func TestReservationShims(t *testing.T) {
 	p := uintptr(PageSize())
 	base, err := sysReserve(4 * p)
 	if err != nil {
@@ -313,5 +295,126 @@ func TestWinReservation(t *testing.T) {
 	released = true
 	if err := sysUnmap(base, 4*p); err != nil {
 		t.Fatalf("sysUnmap of the reservation: %v", err)
+	}
+}
+
+// checkReleased fails the test if a view of a file still starts at addr.
+func checkReleased(t *testing.T, addr unsafe.Pointer) {
+	t.Helper()
+	mbi, err := query(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mbi.Type == memMapped && mbi.AllocationBase == uintptr(addr) {
+		t.Errorf("the old view at %p is still mapped after Resize", addr)
+	}
+}
+
+func TestResizeMovesFileView(t *testing.T) {
+	ps := PageSize()
+	for _, flags := range []Flag{Shared, Private} {
+		t.Run(flags.String(), func(t *testing.T) {
+			data := pattern(4*ps, 61)
+			f, name := tempFile(t, data, os.O_RDWR)
+			r, err := NewFile(f, 0, 2*ps, Read|Write, flags)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Reserve(16 * ps); !errors.Is(err, errors.ErrUnsupported) {
+				t.Fatalf("Reserve of a file region = %v, want errors.ErrUnsupported", err)
+			}
+			mapRegion(t, r, nil)
+			if _, err := r.WriteAt([]byte("mark"), 0); err != nil {
+				t.Fatal(err)
+			}
+			want := append([]byte("mark"), data[4:]...)
+			for _, pages := range []int{4, 1, 3, 3, 2} {
+				old := unsafe.Pointer(unsafe.SliceData(r.Bytes()))
+				oldLen := r.Len()
+				checkNoHandleLeak(t, func() {
+					if err := r.Resize(pages * ps); err != nil {
+						t.Fatalf("Resize(%d pages): %v", pages, err)
+					}
+				})
+				now := unsafe.Pointer(unsafe.SliceData(r.Bytes()))
+				if oldLen != pages*ps {
+					if now == old {
+						t.Errorf("Resize(%d pages) kept the view at %p", pages, now)
+					}
+					checkReleased(t, old)
+				}
+				if got := r.Bytes(); !bytes.Equal(got, want[:pages*ps]) {
+					t.Fatalf("after Resize(%d pages) the region differs from its contents first at byte %d",
+						pages, firstDiff(got, want))
+				}
+			}
+			if err := r.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			mustUnmap(t, r)
+			onDisk := readFile(t, name)
+			wantDisk := data
+			if flags&Shared != 0 {
+				wantDisk = want
+			}
+			if !bytes.Equal(onDisk, wantDisk) {
+				t.Errorf("%v region: the file holds %q at its start, want %q", flags, onDisk[:4], wantDisk[:4])
+			}
+		})
+	}
+}
+
+func TestResizeDecommitsReservation(t *testing.T) {
+	ps := PageSize()
+	r, err := NewAnon(4*ps, Read|Write, Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reserve(8 * ps); err != nil {
+		t.Fatal(err)
+	}
+	mapRegion(t, r, nil)
+	b := r.Bytes()
+	for i := range b {
+		b[i] = 0xa5
+	}
+	base := unsafe.Pointer(unsafe.SliceData(b))
+	if err := r.Resize(ps); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []int{1, 3} {
+		mbi, err := query(unsafe.Add(base, page*ps))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mbi.State != windows.MEM_RESERVE {
+			t.Errorf("page %d after shrinking has state %#x, want MEM_RESERVE (decommitted)", page, mbi.State)
+		}
+	}
+	if err := r.Resize(4 * ps); err != nil {
+		t.Fatal(err)
+	}
+	b = r.Bytes()
+	if unsafe.Pointer(unsafe.SliceData(b)) != base {
+		t.Fatal("region moved inside its reservation")
+	}
+	if b[ps-1] != 0xa5 || firstNonZero(b[ps:]) >= 0 {
+		t.Errorf("after shrinking and growing: last kept byte %#x (want 0xa5), first non-zero new byte at %d (want none)",
+			b[ps-1], ps+firstNonZero(b[ps:]))
+	}
+	mustUnmap(t, r)
+}
+
+func TestNoMemoryMatchesENOMEM(t *testing.T) {
+	for _, code := range []windows.Errno{windows.ERROR_NOT_ENOUGH_MEMORY, windows.ERROR_OUTOFMEMORY, windows.ERROR_COMMITMENT_LIMIT} {
+		err := pathError("mmap", "anonymous", os.NewSyscallError("VirtualAlloc", code))
+		var pe *fs.PathError
+		if !errors.As(err, &pe) || pe.Op != "VirtualAlloc" || !errors.Is(err, syscall.ENOMEM) || !errors.Is(err, code) {
+			t.Errorf("error of VirtualAlloc %d: %v; want an *fs.PathError with Op VirtualAlloc matching ENOMEM and the code", code, err)
+		}
+	}
+	err := pathError("mmap", "anonymous", os.NewSyscallError("VirtualAlloc", windows.ERROR_INVALID_PARAMETER))
+	if errors.Is(err, syscall.ENOMEM) || !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("ERROR_INVALID_PARAMETER: %v; want fs.ErrInvalid, not ENOMEM", err)
 	}
 }
