@@ -158,7 +158,9 @@ func (r *Region) Prot() Prot {
 	return r.cur
 }
 
-// Mapped reports whether the region is mapped now.
+// Mapped reports whether the region is mapped now. It never fails. The
+// answer may be out of date as soon as it returns if another goroutine maps
+// or unmaps the region.
 func (r *Region) Mapped() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -561,13 +563,18 @@ func (r *Region) mappedLen() uintptr {
 // Flush writes the dirty pages of a shared file region to the file and waits
 // until they are written (msync with MS_SYNC). It returns nil at once for
 // private and anonymous regions, whose writes never reach a file, and
-// ErrNotMapped if the region is not mapped.
+// ErrNotMapped if the region is not mapped (also matching fs.ErrClosed after
+// Close). An error of the system (EIO: the data could not be written) is an
+// *fs.PathError with Op "msync".
 func (r *Region) Flush() error {
 	return r.flush(0, -1, false)
 }
 
 // FlushAsync starts writing the dirty pages of a shared file region to the
-// file and returns without waiting (msync with MS_ASYNC).
+// file and returns without waiting (msync with MS_ASYNC; on Linux the kernel
+// writes dirty pages back by itself and the call only checks the range). Its
+// errors are those of Flush; an error from the write itself is reported by
+// a later Flush, or not at all.
 func (r *Region) FlushAsync() error {
 	return r.flush(0, -1, true)
 }
@@ -647,7 +654,10 @@ func (r *Region) advise(off, n int, a Advice) error {
 
 // Lock locks the region's pages in memory (mlock), faulting them in, so that
 // they are never paged out. It is subject to RLIMIT_MEMLOCK: an error from
-// the operating system (ENOMEM, EPERM) says when the limit is reached. The
+// the operating system (an *fs.PathError with Op "mlock" matching
+// syscall.ENOMEM or syscall.EPERM) says when the limit is reached. It
+// returns ErrNotMapped if the region is not mapped, and does nothing for a
+// region of length 0. The
 // pages of a PastEOF region beyond the end of its file cannot be locked
 // (ENOMEM): lock the part inside the file with LockRange.
 func (r *Region) Lock() error {
@@ -664,7 +674,9 @@ func (r *Region) LockRange(off, n int) error {
 }
 
 // Unlock undoes Lock (munlock). A Secret region stays locked: Unlock of one
-// returns an error matching fs.ErrInvalid.
+// returns an error matching fs.ErrInvalid. It returns ErrNotMapped if the
+// region is not mapped; an error of the system is an *fs.PathError with Op
+// "munlock".
 func (r *Region) Unlock() error {
 	return r.unlock(0, -1)
 }
@@ -701,9 +713,16 @@ func (r *Region) lockOp(op string, off, n int, fn func(unsafe.Pointer, uintptr) 
 }
 
 // Protect changes the region's protection to p (mprotect). Map restores the
-// protection the region was built with. Protect waits for ReadAt and WriteAt
-// calls in flight. Adding Write to a shared file region whose file is not
-// open for writing fails with an error matching fs.ErrPermission.
+// protection the region was built with. Protect waits for ReadAt, WriteAt
+// and Access calls in flight, and must not be called from inside Access.
+// Slices from Bytes stay valid, but an access that p no longer allows
+// raises SIGSEGV.
+//
+// Protect returns ErrNotMapped if the region is not mapped, an error
+// matching fs.ErrInvalid for unknown protection bits, and one matching
+// fs.ErrPermission for Write on a shared file region whose file is not open
+// for writing. An error of the system is an *fs.PathError with Op
+// "mprotect".
 func (r *Region) Protect(p Prot) error {
 	if p&^protMask != 0 {
 		return invalidf("unknown protection bits %#x", uint8(p&^protMask))
@@ -724,6 +743,11 @@ func (r *Region) Protect(p Prot) error {
 
 // Resident reports, one entry per page of the region, whether the page is
 // in memory now (mincore). The answer may be stale as soon as it is given.
+//
+// On Linux 5.0 and later, mincore reports every page resident for a file
+// the caller can neither write nor own (unless the caller has
+// CAP_SYS_ADMIN): for such a file the answer is made up. [Region.CacheStat]
+// refuses with fs.ErrPermission there instead of answering wrong.
 // It returns ErrNotMapped if the region is not mapped, and an error matching
 // errors.ErrUnsupported where the platform cannot tell.
 func (r *Region) Resident() ([]bool, error) {
