@@ -19,10 +19,6 @@ import (
 // errBadAddress is the cause of a fault in a caller's buffer.
 var errBadAddress error = syscall.EFAULT
 
-// populateByMap tells whether mmap itself prefaults the pages for Populate
-// (MAP_POPULATE); elsewhere Map touches each page.
-const populateByMap = mapPopulate != 0
-
 // sysSupports rejects the flags that the system has no means to honour: huge
 // pages where the system offers none, Secret where nothing keeps memory out
 // of core dumps, and what Linux checks at run time (linuxSupports).
@@ -74,6 +70,9 @@ func sysMap(fd uintptr, off int64, addr unsafe.Pointer, length uintptr, prot Pro
 	}
 	if flags&Populate != 0 {
 		mflags |= mapPopulate
+	}
+	if flags&HugeTLB != 0 && fd == ^uintptr(0) {
+		mflags |= mapHugeTLB
 	}
 	if flags&NoReserve != 0 {
 		mflags |= mapNoReserve
@@ -137,15 +136,15 @@ const (
 // posixAdvice returns an advice table with the advice that every unix has
 // (the set posix_madvise names), the entries of more, and adviceMissing for
 // the rest. Each system's file adds what it has beyond the portable set.
-func posixAdvice(more map[Advice]int) [Free + 1]int {
-	t := [Free + 1]int{
+func posixAdvice(more map[Advice]int) [numAdvice]int {
+	t := [numAdvice]int{
 		Normal:     unix.MADV_NORMAL,
 		Sequential: unix.MADV_SEQUENTIAL,
 		Random:     unix.MADV_RANDOM,
 		WillNeed:   unix.MADV_WILLNEED,
 		DontNeed:   unix.MADV_DONTNEED,
 	}
-	for a := DontNeed + 1; a <= Free; a++ {
+	for a := DontNeed + 1; int(a) < numAdvice; a++ {
 		t[a] = adviceMissing
 	}
 	for a, v := range more {
@@ -180,6 +179,18 @@ func sysFileSize(fd uintptr) (int64, error) {
 		return 0, err
 	}
 	return st.Size, nil
+}
+
+// sysWriteAt writes b at offset off of f with pwrite(2) which, unlike
+// os.File.WriteAt, also writes to a file opened with O_APPEND (at its end,
+// on Linux).
+func sysWriteAt(f *os.File, b []byte, off int64) (int, error) {
+	for {
+		n, err := unix.Pwrite(int(f.Fd()), b, off)
+		if err != unix.EINTR {
+			return max(n, 0), err
+		}
+	}
 }
 
 // fileStat returns the size and the type bits of the mode of f, without the

@@ -76,12 +76,8 @@ func sysGranularity() int {
 // by sysSupports, so it is never used.
 func hugePageSize() int { return pageSize }
 
-// Populate touches each page after Map (populateByMap), and no flag of the
-// mapping call keeps memory out of core dumps (mapConceal).
-const (
-	populateByMap = false
-	mapConceal    = 0
-)
+// No flag of the mapping call keeps memory out of core dumps.
+const mapConceal = 0
 
 // sysSupports refuses the flags Windows cannot honour:
 //   - HugePages: Windows large pages are a different thing (they need the
@@ -512,6 +508,19 @@ func classify(err error) error {
 		return fs.ErrInvalid
 	}
 	return nil
+}
+
+// sysWriteAt writes b at offset off of f, the file's end (see fillZeros).
+// os.File.WriteAt refuses a file opened with O_APPEND with an error that is
+// not an *fs.PathError (every error of the system is one); the writes to
+// such a file all go to its end, so Write puts b where it belongs.
+func sysWriteAt(f *os.File, b []byte, off int64) (int, error) {
+	n, err := f.WriteAt(b, off)
+	var pe *fs.PathError
+	if err != nil && n == 0 && !errors.As(err, &pe) {
+		return f.Write(b)
+	}
+	return n, err
 }
 
 // fileStat returns the size and the mode of f.

@@ -127,8 +127,10 @@ func TestLockRangeLocksOnlyThoseVMAPages(t *testing.T) {
 	if err := r.Lock(); err != nil {
 		t.Fatalf("Lock: %v", err)
 	}
-	if m := smapsAt(t, addr); !m.flags["lo"] || m.counters["Locked"] < int64(8*ps) {
-		t.Errorf("after Lock: entry %#x-%#x flags %v Locked %d; want 8 pages locked", m.start, m.end, vmFlagList(m), m.counters["Locked"])
+	for page := range 8 {
+		if m := smapsAt(t, unsafe.Add(addr, page*ps)); !m.flags["lo"] {
+			t.Errorf("after Lock: page %d has flags %v, want lo", page, vmFlagList(m))
+		}
 	}
 	if err := r.Unlock(); err != nil {
 		t.Fatalf("Unlock: %v", err)
@@ -142,6 +144,7 @@ func TestAdviseRangeDontNeedDropsOnlyThosePages(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("DontNeed on a private file region restores the file's contents on Linux; elsewhere it may keep them or be unsupported")
 	}
+	skipUnderEmulator(t, "qemu-user ignores madvise")
 	ps := PageSize()
 	data := pattern(4*ps, 9)
 	r, _, _ := mapFile(t, data, os.O_RDONLY, 0, 4*ps, Read|Write, Private)
@@ -149,13 +152,10 @@ func TestAdviseRangeDontNeedDropsOnlyThosePages(t *testing.T) {
 	if _, err := r.WriteAt(ones, 0); err != nil {
 		t.Fatal(err)
 	}
-	smaps := !smapsUntrusted()
-	var before int64
-	if smaps {
-		before = smapsAt(t, regionAddr(r)).counters["Anonymous"]
-		if before != int64(4*ps) {
-			t.Errorf("Anonymous after writing 4 private pages = %d, want %d", before, 4*ps)
-		}
+	needSmaps(t)
+	before := smapsAt(t, regionAddr(r)).counters["Anonymous"]
+	if before != int64(4*ps) {
+		t.Errorf("Anonymous after writing 4 private pages = %d, want %d", before, 4*ps)
 	}
 	if err := r.AdviseRange(ps+10, ps-20, DontNeed); err != nil {
 		t.Fatalf("AdviseRange(DontNeed): %v", err)
@@ -168,9 +168,36 @@ func TestAdviseRangeDontNeedDropsOnlyThosePages(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("after AdviseRange(DontNeed) of page 1: %s", diff(got, want))
 	}
-	if smaps {
-		if after := smapsAt(t, regionAddr(r)).counters["Anonymous"]; after != before-int64(ps) {
-			t.Errorf("Anonymous after AdviseRange(DontNeed) of one page = %d, want %d", after, before-int64(ps))
+	if after := smapsAt(t, regionAddr(r)).counters["Anonymous"]; after != before-int64(ps) {
+		t.Errorf("Anonymous after AdviseRange(DontNeed) of one page = %d, want %d", after, before-int64(ps))
+	}
+}
+
+func TestAdviseRangeMarksOnlyThosePages(t *testing.T) {
+	needSmaps(t)
+	skipUnderEmulator(t, "qemu-user ignores madvise")
+	ps := PageSize()
+	r := mapAnon(t, 8*ps, Read|Write, Private)
+	addr := regionAddr(r)
+	if err := r.AdviseRange(3*ps, 2*ps, Random); err != nil {
+		t.Fatalf("AdviseRange(Random): %v", err)
+	}
+	m := smapsAt(t, unsafe.Add(addr, 3*ps))
+	if !m.flags["rr"] || m.start != uintptr(addr)+uintptr(3*ps) || m.end != uintptr(addr)+uintptr(5*ps) {
+		t.Errorf("after AdviseRange(3 pages, 2 pages, Random): entry %#x-%#x flags %v; want pages 3 and 4 (%#x-%#x) with rr",
+			m.start, m.end, vmFlagList(m), uintptr(addr)+uintptr(3*ps), uintptr(addr)+uintptr(5*ps))
+	}
+	for _, page := range []int{0, 2, 5, 7} {
+		if m := smapsAt(t, unsafe.Add(addr, page*ps)); m.flags["rr"] {
+			t.Errorf("page %d advised Random (%#x-%#x), want only pages 3 and 4", page, m.start, m.end)
+		}
+	}
+	if err := r.Advise(Sequential); err != nil {
+		t.Fatalf("Advise(Sequential): %v", err)
+	}
+	for _, page := range []int{0, 3, 7} {
+		if m := smapsAt(t, unsafe.Add(addr, page*ps)); !m.flags["sr"] || m.flags["rr"] {
+			t.Errorf("after Advise(Sequential), page %d has flags %v, want sr and not rr", page, vmFlagList(m))
 		}
 	}
 }

@@ -1,12 +1,15 @@
 package mmap
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -48,6 +51,100 @@ type Region struct {
 	base    unsafe.Pointer
 	size    uintptr
 	reserve int
+	guards  guardKind // how the guard pages are made, chosen at Map
+	secret  *os.File  // memfd_secret file holding a Secret region's memory while mapped, or nil
+}
+
+// guardKind is how a region's guard pages are made.
+type guardKind uint8
+
+const (
+	noGuards     guardKind = iota
+	guardPages             // PROT_NONE pages of the reservation, on each side of the memory
+	guardMarkers           // guard regions installed in the mapping itself (MADV_GUARD_INSTALL)
+)
+
+// Set by tests to take the paths of systems that lack guard regions, secret
+// memory or the populate advice.
+var testNoGuardMarkers, testNoSecretMemory, testNoPopulateAdvice bool
+
+// geometry is where a region's memory lies in the address space its
+// mapping takes: guard bytes on each side, and the alignment of the memory.
+type geometry struct {
+	guards guardKind
+	guard  int // bytes of guard on each side: 0 with noGuards
+	align  int // alignment of the memory beyond a page, or 0
+}
+
+// geometry returns the region's geometry, with the guards chosen at Map.
+func (r *Region) geometry() geometry {
+	g := geometry{guards: r.guards}
+	if r.guards != noGuards {
+		g.guard = pageSize
+	}
+	if r.flags&HugePages != 0 {
+		g.align = hugePageSize()
+	}
+	if r.flags&HugeTLB != 0 && (r.guards == guardPages || r.reserve > 0) {
+		// Huge pages placed in a reservation must be aligned there; mmap
+		// aligns them by itself otherwise.
+		g.align = HugePageSize()
+	}
+	return g
+}
+
+// reservation reports whether memory of this geometry lies in a
+// reservation of inaccessible address space (with reserve bytes reserved),
+// whose free parts are PROT_NONE mappings that belong to the region.
+func (g geometry) reservation(reserve int) bool {
+	return reserve > 0 || g.guards == guardPages || g.align > 0
+}
+
+// span returns the length of address space to map for n bytes of memory,
+// and false if it overflows.
+func (g geometry) span(n int) (int, bool) {
+	if n > math.MaxInt-2*g.guard-g.align {
+		return 0, false
+	}
+	return n + 2*g.guard + g.align, true
+}
+
+// place returns where the memory starts in a span mapped at base.
+func (g geometry) place(base unsafe.Pointer) unsafe.Pointer {
+	at := uintptr(base) + uintptr(g.guard)
+	if g.align > 0 {
+		at = (at + uintptr(g.align) - 1) &^ (uintptr(g.align) - 1)
+	}
+	return unsafe.Add(base, at-uintptr(base))
+}
+
+// chooseGuards returns how to make the guard pages at the next Map: guard
+// regions inside the mapping for plain private anonymous memory where the
+// kernel has them, else PROT_NONE pages.
+func (r *Region) chooseGuards() guardKind {
+	switch {
+	case r.flags&(Guard|Secret) == 0:
+		return noGuards
+	case r.src == srcAnon && r.flags&Private != 0 && r.flags&(Secret|HugeTLB|HugePages|Locked) == 0 &&
+		r.reserve == 0 && !testNoGuardMarkers && sysHasGuardMarkers():
+		return guardMarkers
+	}
+	return guardPages
+}
+
+// mapFlags returns the flags with which the region's memory is mapped.
+func (r *Region) mapFlags() Flag {
+	f := r.flags
+	if r.secret != nil {
+		f = f&^(Private|Secret) | Shared
+	}
+	if f&HugePages != 0 || r.secret != nil || !sysPopulateByMap() {
+		// Populated by applyFlags: after the huge page advice, by touching
+		// (the kernel refuses the populate advice for secret memory), or
+		// with the populate advice.
+		f &^= Populate
+	}
+	return f
 }
 
 // source is where a region's memory comes from.
@@ -57,6 +154,7 @@ const (
 	srcAnon   source = iota // anonymous memory (NewAnon): no file
 	srcFile                 // a regular file (NewFile), the caller's to close
 	srcDevice               // a device (NewFile): no end-of-file check
+	srcZero                 // /dev/zero (NewFile): Shared, it is shared anonymous memory (see sharedAnon)
 	srcOpened               // a file opened by Open, closed once mapped: never mapped again
 	srcShared               // a memory file made by NewSharedMemory, closed by Close
 )
@@ -98,6 +196,12 @@ func validate(prot Prot, flags Flag, anon bool) error {
 	}
 	if flags&Secret != 0 && (!anon || flags&Shared != 0) {
 		return invalidf("Secret is for anonymous private regions only")
+	}
+	if flags&HugeTLB != 0 && (!anon || flags&(HugePages|Secret) != 0) {
+		return invalidf("HugeTLB is for anonymous regions without HugePages or Secret only")
+	}
+	if flags&HugeTLB != 0 && HugePageSize() == 0 {
+		return unsupportedf("HugeTLB: no huge pages on this system")
 	}
 	if anon && flags&PastEOF != 0 {
 		return invalidf("PastEOF is for file regions only")
@@ -156,11 +260,26 @@ func (r *Region) Prot() Prot {
 	return r.cur
 }
 
-// Mapped reports whether the region is mapped now.
+// Mapped reports whether the region is mapped now. It never fails. The
+// answer may be out of date as soon as it returns if another goroutine maps
+// or unmaps the region.
 func (r *Region) Mapped() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.mapped
+}
+
+// SecretMemory reports whether the region's memory is secret memory now:
+// memory of memfd_secret(2), removed from the kernel's direct map, which
+// Map gives a Secret region on Linux where the kernel allows it (see
+// [Secret]). It is false for a region that is not mapped or not Secret,
+// and for a Secret region that got the layout of other systems: locked
+// anonymous memory kept out of core dumps. The answer holds until Unmap;
+// each Map chooses again.
+func (r *Region) SecretMemory() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.secret != nil
 }
 
 // File returns the file backing the region, or nil for anonymous memory, for
@@ -203,9 +322,8 @@ func (r *Region) Map() error {
 
 // mapLocked maps the region; r.mu is held for writing.
 func (r *Region) mapLocked() error {
-	fd := ^uintptr(0)
+	fd, off := r.fdOff(0)
 	if r.file != nil {
-		fd = r.file.Fd()
 		if fd == ^uintptr(0) {
 			return fmt.Errorf("mmap: %s: %w", r.name, os.ErrClosed)
 		}
@@ -224,122 +342,225 @@ func (r *Region) mapLocked() error {
 		return nil
 	}
 	mapLen, _ := roundUp(r.length, pageSize) // checked by the constructor
-
-	// A reservation of inaccessible address space holds the mapping when it
-	// needs room around it: guard pages, huge page alignment, or space to
-	// grow in place.
-	var guard, align int
-	if r.flags&(Guard|Secret) != 0 {
-		guard = pageSize
-	}
-	if r.flags&HugePages != 0 {
-		align = hugePageSize()
-	}
-	if max(mapLen, r.reserve) > math.MaxInt-2*guard-align {
-		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, r.length)
-	}
-	resLen := max(mapLen, r.reserve) + 2*guard + align
-	var (
-		base unsafe.Pointer
-		addr unsafe.Pointer
-		err  error
-	)
-	flags := r.flags
-	if flags&HugePages != 0 {
-		flags &^= Populate // populated after the huge page advice, by applyFlags
-	}
-	if resLen == mapLen {
-		addr, err = sysMap(fd, r.off, nil, uintptr(mapLen), r.prot, flags)
-		base = addr
-	} else {
-		base, err = sysReserve(uintptr(resLen))
-		if err == nil {
-			at := uintptr(base) + uintptr(guard)
-			if align > 0 {
-				at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
-			}
-			addr, err = sysMap(fd, r.off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, flags)
-			if err != nil {
-				sysUnmap(base, uintptr(resLen))
-			}
+	if r.flags&Secret != 0 && r.prot&Exec == 0 && !testNoSecretMemory {
+		f, err := sysSecretMemory(mapLen)
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+		if f != nil {
+			r.secret, fd, off = f, f.Fd(), 0
 		}
 	}
-	if err != nil {
-		return pathError("mmap", r.name, err)
-	}
-	r.addr, r.base, r.size, r.cur = addr, base, uintptr(resLen), r.prot
-	if err := r.applyFlags(r.addr, 0, mapLen, populateByMap && r.flags&HugePages == 0); err != nil {
-		sysUnmap(r.base, r.size)
-		r.addr, r.base, r.size = nil, nil, 0
+	if err := r.mapSpan(fd, off, mapLen); err != nil {
+		if r.secret != nil {
+			r.secret.Close()
+			r.secret = nil
+		}
 		return err
 	}
 	r.mapped, r.closed, r.cur = true, false, r.prot
 	return nil
 }
 
+// mapSpan maps the region's mapLen bytes of memory from fd at off, with the room
+// that its flags need around it: guard pages, huge page alignment, or a
+// reservation to grow in.
+func (r *Region) mapSpan(fd uintptr, off int64, mapLen int) error {
+	r.guards = r.chooseGuards()
+	g := r.geometry()
+	resLen, ok := g.span(max(mapLen, r.reserve))
+	if !ok {
+		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, r.length)
+	}
+	var (
+		base unsafe.Pointer
+		addr unsafe.Pointer
+		err  error
+	)
+	switch {
+	case !g.reservation(r.reserve):
+		// The guard regions, if any, are part of the mapping itself.
+		base, err = sysMap(fd, off, nil, uintptr(resLen), r.prot, r.mapFlags())
+		addr = g.place(base)
+		if err == nil && g.guards == guardMarkers {
+			if err = r.installGuards(base, addr, mapLen); err != nil {
+				sysUnmap(base, uintptr(resLen))
+				return err
+			}
+		}
+	default:
+		base, err = sysReserve(uintptr(resLen))
+		if err == nil {
+			addr, err = sysMap(fd, off, g.place(base), uintptr(mapLen), r.prot, r.mapFlags())
+			if err != nil {
+				sysUnmap(base, uintptr(resLen))
+			}
+		}
+	}
+	if err != nil {
+		err = pathError("mmap", r.name, err)
+		if r.flags&HugeTLB != 0 && errors.Is(err, fs.ErrInvalid) {
+			// The arguments were checked: the system refuses huge pages
+			// for this mapping (an emulator such as qemu-user does).
+			return fmt.Errorf("mmap: %s: huge pages refused: %w (%w)", r.name, errors.ErrUnsupported, err)
+		}
+		return err
+	}
+	r.addr, r.base, r.size, r.cur = addr, base, uintptr(resLen), r.prot
+	if err := r.applyFlags(r.addr, 0, mapLen); err != nil {
+		sysUnmap(r.base, r.size)
+		r.addr, r.base, r.size = nil, nil, 0
+		return err
+	}
+	return nil
+}
+
+// installGuards makes the page before the mapLen bytes at addr and the page
+// after them guard regions, in a span mapped at base.
+func (r *Region) installGuards(base, addr unsafe.Pointer, mapLen int) error {
+	for _, p := range []unsafe.Pointer{base, unsafe.Add(addr, mapLen)} {
+		if err := sysGuard(p, uintptr(pageSize), true); err != nil {
+			return pathError("madvise", r.name, err)
+		}
+	}
+	return nil
+}
+
 // applyFlags applies the flags that take effect after mmap to the n bytes
-// of the region's memory at addr, at offset at in the region (all of it at
-// Map, the new part after Resize); populated tells whether the pages are
-// already faulted in.
-func (r *Region) applyFlags(addr unsafe.Pointer, at, n int, populated bool) error {
+// at offset off of the region's memory, which starts at mem (all of it at
+// Map, the new part after Resize).
+func (r *Region) applyFlags(mem unsafe.Pointer, off, n int) error {
+	addr := unsafe.Add(mem, off)
 	if r.flags&HugePages != 0 {
 		if err := sysAdvise(addr, uintptr(n), HugePage); err != nil {
 			return pathError("madvise", r.name, err)
 		}
 	}
-	if r.flags&Secret != 0 && mapConceal == 0 {
-		if err := sysAdvise(addr, uintptr(n), DontDump); err != nil {
+	switch {
+	case r.secret != nil:
+		// The kernel locks secret memory and keeps it out of core dumps by
+		// itself; it refuses MADV_WIPEONFORK, so a forked child gets no
+		// mapping there at all.
+		if err := sysDontFork(addr, uintptr(n)); err != nil {
 			return pathError("madvise", r.name, err)
 		}
-	}
-	if r.flags&Secret != 0 {
+	case r.flags&Secret != 0:
+		if mapConceal == 0 {
+			if err := sysAdvise(addr, uintptr(n), DontDump); err != nil {
+				return pathError("madvise", r.name, err)
+			}
+		}
 		if err := sysWipeOnFork(addr, uintptr(n)); err != nil {
 			return pathError("madvise", r.name, err)
 		}
 	}
 	if r.flags&(Locked|Populate) != 0 && r.flags&PastEOF != 0 {
 		// Only the pages inside the file can be locked or faulted in.
-		in, err := r.inFile(at, n)
+		in, err := r.inFile(off, n)
 		if err != nil {
 			return err
 		}
 		n = in
 	}
-	if r.flags&(Locked|Secret) != 0 && n > 0 {
+	if r.flags&(Locked|Secret) != 0 && r.secret == nil && n > 0 {
 		if err := sysLock(addr, uintptr(n)); err != nil {
 			return pathError("mlock", r.name, err)
 		}
 	}
-	if r.flags&Populate != 0 && !populated && n > 0 {
-		if r.src.hasFile() {
-			// Start reading the whole range in at once; touch then waits
-			// for it. It is only a hint, so its error does not matter.
-			_ = sysAdvise(addr, uintptr(n), WillNeed)
+	if r.flags&Populate != 0 && r.cur&(Read|Write) != 0 && n > 0 {
+		if err := r.populate(mem, off, n, !r.src.hasFile() && r.cur&Write != 0); err != nil {
+			return err
 		}
-		r.touch(addr, n)
+		if r.flags&HugePages != 0 {
+			sysCollapse(addr, uintptr(n)) // a hint: the pages stay small if it fails
+		}
 	}
 	return nil
 }
 
-// touch faults every page of the n bytes at addr in, if the current
-// protection allows it: by writing a zero to each page of new anonymous
-// memory, which reads as zeros anyway (reading would only map the shared zero
-// page), and by reading one byte of each page of a file.
-func (r *Region) touch(addr unsafe.Pointer, n int) {
-	if r.cur&(Read|Write) == 0 {
-		return
+// populate faults in the n bytes at offset off of the region's memory,
+// which starts at mem, for reading or for writing: with the populate advice
+// where the system has it, else by touching each page with faults caught.
+// A page that cannot be faulted in is an error, never a SIGBUS.
+func (r *Region) populate(mem unsafe.Pointer, off, n int, write bool) error {
+	op := "read"
+	if write {
+		op = "write"
 	}
-	if !r.src.hasFile() && r.cur&Write != 0 {
-		for off := 0; off < n; off += pageSize {
-			*(*byte)(unsafe.Add(addr, off)) = 0
+	if r.cur&(Read|Write) == 0 || write && r.cur&Write == 0 {
+		return &FaultError{Op: op, Offset: int64(off), Err: fs.ErrPermission}
+	}
+	if n == 0 {
+		return nil
+	}
+	addr := unsafe.Add(mem, off)
+	if r.secret == nil && !testNoPopulateAdvice {
+		fault, err := sysPopulate(addr, uintptr(n), write)
+		if err == nil {
+			return nil
 		}
-		return
+		if !errors.Is(err, errors.ErrUnsupported) {
+			if fault {
+				class := ErrFault
+				if r.pastEOF(int64(off + n - pageSize)) { // the last page
+					class = errors.Join(ErrFault, ErrPastEOF)
+				}
+				err = &osError{err, class}
+			}
+			return pathError("madvise", r.name, err)
+		}
 	}
-	var s byte
-	for off := 0; off < n; off += pageSize {
-		s += *(*byte)(unsafe.Add(addr, off))
+	if r.src.hasFile() {
+		// Start reading the whole range in at once; the touch then waits
+		// for it. It is only a hint, so its error does not matter.
+		_ = sysAdvise(addr, uintptr(n), WillNeed)
 	}
+	return r.touch(mem, off, n, write)
+}
+
+// touch faults in the n bytes at offset off of the region's memory, which
+// starts at mem, by touching each page with memory faults caught: a read of
+// a byte, or an atomic add of zero to a word, which leaves the contents as
+// they are even while other threads write them. A fault is returned as a
+// *FaultError, which wraps ErrPastEOF where the page lies past the end of
+// the file.
+func (r *Region) touch(mem unsafe.Pointer, off, n int, write bool) (err error) {
+	at := -1 // offset of the page being touched
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if at < 0 {
+			return
+		}
+		e := recover()
+		var addr uintptr
+		if f, ok := e.(faultAddr); ok {
+			addr = f.Addr()
+		} else if _, ok := e.(runtime.Error); !ok {
+			panic(e)
+		} // else a fault without an address (qemu-user gives none for SIGBUS)
+		fe := &FaultError{Op: "read", Offset: int64(at), Addr: addr}
+		if write {
+			fe.Op = "write"
+		}
+		if r.pastEOF(int64(at)) {
+			fe.Err = ErrPastEOF
+		}
+		err = fe
+	}()
+	var s uint32
+	for i := off; i < off+n; i += pageSize {
+		at = i
+		p := unsafe.Add(mem, i)
+		if write {
+			atomic.AddUint32((*uint32)(p), 0)
+		} else {
+			s += uint32(*(*byte)(p))
+		}
+	}
+	at = -1
 	runtime.KeepAlive(s) // keeps the loads from being removed
+	return nil
 }
 
 // inFile returns how many of the n bytes at offset at in the region lie in
@@ -398,6 +619,13 @@ func (r *Region) checkEOFLen(length int, size int64) error {
 // returns ErrNotMapped and does nothing else. Dirty pages of a shared file
 // region still reach the file eventually; call Flush first to wait for them.
 //
+// Unmap of a Secret region overwrites its memory with zeros first. If that
+// fails (memory unmapped or protected behind the region's back), Unmap
+// wipes what it can, unmaps the region all the same and returns the error:
+// a *FaultError matching ErrFault that tells which page could not be
+// written, or the *fs.PathError of mprotect. Other errors of the operating
+// system are of type *fs.PathError and leave the region mapped.
+//
 // After Unmap, every slice returned by Bytes is invalid.
 func (r *Region) Unmap() error {
 	r.mu.Lock()
@@ -410,21 +638,20 @@ func (r *Region) unmapLocked() error {
 	if !r.mapped {
 		return r.notMappedErr()
 	}
+	var werr error
 	if r.addr != nil {
 		mapLen, _ := roundUp(r.length, pageSize)
 		if r.flags&Secret != 0 {
-			if r.cur&Write == 0 {
-				if err := sysProtect(r.addr, uintptr(mapLen), Read|Write); err != nil {
-					return pathError("mprotect", r.name, err)
-				}
-			}
-			clear(unsafe.Slice((*byte)(r.addr), mapLen))
-			if testHookWiped != nil {
+			// A region that cannot be wiped whole is unmapped all the
+			// same: keeping it mapped would keep the secret, and munmap
+			// hands the pages back to the system, which zeroes them.
+			werr = r.wipe(r.addr, mapLen)
+			if testHookWiped != nil && werr == nil {
 				testHookWiped(unsafe.Slice((*byte)(r.addr), mapLen))
 			}
 		}
-		if r.flags&(Locked|Secret) != 0 {
-			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil {
+		if r.flags&(Locked|Secret) != 0 && r.secret == nil {
+			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil && werr == nil {
 				return pathError("munlock", r.name, err)
 			}
 		}
@@ -432,8 +659,48 @@ func (r *Region) unmapLocked() error {
 			return pathError("munmap", r.name, err)
 		}
 	}
+	if r.secret != nil {
+		r.secret.Close() // the memory is gone with the last mapping and descriptor
+		r.secret = nil
+	}
 	r.mapped, r.addr, r.base, r.size = false, nil, nil, 0
-	return nil
+	return werr
+}
+
+// knownAddr returns the address of a fault reported by faultSafe or
+// tryCopy, or 0 where the fault had no address.
+func knownAddr(fault uintptr) uintptr {
+	if fault == ^uintptr(0) {
+		return 0
+	}
+	return fault
+}
+
+// faultSafe runs fn, which touches mapped memory, with the goroutine's
+// panic-on-fault setting on, and returns the address of the memory fault
+// that ended it (^uintptr(0) for a fault without an address, as qemu-user
+// reports SIGBUS), or 0 if fn returned. It restores the setting. fn must
+// raise no runtime error other than a fault; other panics propagate.
+func faultSafe(fn func()) (fault uintptr) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if fault == 0 {
+			return
+		}
+		e := recover()
+		if f, ok := e.(faultAddr); ok {
+			fault = f.Addr()
+		} else if _, ok := e.(runtime.Error); !ok {
+			panic(e)
+		}
+		if fault == 0 {
+			fault = ^uintptr(0)
+		}
+	}()
+	fault = ^uintptr(0)
+	fn()
+	return 0
 }
 
 // testHookWiped, when set by a test, sees the memory of a Secret region
@@ -519,13 +786,18 @@ func (r *Region) mappedLen() uintptr {
 // Flush writes the dirty pages of a shared file region to the file and waits
 // until they are written (msync with MS_SYNC). It returns nil at once for
 // private and anonymous regions, whose writes never reach a file, and
-// ErrNotMapped if the region is not mapped.
+// ErrNotMapped if the region is not mapped (also matching fs.ErrClosed after
+// Close). An error of the system (EIO: the data could not be written) is an
+// *fs.PathError with Op "msync".
 func (r *Region) Flush() error {
 	return r.flush(0, -1, false)
 }
 
 // FlushAsync starts writing the dirty pages of a shared file region to the
-// file and returns without waiting (msync with MS_ASYNC).
+// file and returns without waiting (msync with MS_ASYNC; on Linux the kernel
+// writes dirty pages back by itself and the call only checks the range). Its
+// errors are those of Flush; an error from the write itself is reported by
+// a later Flush, or not at all.
 func (r *Region) FlushAsync() error {
 	return r.flush(0, -1, true)
 }
@@ -568,6 +840,7 @@ func (r *Region) flush(off, n int, async bool) error {
 // the region is not mapped, fs.ErrInvalid for an unknown Advice or for
 // DoDump on a Secret region (which stays out of core dumps), and an error
 // matching errors.ErrUnsupported for advice the platform does not have.
+// PopulateRead and PopulateWrite return the errors described there.
 func (r *Region) Advise(a Advice) error {
 	return r.advise(0, -1, a)
 }
@@ -597,6 +870,10 @@ func (r *Region) advise(off, n int, a Advice) error {
 	if err != nil || addr == nil {
 		return err
 	}
+	switch a {
+	case PopulateRead, PopulateWrite:
+		return r.populate(r.addr, int(uintptr(addr)-uintptr(r.addr)), int(size), a == PopulateWrite)
+	}
 	if err := sysAdvise(addr, size, a); err != nil {
 		return pathError("madvise", r.name, err)
 	}
@@ -605,9 +882,15 @@ func (r *Region) advise(off, n int, a Advice) error {
 
 // Lock locks the region's pages in memory (mlock), faulting them in, so that
 // they are never paged out. It is subject to RLIMIT_MEMLOCK: an error from
-// the operating system (ENOMEM, EPERM) says when the limit is reached. The
+// the operating system (an *fs.PathError with Op "mlock" matching
+// syscall.ENOMEM or syscall.EPERM) says when the limit is reached. It
+// returns ErrNotMapped if the region is not mapped, and does nothing for a
+// region of length 0. The
 // pages of a PastEOF region beyond the end of its file cannot be locked
 // (ENOMEM): lock the part inside the file with LockRange.
+//
+// Secret memory (see [Region.SecretMemory]) is locked by the kernel
+// itself, which refuses mlock for it: Lock of such a region returns nil.
 func (r *Region) Lock() error {
 	return r.lockOp("mlock", 0, -1, sysLock)
 }
@@ -622,7 +905,9 @@ func (r *Region) LockRange(off, n int) error {
 }
 
 // Unlock undoes Lock (munlock). A Secret region stays locked: Unlock of one
-// returns an error matching fs.ErrInvalid.
+// returns an error matching fs.ErrInvalid. It returns ErrNotMapped if the
+// region is not mapped; an error of the system is an *fs.PathError with Op
+// "munlock".
 func (r *Region) Unlock() error {
 	return r.unlock(0, -1)
 }
@@ -652,6 +937,9 @@ func (r *Region) lockOp(op string, off, n int, fn func(unsafe.Pointer, uintptr) 
 	if err != nil || addr == nil {
 		return err
 	}
+	if r.secret != nil && op == "mlock" {
+		return nil // secret memory is locked by the kernel, which refuses mlock
+	}
 	if err := fn(addr, size); err != nil {
 		return pathError(op, r.name, err)
 	}
@@ -660,9 +948,15 @@ func (r *Region) lockOp(op string, off, n int, fn func(unsafe.Pointer, uintptr) 
 
 // Protect changes the region's protection to p (mprotect). Map restores the
 // protection the region was built with. Protect waits for WriteAt and
-// Access calls in flight; a ReadAt in flight copies under the old protection
-// or the new one. Adding Write to a shared file region whose file is not
-// open for writing fails with an error matching fs.ErrPermission.
+// Access calls in flight (a ReadAt in flight copies under the old protection
+// or the new one), and must not be called from inside Access. Slices from
+// Bytes stay valid, but an access that p no longer allows raises SIGSEGV.
+//
+// Protect returns ErrNotMapped if the region is not mapped, an error
+// matching fs.ErrInvalid for unknown protection bits, and one matching
+// fs.ErrPermission for Write on a shared file region whose file is not open
+// for writing. An error of the system is an *fs.PathError with Op
+// "mprotect".
 func (r *Region) Protect(p Prot) error {
 	if p&^protMask != 0 {
 		return invalidf("unknown protection bits %#x", uint8(p&^protMask))
@@ -673,7 +967,13 @@ func (r *Region) Protect(p Prot) error {
 		return r.notMappedErr()
 	}
 	if r.addr != nil {
-		if err := sysProtect(r.addr, r.mappedLen(), p); err != nil {
+		addr, n := r.addr, r.mappedLen()
+		if r.guards == guardMarkers {
+			// The guard regions fault whatever the protection: change the
+			// whole mapping, so that it stays one.
+			addr, n = r.base, r.size
+		}
+		if err := sysProtect(addr, n, p); err != nil {
 			return pathError("mprotect", r.name, err)
 		}
 	}
@@ -683,6 +983,11 @@ func (r *Region) Protect(p Prot) error {
 
 // Resident reports, one entry per page of the region, whether the page is
 // in memory now (mincore). The answer may be stale as soon as it is given.
+//
+// On Linux 5.0 and later, mincore reports every page resident for a file
+// the caller can neither write nor own (unless the caller has
+// CAP_SYS_ADMIN): for such a file the answer is made up. [Region.CacheStat]
+// refuses with fs.ErrPermission there instead of answering wrong.
 // It returns ErrNotMapped if the region is not mapped, and an error matching
 // errors.ErrUnsupported where the platform cannot tell.
 func (r *Region) Resident() ([]bool, error) {

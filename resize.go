@@ -101,7 +101,13 @@ func (r *Region) Reserve(max int) error {
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and an *fs.PathError for
 // an error of the operating system (Op "mremap", "mmap", "mlock"...), after
-// which the region keeps its old length and contents.
+// which the region keeps its old length and contents. A memory fault while
+// Resize copies or wipes the region's memory (a page unmapped or protected
+// behind the region's back, a file truncated underneath a Private region
+// that moves) is a *FaultError matching ErrFault, and the region keeps its
+// old length too (the part of a Secret region that a shrink would cut off
+// may be zeros then). A Shared mapping of /dev/zero is shared anonymous
+// memory: it keeps its contents and its new pages read as zeros.
 func (r *Region) Resize(length int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -141,6 +147,9 @@ func (r *Region) resizeLocked(length int) error {
 	} else if length != newLen {
 		return fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d: %w", r.name, length, pageSize, ErrUnaligned)
 	}
+	if hs := HugePageSize(); r.flags&HugeTLB != 0 && length%hs != 0 {
+		return fmt.Errorf("mmap: %s: length %d is not a multiple of the huge page size %d: %w", r.name, length, hs, ErrUnaligned)
+	}
 	oldLen := int(r.mappedLen())
 	var err error
 	switch {
@@ -165,31 +174,37 @@ func (r *Region) checkFile() error {
 	return nil
 }
 
-// layout returns the room the region's mapping needs around it: a guard page
-// on each side, and slack to align it for huge pages.
-func (r *Region) layout() (guard, align int) {
-	if r.flags&(Guard|Secret) != 0 {
-		guard = pageSize
-	}
-	if r.flags&HugePages != 0 {
-		align = hugePageSize()
-	}
-	return guard, align
-}
-
 // reserved reports whether the mapping lies in a reservation of address
 // space (made by mapLocked or grow), whose free parts are PROT_NONE mappings
 // that belong to the region.
 func (r *Region) reserved() bool {
-	guard, align := r.layout()
-	return r.reserve > 0 || guard > 0 || align > 0
+	return r.geometry().reservation(r.reserve)
+}
+
+// sharedAnon reports whether the region is Shared memory whose contents
+// live in its own pages only: shared anonymous memory, and a Shared mapping
+// of /dev/zero, which is the same thing. Its backing object is made by mmap
+// with the mapping's size: mremap cannot grow it (the new pages would
+// fault), and a new mmap makes a new object, so Resize copies the contents.
+func (r *Region) sharedAnon() bool {
+	return r.flags&Shared != 0 && (r.src == srcAnon || r.src == srcZero)
 }
 
 // fdOff returns the descriptor and file offset to map the region's pages
 // from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
+// Map uses it too.
 func (r *Region) fdOff(off int) (uintptr, int64) {
+	if r.secret != nil {
+		return r.secret.Fd(), int64(off)
+	}
 	if !r.src.hasFile() {
 		return ^uintptr(0), 0
+	}
+	if r.src == srcZero {
+		// Every offset of /dev/zero reads as zeros, but a Shared mapping
+		// at offset k pages has an object of its own length that it
+		// indexes from k: its pages from the object's end on would fault.
+		return r.file.Fd(), 0
 	}
 	return r.file.Fd(), r.off + int64(off)
 }
@@ -209,20 +224,38 @@ func (r *Region) release(addr unsafe.Pointer, n int) error {
 	return nil
 }
 
-// wipe overwrites the n bytes at addr with zeros, making them writable first
-// if they are not.
+// wipe overwrites the n bytes at addr, part of the region's memory, with
+// zeros, making them writable first if they are not. A page that faults
+// while it is wiped (unmapped or protected behind the region's back, or a
+// page whose memory the system cannot provide) is skipped and the pages
+// after it are wiped still; the first such page is reported in a
+// *FaultError of Op "wipe", matching ErrFault.
 func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 	if r.cur&Write == 0 {
 		if err := sysProtect(addr, uintptr(n), Read|Write); err != nil {
 			return pathError("mprotect", r.name, err)
 		}
 	}
-	clear(unsafe.Slice((*byte)(addr), n))
-	return nil
+	b := unsafe.Slice((*byte)(addr), n)
+	if faultSafe(func() { clear(b) }) == 0 {
+		return nil
+	}
+	var first error
+	for off := 0; off < n; off += pageSize {
+		page := b[off:min(off+pageSize, n)]
+		if fault := faultSafe(func() { clear(page) }); fault != 0 && first == nil {
+			at := int64(uintptr(addr) + uintptr(off) - uintptr(r.addr))
+			first = r.faultError("wipe", at, knownAddr(fault), nil)
+		}
+	}
+	return first
 }
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
 func (r *Region) shrink(oldLen, newLen int) error {
+	if r.guards == guardMarkers {
+		return r.shrinkMarked(oldLen, newLen)
+	}
 	if r.src.hasFile() && !r.reserved() && !partialViewUnmap {
 		// The view cannot lose its tail: map a shorter one instead.
 		return r.moveView(oldLen, newLen)
@@ -242,32 +275,180 @@ func (r *Region) shrink(oldLen, newLen int) error {
 	return nil
 }
 
+// shrinkMarked cuts a mapping with guard regions from oldLen to newLen
+// bytes: the page at the new end becomes the trailing guard, and what
+// lies beyond it is unmapped.
+func (r *Region) shrinkMarked(oldLen, newLen int) error {
+	end := unsafe.Add(r.addr, newLen)
+	if err := sysGuard(end, uintptr(pageSize), true); err != nil {
+		return pathError("madvise", r.name, err)
+	}
+	if err := sysUnmap(unsafe.Add(end, pageSize), uintptr(oldLen-newLen)); err != nil {
+		return pathError("munmap", r.name, err)
+	}
+	r.size = uintptr(newLen + 2*pageSize)
+	return nil
+}
+
+// growMarked extends a mapping with guard regions from oldLen to newLen
+// bytes: mremap extends it, in place or moving it whole with its guards,
+// the old trailing guard becomes memory and the page at the new end the
+// trailing guard. Where mremap cannot (the mapping was split by advice
+// or locking), the contents are copied into a new mapping.
+func (r *Region) growMarked(oldLen, newLen int) error {
+	span := uintptr(newLen + 2*pageSize)
+	base, err := remap(r.base, r.size, nil, span)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return r.copyMarked(oldLen, newLen)
+	}
+	if err != nil {
+		return pathError("mremap", r.name, err)
+	}
+	r.addr, r.base, r.size = unsafe.Add(base, pageSize), base, span
+	if err := sysGuard(unsafe.Add(r.addr, oldLen), uintptr(pageSize), false); err != nil {
+		return pathError("madvise", r.name, err)
+	}
+	if err := r.installGuards(r.base, r.addr, newLen); err != nil {
+		return err
+	}
+	if err := r.applyFlags(r.addr, oldLen, newLen-oldLen); err != nil {
+		r.shrinkMarked(newLen, oldLen)
+		return err
+	}
+	return nil
+}
+
+// copyMarked maps a new span with guard regions for newLen bytes, copies
+// the region's oldLen bytes into it and unmaps the old one.
+func (r *Region) copyMarked(oldLen, newLen int) error {
+	span := uintptr(newLen + 2*pageSize)
+	base, err := sysMap(^uintptr(0), 0, nil, span, Read|Write, r.mapFlags())
+	if err != nil {
+		return pathError("mmap", r.name, err)
+	}
+	addr := unsafe.Add(base, pageSize)
+	fail := func(err error) error {
+		sysUnmap(base, span)
+		return err
+	}
+	if err := r.installGuards(base, addr, newLen); err != nil {
+		return fail(err)
+	}
+	if r.cur&(Read|Write) == 0 {
+		if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
+			return fail(pathError("mprotect", r.name, err))
+		}
+	}
+	n, fault := tryCopy(unsafe.Slice((*byte)(addr), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
+	if r.cur&(Read|Write) == 0 {
+		sysProtect(r.addr, uintptr(oldLen), r.cur)
+	}
+	if fault != 0 {
+		return fail(&FaultError{Op: "read", Offset: int64(n), Addr: fault})
+	}
+	if err := sysProtect(base, span, r.cur); err != nil {
+		return fail(pathError("mprotect", r.name, err))
+	}
+	if err := r.applyFlags(addr, oldLen, newLen-oldLen); err != nil {
+		return fail(err)
+	}
+	sysUnmap(r.base, r.size)
+	r.addr, r.base, r.size = addr, base, span
+	return nil
+}
+
 // grow extends the mapping from oldLen to newLen bytes: in place inside its
 // reservation where there is room, else by remapping.
 func (r *Region) grow(oldLen, newLen int) error {
-	guard, align := r.layout()
+	g := r.geometry()
 	if r.reserve > 0 && newLen > r.reserve {
 		return invalidf("%s: growing to %d bytes, beyond the reservation of %d bytes", r.name, newLen, r.reserve)
 	}
+	if r.secret != nil {
+		// The size of secret memory is set once: a file that is too short
+		// (it keeps the pages of a shrink, wiped, until Unmap) is replaced.
+		size, err := sysFileSize(r.secret.Fd())
+		if err != nil {
+			return pathError("fstat", r.secret.Name(), err)
+		}
+		if int64(newLen) > size {
+			return r.moveSecret(oldLen, newLen, g)
+		}
+	}
+	return r.growMapping(oldLen, newLen, g)
+}
+
+// moveSecret moves secret memory into a new memfd_secret file of newLen
+// bytes, mapped at a new place with its guard pages: it copies the oldLen
+// bytes there, then wipes and unmaps the old memory and closes its file.
+func (r *Region) moveSecret(oldLen, newLen int, g geometry) error {
+	f, err := sysSecretMemory(newLen)
+	if err != nil {
+		return err
+	}
+	old := r.secret
+	resLen, _ := g.span(newLen) // newLen passed the checks of Resize
+	base, err := sysReserve(uintptr(resLen))
+	if err != nil {
+		f.Close()
+		return pathError("mmap", r.name, err)
+	}
+	r.secret = f // for mapFlags and applyFlags
+	fail := func(err error) error {
+		sysUnmap(base, uintptr(resLen))
+		f.Close()
+		r.secret = old
+		return err
+	}
+	dst, err := sysMap(f.Fd(), 0, g.place(base), uintptr(newLen), Read|Write, r.mapFlags())
+	if err != nil {
+		return fail(pathError("mmap", r.name, err))
+	}
+	if r.cur&(Read|Write) == 0 {
+		if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
+			return fail(pathError("mprotect", r.name, err))
+		}
+	}
+	copy(unsafe.Slice((*byte)(dst), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
+	if r.cur != Read|Write {
+		if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
+			return fail(pathError("mprotect", r.name, err))
+		}
+	}
+	if err := r.applyFlags(dst, 0, newLen); err != nil {
+		return fail(err)
+	}
+	_ = r.wipe(r.addr, oldLen) // unmapped below whatever happens
+	sysUnmap(r.base, r.size)
+	old.Close()
+	r.addr, r.base, r.size = dst, base, uintptr(resLen)
+	return nil
+}
+
+// growMapping is grow once the memory's file, if any, is long enough.
+func (r *Region) growMapping(oldLen, newLen int, g geometry) error {
+	if g.guards == guardMarkers {
+		return r.growMarked(oldLen, newLen)
+	}
 	if r.reserved() {
-		room := int(uintptr(r.base) + r.size - uintptr(guard) - uintptr(r.addr))
+		room := int(uintptr(r.base) + r.size - uintptr(g.guard) - uintptr(r.addr))
 		if newLen <= room {
 			return r.growInPlace(oldLen, newLen)
 		}
 		// No room: only a region without Reserve gets here, to move.
-	} else if r.src.hasFile() || r.flags&Private != 0 {
+	} else if !r.sharedAnon() {
 		// Shared anonymous memory cannot grow with mremap: its backing
 		// object keeps the old size and the new pages would raise SIGBUS.
 		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
 		if err == nil {
 			r.addr, r.base, r.size = addr, addr, uintptr(newLen)
-			return r.growFlags(oldLen, newLen, false)
+			return r.growFlags(oldLen, newLen)
 		}
 		if !errors.Is(err, errors.ErrUnsupported) {
 			return pathError("mremap", r.name, err)
 		}
 	}
-	return r.move(oldLen, newLen, guard, align)
+	return r.move(oldLen, newLen, g)
 }
 
 // growInPlace maps the pages from oldLen to newLen at the end of the
@@ -275,18 +456,18 @@ func (r *Region) grow(oldLen, newLen int) error {
 func (r *Region) growInPlace(oldLen, newLen int) error {
 	fd, off := r.fdOff(oldLen)
 	at := unsafe.Add(r.addr, oldLen)
-	if _, err := sysMap(fd, off, at, uintptr(newLen-oldLen), r.cur, r.flags); err != nil {
+	if _, err := sysMap(fd, off, at, uintptr(newLen-oldLen), r.cur, r.mapFlags()); err != nil {
 		return pathError("mmap", r.name, err)
 	}
-	return r.growFlags(oldLen, newLen, populateByMap)
+	return r.growFlags(oldLen, newLen)
 }
 
 // growFlags applies the region's flags to the pages from oldLen to newLen.
 // If that fails, it releases those pages again, so that the mapping has the
 // old length, and returns the error.
-func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
+func (r *Region) growFlags(oldLen, newLen int) error {
 	tail := unsafe.Add(r.addr, oldLen)
-	err := r.applyFlags(tail, oldLen, newLen-oldLen, populated)
+	err := r.applyFlags(r.addr, oldLen, newLen-oldLen)
 	if err != nil {
 		if r.release(tail, newLen-oldLen) == nil && !r.reserved() {
 			r.size = uintptr(oldLen)
@@ -299,24 +480,23 @@ func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
 // around it, and newLen bytes long. On Linux mremap moves the pages
 // themselves; elsewhere the contents of anonymous and private memory are
 // copied (a shared file region needs no copy: the file holds its contents).
-func (r *Region) move(oldLen, newLen, guard, align int) error {
+func (r *Region) move(oldLen, newLen int, g geometry) error {
 	if r.src.hasFile() && !fileInReservation {
 		// No reservation can hold the view, nor guard pages or alignment,
 		// which file regions there do not have.
 		return r.moveView(oldLen, newLen)
 	}
-	resLen := newLen + 2*guard + align
+	resLen, ok := g.span(newLen)
+	if !ok {
+		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, newLen)
+	}
 	base, err := sysReserve(uintptr(resLen))
 	if err != nil {
 		return pathError("mmap", r.name, err)
 	}
-	at := uintptr(base) + uintptr(guard)
-	if align > 0 {
-		at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
-	}
-	dst := unsafe.Add(base, at-uintptr(base))
+	dst := g.place(base)
 	moved := false
-	if r.src.hasFile() || r.flags&Private != 0 {
+	if !r.sharedAnon() {
 		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			sysUnmap(base, uintptr(resLen))
@@ -335,16 +515,19 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 			sysUnmap(unsafe.Add(r.addr, oldLen), uintptr(rest))
 		}
 		r.addr, r.base, r.size = dst, base, uintptr(resLen)
-		return r.growFlags(oldLen, newLen, false)
+		return r.growFlags(oldLen, newLen)
 	}
 	if _, err := r.copyTo(dst, oldLen, newLen); err != nil {
 		sysUnmap(base, uintptr(resLen))
 		return err
 	}
-	if r.flags&Secret != 0 {
-		r.wipe(r.addr, oldLen)
+	if r.flags&Secret != 0 && r.secret == nil { // secret memory is not copied: dst shows its pages
+		// The contents live at dst now and the old pages are unmapped
+		// below whatever happens: a page that cannot be wiped cannot be
+		// kept either.
+		_ = r.wipe(r.addr, oldLen)
 	}
-	if r.flags&(Locked|Secret) != 0 {
+	if r.flags&(Locked|Secret) != 0 && r.secret == nil {
 		sysUnlock(r.addr, uintptr(oldLen))
 	}
 	sysUnmap(r.base, r.size)
@@ -378,12 +561,12 @@ func (r *Region) moveView(oldLen, newLen int) error {
 // where it mapped them, also with an error once they are mapped.
 func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
-	copying := !r.src.hasFile() || r.flags&Private != 0
+	copying := r.secret == nil && (!r.src.hasFile() || r.flags&Private != 0 || r.src == srcZero)
 	prot := r.cur
 	if copying {
 		prot = Read | Write
 	}
-	dst, err := sysMap(fd, off, dst, uintptr(newLen), prot, r.flags)
+	dst, err := sysMap(fd, off, dst, uintptr(newLen), prot, r.mapFlags())
 	if err != nil {
 		return nil, pathError("mmap", r.name, err)
 	}
@@ -398,7 +581,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 			sysProtect(r.addr, uintptr(oldLen), r.cur)
 		}
 		if fault != 0 {
-			return dst, r.faultError("read", int64(n), fault, nil)
+			return dst, r.faultError("read", int64(n), knownAddr(fault), nil)
 		}
 		if prot != r.cur {
 			if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
@@ -406,7 +589,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 			}
 		}
 	}
-	return dst, r.applyFlags(dst, 0, newLen, populateByMap || copying)
+	return dst, r.applyFlags(dst, 0, newLen)
 }
 
 // Grow grows the region to length bytes together with its file, for
@@ -426,10 +609,12 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // otherwise. For an anonymous region Grow is Resize, and for a device the
 // file is not touched.
 //
-// The file must be open for writing. An error from the file system is an
-// *fs.PathError (Op "fallocate" or "write") keeping its errno, as in
-// errors.Is(err, syscall.ENOSPC) for a full disk; the region is then left as
-// it was, and the file may have grown by part of the request. Grow returns
+// The file must be open for writing, with or without O_APPEND (a file that
+// is not gives an error matching fs.ErrInvalid and EBADF). An error from the
+// file system is an *fs.PathError (Op "fallocate" or "write") keeping its
+// errno, as in errors.Is(err, syscall.ENOSPC) for a full disk; the region
+// is then left as it was, and the file may have grown by part of the
+// request. Grow returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and the errors of Resize.
 // Like Resize, it waits for WriteAt and Access calls in flight. Inside a
@@ -488,24 +673,25 @@ func (r *Region) Grow(length int) error {
 const zeroChunk = 64 << 10
 
 // fillZeros extends f with zeros up to off+n bytes, if it is shorter. It
-// writes the zeros, rather than setting the size, so that the file system
-// allocates the blocks now.
+// writes the zeros from the file's end on, rather than setting the size, so
+// that the file system allocates the blocks now; the end is also where a
+// file opened with O_APPEND takes every write. Errors are *fs.PathError.
 func fillZeros(f *os.File, off, n int64) error {
-	fi, err := f.Stat()
+	size, _, err := fileStat(f)
 	if err != nil {
-		return err
+		return osPathError("fstat", f.Name(), err)
 	}
 	end := off + n
-	pos := max(fi.Size(), off)
+	pos := size
 	if pos >= end {
 		return nil
 	}
 	zeros := make([]byte, min(zeroChunk, end-pos))
 	for pos < end {
-		k, err := f.WriteAt(zeros[:min(int64(len(zeros)), end-pos)], pos)
+		k, err := sysWriteAt(f, zeros[:min(int64(len(zeros)), end-pos)], pos)
 		pos += int64(k)
 		if err != nil {
-			return err
+			return osPathError("write", f.Name(), err)
 		}
 	}
 	return nil

@@ -106,6 +106,16 @@ func checkVMAFlags(t *testing.T, r *Region) {
 		t.Errorf("HugePages region at %#x is not aligned to %#x after Resize", first, h)
 	}
 	if r.Flags()&(Guard|Secret) != 0 {
+		if r.guards == guardMarkers {
+			// Guard regions are part of the region's mapping.
+			start := unsafe.Pointer(unsafe.SliceData(b))
+			for _, p := range []unsafe.Pointer{unsafe.Add(start, -1), unsafe.Add(start, len(b))} {
+				if faultAt(p, false) == 0 {
+					t.Errorf("no fault at the guard region at %p", p)
+				}
+			}
+			return
+		}
 		for _, a := range []uintptr{first - 1, last + 1} {
 			v, ok := findSmaps(t, a)
 			if !ok || v.perms[:3] != "---" {
@@ -512,8 +522,10 @@ func TestResizeDuringReadAt(t *testing.T) {
 			for g := range 3 {
 				wg.Go(func() {
 					buf := make([]byte, 3*ps)
-					for i := 0; ; i++ {
-						off := (i*(g+1)*ps/3 + g) % (maxPages * ps)
+					// Offsets step by (g+1)*ps/3 bytes, kept modulo the
+					// range so that nothing overflows a 32-bit int.
+					for pos := 0; ; pos = (pos + (g+1)*ps/3) % (maxPages * ps) {
+						off := (pos + g) % (maxPages * ps)
 						n, err := r.ReadAt(buf, int64(off))
 						if err == ErrNotMapped {
 							return
