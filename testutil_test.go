@@ -612,11 +612,6 @@ func skipUnderLargePages(t testing.TB, why string) {
 	}
 }
 
-// whyNoDevice is why devices cannot be mapped under qemu-user with pages
-// larger than the host's.
-const whyNoDevice = "qemu-user with pages larger than the host's cuts a file mapping at the file's size, " +
-	"which fstat gives as 0 for a device, and fails the mmap with EINVAL"
-
 // smapsUntrusted reports whether /proc/self/smaps does not describe the
 // guest's mappings: under qemu-user with a 32-bit guest (scripts/test-386.sh
 // where the kernel runs no 32-bit programs). A 64-bit guest on a 64-bit host

@@ -404,3 +404,8 @@ func TestDevice(t *testing.T) {
 		t.Fatalf("last page after WriteAt (-want +got):\n%s", diff(got, p))
 	}
 }
+
+// whyNoDevice is why devices cannot be mapped under qemu-user with pages
+// larger than the host's.
+const whyNoDevice = "qemu-user with pages larger than the host's cuts a file mapping at the file's size, " +
+	"which fstat gives as 0 for a device, and fails the mmap with EINVAL"
