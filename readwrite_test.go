@@ -432,9 +432,8 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(time.Second)
-	cycles := 0
-	for ; cycles < 200 && time.Now().Before(deadline) && !stop.Load(); cycles++ {
+	const cycles = 40
+	for range cycles {
 		if err := r.Unmap(); err != nil {
 			fail(err)
 			break
@@ -443,9 +442,9 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 			fail(err)
 			break
 		}
-		// Let a call complete on this mapping before unmapping it again.
-		before, t0 := done.Load(), time.Now()
-		for done.Load() == before && time.Since(t0) < 5*time.Millisecond {
+		// Let a call complete on this mapping before unmapping it again,
+		// so that every cycle races Unmap with calls in flight.
+		for before := done.Load(); done.Load() == before && !stop.Load(); {
 			runtime.Gosched()
 		}
 	}
@@ -453,9 +452,6 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 	wg.Wait()
 	if first != nil {
 		t.Fatal(first)
-	}
-	if cycles < 20 || done.Load() < int64(cycles)/2 {
-		t.Fatalf("%d map cycles, %d calls on a mapped region: the test did not exercise the race", cycles, done.Load())
 	}
 	t.Logf("%d map cycles, %d calls on a mapped region", cycles, done.Load())
 }
