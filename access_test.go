@@ -95,7 +95,9 @@ func TestAccessFaultReturnsOffset(t *testing.T) {
 		t.Run(fmt.Sprintf("panicOnFault=%v", setting), func(t *testing.T) {
 			t.Run("truncated", func(t *testing.T) {
 				defer debug.SetPanicOnFault(debug.SetPanicOnFault(setting))
-				skipUnderLargePages(t, "qemu-user gives no fault address for SIGBUS")
+				if runtime.GOOS == "windows" {
+					t.Skip("Windows refuses to truncate a file that is mapped")
+				}
 				skipUnderEmulator(t, "qemu-user gives no fault address for SIGBUS")
 				r, f, _ := mapFile(t, pattern(4*ps, 1), os.O_RDWR, 0, 4*ps, Read, Shared)
 				if err := f.Truncate(int64(ps)); err != nil {
