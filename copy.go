@@ -36,7 +36,7 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 			debug.SetPanicOnFault(old)
 			e := recover()
 			var ok bool
-			if n, err, ok = recoverFault(e, "read", off, p, src, src); !ok {
+			if n, err, ok = r.recoverFault(e, "read", off, p, src, src); !ok {
 				r.mu.exit(counted)
 				panic(e)
 			}
@@ -44,7 +44,7 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 		r.mu.exit(counted)
 	}()
 	if !r.mapped {
-		return 0, ErrNotMapped
+		return 0, r.notMappedErr()
 	}
 	if off < 0 {
 		return 0, errNegativeOffset
@@ -91,7 +91,7 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 			debug.SetPanicOnFault(old)
 			e := recover()
 			var ok bool
-			if n, err, ok = recoverFault(e, "write", off, dst, p, dst); !ok {
+			if n, err, ok = r.recoverFault(e, "write", off, dst, p, dst); !ok {
 				r.mu.exit(counted)
 				panic(e)
 			}
@@ -99,7 +99,7 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 		r.mu.exit(counted)
 	}()
 	if !r.mapped {
-		return 0, ErrNotMapped
+		return 0, r.notMappedErr()
 	}
 	if off < 0 {
 		return 0, errNegativeOffset
@@ -177,7 +177,7 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 		r.mu.exit(counted)
 	}()
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
 	if off > r.length || n > r.length-off {
 		return invalidf("access of %d bytes at offset %d outside a %d-byte region", n, off, r.length)
@@ -199,8 +199,13 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 
 // faultError returns the error for a memory fault at address addr (0 if
 // unknown), offset off of the region, during op; cause is its cause, or nil
-// for a hardware fault. It is the one place where a fault is classified.
+// for a hardware fault, which the file's size at this moment may tell to be
+// an access past the end of the file. It is the one place where a fault is
+// classified.
 func (r *Region) faultError(op string, off int64, addr uintptr, cause error) error {
+	if cause == nil && r.pastEOF(off) {
+		cause = errFaultPastEOF
+	}
 	return &FaultError{Op: op, Offset: off, Addr: addr, Err: cause}
 }
 
@@ -211,7 +216,7 @@ const copying = -1
 // to dst at offset off (mem is the mapped one of the two), into the results
 // of ReadAt or WriteAt: the bytes before the faulting page copied again
 // and counted, and a *FaultError. It returns false if e is not a fault.
-func recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error, bool) {
+func (r *Region) recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error, bool) {
 	var fault uintptr
 	if f, ok := e.(faultAddr); ok {
 		fault = f.Addr()
@@ -222,7 +227,7 @@ func recoverFault(e any, op string, off int64, dst, src, mem []byte) (int, error
 		fault = ^uintptr(0) // unknown: retryCopy finds the page
 	}
 	n, fault := retryCopy(dst, src, mem, fault)
-	return n, &FaultError{Op: op, Offset: off + int64(n), Addr: fault}, true
+	return n, r.faultError(op, off+int64(n), fault, nil), true
 }
 
 // faultAddr is the value of a panic caused by a memory fault while

@@ -12,8 +12,9 @@ import (
 // offset. offset must be a multiple of Granularity. length must be positive
 // and either a multiple of PageSize or end exactly at the file's current
 // end, so that a whole file of any size can be mapped and Bytes is exactly
-// its content. Every page of the region must lie within the file: NewFile
-// and Map check the file's size when they are called.
+// its content. Every page of the region must lie within the file (NewFile
+// and Map check the file's size when they are called), unless flags has
+// PastEOF, which lets the region extend past the file's end.
 //
 // f must be open for reading; a Shared region with Write protection needs f
 // open for writing as well. f may be a regular file or a device that
@@ -26,9 +27,9 @@ import (
 //
 // The error matches fs.ErrInvalid for a nil, closed or unsuitable file, a bad
 // offset, length, protection or flag set; ErrUnaligned for an offset or
-// length that breaks the alignment rule; ErrPastEOF for a region with a
-// whole page beyond the end of the file; errors.ErrUnsupported for a flag the
-// platform cannot honour.
+// length that breaks the alignment rule; ErrPastEOF for a region without
+// PastEOF that has a whole page beyond the end of the file;
+// errors.ErrUnsupported for a flag the platform cannot honour.
 func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Region, error) {
 	if f == nil {
 		return nil, invalidf("nil file")

@@ -174,11 +174,26 @@ const (
 	// crashes without Unmap (the kernel clears the pages before reusing them,
 	// but nothing wipes them sooner); side channels. It does not encrypt.
 	Secret
+	// PastEOF lets a file region extend past the end of its file, as bbolt
+	// and LMDB map their files: NewFile, Map and Resize accept pages beyond
+	// the end, and the pages the file grows into later (by ftruncate, a
+	// write, or Grow) appear in the mapping at once, with no Resize. Until
+	// the file reaches them, those pages fault: ReadAt, WriteAt and Access
+	// there return a *FaultError matching both ErrFault and ErrPastEOF,
+	// while a plain access through Bytes or View raises SIGBUS, which
+	// crashes the program. Populate and Locked apply only to the part of
+	// the region inside the file when it is mapped; Grow(r.Len()) allocates
+	// the file up to the region's end.
+	//
+	// PastEOF is for file regions only (fs.ErrInvalid otherwise). Windows
+	// cannot map a view past the end of a file without extending the file
+	// at once, so there it gives an error matching errors.ErrUnsupported.
+	PastEOF
 )
 
-const flagMask = Shared | Private | Populate | HugePages | NoReserve | Locked | Guard | Secret
+const flagMask = Shared | Private | Populate | HugePages | NoReserve | Locked | Guard | Secret | PastEOF
 
-var flagNames = []string{"Shared", "Private", "Populate", "HugePages", "NoReserve", "Locked", "Guard", "Secret"}
+var flagNames = []string{"Shared", "Private", "Populate", "HugePages", "NoReserve", "Locked", "Guard", "Secret", "PastEOF"}
 
 // String returns the flags' names joined by "|", such as "Shared|Populate".
 func (f Flag) String() string { return bitNames(f, flagMask, flagNames) }
@@ -252,25 +267,33 @@ func (a Advice) String() string {
 	return fmt.Sprintf("Advice(%d)", int(a))
 }
 
-// sentinel is an error value that also matches a more general error.
+// sentinel is an error value that also matches more general errors.
 type sentinel struct {
 	msg  string
-	also error
+	also []error
 }
 
 func (e *sentinel) Error() string { return e.msg }
 
-func (e *sentinel) Is(target error) bool { return e.also != nil && target == e.also }
+func (e *sentinel) Is(target error) bool {
+	for _, a := range e.also {
+		if target == a {
+			return true
+		}
+	}
+	return false
+}
 
 var (
 	// ErrUnaligned is returned when an offset is not a multiple of
 	// Granularity, or a length is not a multiple of PageSize (and, for a
 	// file region, does not end at the end of the file). It also matches
 	// fs.ErrInvalid.
-	ErrUnaligned error = &sentinel{"mmap: unaligned offset or length", fs.ErrInvalid}
+	ErrUnaligned error = &sentinel{"mmap: unaligned offset or length", []error{fs.ErrInvalid}}
 
 	// ErrNotMapped is returned by an operation that needs the mapping
 	// (Unmap, Flush, ReadAt, Protect...) on a region that is not mapped.
+	// After Close the error matches fs.ErrClosed as well.
 	ErrNotMapped = errors.New("mmap: region is not mapped")
 
 	// ErrMapped is returned by Map on a region that is already mapped.
@@ -279,8 +302,10 @@ var (
 	// ErrPastEOF is returned for a file region with a whole page beyond the
 	// end of the file, where access would raise SIGBUS. NewFile and Map
 	// check the file's size at the moment they are called. It also matches
-	// fs.ErrInvalid.
-	ErrPastEOF error = &sentinel{"mmap: region extends past the end of the file", fs.ErrInvalid}
+	// fs.ErrInvalid. A region with the PastEOF flag may extend past the
+	// file; a fault on one of its pages beyond the file's end gives a
+	// *FaultError that matches ErrPastEOF (and not fs.ErrInvalid).
+	ErrPastEOF error = &sentinel{"mmap: region extends past the end of the file", []error{fs.ErrInvalid}}
 
 	// ErrFault is matched by the error of a memory fault caught while
 	// copying in ReadAt or WriteAt: the file was truncated underneath the
@@ -289,14 +314,26 @@ var (
 	ErrFault = errors.New("mmap: memory fault")
 )
 
+var (
+	// errClosed is what the methods that need the mapping return after
+	// Close (see Region.notMappedErr).
+	errClosed error = &sentinel{"mmap: region is closed", []error{ErrNotMapped, fs.ErrClosed}}
+
+	// errFaultPastEOF is the cause of a fault on a page beyond the end of
+	// the file (see Region.faultError).
+	errFaultPastEOF error = &sentinel{"page beyond the end of the file", []error{ErrPastEOF}}
+)
+
 // FaultError reports a memory access that failed inside a copying method.
 // It matches ErrFault with errors.Is, and unwraps to its cause where it has
-// one (fs.ErrPermission when the region's protection forbids the access).
+// one: fs.ErrPermission when the region's protection forbids the access, an
+// error matching ErrPastEOF when the faulting page lies beyond the end of
+// the file (the file's size is looked up when the fault is caught).
 type FaultError struct {
 	Op     string  // "read" or "write"
 	Offset int64   // offset in the region of the first byte not copied
 	Addr   uintptr // faulting address; 0 when the access was refused before any fault
-	Err    error   // cause, or nil for a hardware fault
+	Err    error   // cause, or nil for another hardware fault
 }
 
 func (e *FaultError) Error() string {

@@ -1,7 +1,7 @@
 // This file holds everything the package does differently on Linux: the
 // full set of madvise advice, MAP_POPULATE, transparent huge pages, mincore,
-// the checks behind the memory flags, MADV_WIPEONFORK, fallocate, mremap and
-// memfd shared memory with seals. Its stand-ins for other systems are in
+// cachestat, the checks behind the memory flags, MADV_WIPEONFORK, fallocate,
+// mremap and memfd shared memory with seals. Its stand-ins for other systems are in
 // mmap_notlinux.go.
 
 package mmap
@@ -69,6 +69,23 @@ func sysResident(addr unsafe.Pointer, length uintptr, res []bool) error {
 		}
 	}
 	return nil
+}
+
+// sysCachestat counts the cached pages of n bytes of the file fd at off (n
+// 0: to the end of the file) with cachestat(2).
+func sysCachestat(fd uintptr, off, n int64) (CacheStat, error) {
+	rng := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+	var cs unix.Cachestat_t
+	if err := unix.Cachestat(uint(fd), &rng, &cs, 0); err != nil {
+		return CacheStat{}, err
+	}
+	return CacheStat{
+		Cached:          int64(cs.Cache),
+		Dirty:           int64(cs.Dirty),
+		Writeback:       int64(cs.Writeback),
+		Evicted:         int64(cs.Evicted),
+		RecentlyEvicted: int64(cs.Recently_evicted),
+	}, nil
 }
 
 const thpDir = "/sys/kernel/mm/transparent_hugepage/"

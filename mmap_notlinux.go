@@ -6,6 +6,7 @@
 // fallocate (the file is extended by writing zeros, which allocates its
 // blocks as well), no mremap (Resize maps the region again and copies what
 // the file does not hold) and no memfd (NewSharedMemory and seals report
+// errors.ErrUnsupported) and no cachestat (FileCacheStat reports
 // errors.ErrUnsupported).
 
 package mmap
@@ -32,3 +33,7 @@ func sysAddSeals(*os.File, Seal) error                { return errNoShm }
 func sysGetSeals(*os.File) (Seal, error)              { return 0, errNoShm }
 
 func linuxSupports(Flag) error { return nil }
+
+func sysCachestat(uintptr, int64, int64) (CacheStat, error) {
+	return CacheStat{}, errors.ErrUnsupported
+}

@@ -89,9 +89,14 @@ const (
 //     reservation, so the guard pages around it cannot be held;
 //   - NoReserve except on a shared file region (which never takes commit
 //     charge): committed memory and copy-on-write views are always charged
-//     against the commit limit.
+//     against the commit limit;
+//   - PastEOF: a file mapping object longer than its file either extends
+//     the file at once (a writable file) or cannot be made (a read-only
+//     one), so no view can reach past the file's end and fault there.
 func sysSupports(f Flag, anon bool) error {
 	switch {
+	case f&PastEOF != 0:
+		return unsupportedf("PastEOF on Windows")
 	case f&HugePages != 0:
 		return unsupportedf("HugePages on Windows")
 	case f&Secret != 0:

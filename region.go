@@ -42,6 +42,7 @@ type Region struct {
 	file    *os.File
 	length  int
 	mapped  bool
+	closed  bool // Close was called and no Map since: errors say so
 	cur     Prot // current protection: prot at Map, then what Protect set
 	addr    unsafe.Pointer
 	base    unsafe.Pointer
@@ -98,6 +99,9 @@ func validate(prot Prot, flags Flag, anon bool) error {
 	if flags&Secret != 0 && (!anon || flags&Shared != 0) {
 		return invalidf("Secret is for anonymous private regions only")
 	}
+	if anon && flags&PastEOF != 0 {
+		return invalidf("PastEOF is for file regions only")
+	}
 	if flags&(Locked|Secret) != 0 && prot == 0 {
 		return invalidf("%v needs a protection other than none: pages without access cannot be locked", flags&(Locked|Secret))
 	}
@@ -108,12 +112,16 @@ func validate(prot Prot, flags Flag, anon bool) error {
 // boundary. It returns nil when the region is not mapped, and an empty,
 // non-nil slice for a mapped region of length 0.
 //
-// The slice is valid only until Unmap, Resize or Grow. Using it afterwards
-// crashes the program or, worse, reads or writes whatever is mapped at that
-// address next. Access beyond the end of a truncated file raises SIGBUS, and a write
-// to memory without Write protection raises SIGSEGV; both crash the program
-// unless the goroutine has called debug.SetPanicOnFault. ReadAt and WriteAt
-// are the safe alternatives.
+// The slice is valid only until Unmap. Inside a reservation, the memory of a
+// region never moves and slices from Bytes stay valid across Resize and Grow
+// for the part that remains mapped; without a reservation, Resize and Grow
+// may move it. Using a slice that is no longer valid crashes the program or,
+// worse, reads or writes whatever is mapped at that address next. Access
+// beyond the end of the file (a truncated file, or the part of a PastEOF
+// region that the file has not reached) raises SIGBUS, and a write to memory
+// without Write protection raises SIGSEGV; both crash the program unless the
+// goroutine has called debug.SetPanicOnFault. ReadAt, WriteAt and Access are
+// the safe alternatives.
 func (r *Region) Bytes() []byte {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -148,7 +156,9 @@ func (r *Region) Prot() Prot {
 	return r.cur
 }
 
-// Mapped reports whether the region is mapped now.
+// Mapped reports whether the region is mapped now. It never fails. The
+// answer may be out of date as soon as it returns if another goroutine maps
+// or unmaps the region.
 func (r *Region) Mapped() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -173,10 +183,11 @@ func (r *Region) File() *os.File {
 // file. Mapping an already-built region allocates no memory.
 //
 // Map returns ErrMapped if the region is mapped already, an error matching
-// ErrPastEOF if a file region has a whole page beyond the current end of the
-// file, and an error matching fs.ErrClosed if the file is closed (always so
-// for a region from Open after Unmap). Errors of the operating system are of
-// type *fs.PathError.
+// ErrPastEOF if a file region without the PastEOF flag has a whole page
+// beyond the current end of the file, and an error matching fs.ErrClosed if
+// the file is closed (always so for a region from Open after Unmap). Errors
+// of the operating system are of type *fs.PathError. Map after Close maps
+// the region again where its file allows it.
 func (r *Region) Map() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -211,7 +222,7 @@ func (r *Region) mapLocked() error {
 		}
 	}
 	if r.length == 0 {
-		r.mapped, r.cur = true, r.prot
+		r.mapped, r.closed, r.cur = true, false, r.prot
 		return nil
 	}
 	mapLen, _ := roundUp(r.length, pageSize) // checked by the constructor
@@ -259,19 +270,20 @@ func (r *Region) mapLocked() error {
 		return pathError("mmap", r.name, err)
 	}
 	r.addr, r.base, r.size, r.cur = addr, base, uintptr(resLen), r.prot
-	if err := r.applyFlags(r.addr, mapLen, populateByMap && r.flags&HugePages == 0); err != nil {
+	if err := r.applyFlags(r.addr, 0, mapLen, populateByMap && r.flags&HugePages == 0); err != nil {
 		sysUnmap(r.base, r.size)
 		r.addr, r.base, r.size = nil, nil, 0
 		return err
 	}
-	r.mapped, r.cur = true, r.prot
+	r.mapped, r.closed, r.cur = true, false, r.prot
 	return nil
 }
 
 // applyFlags applies the flags that take effect after mmap to the n bytes
-// of the region's memory at addr (all of it at Map, the new part after
-// Resize); populated tells whether the pages are already faulted in.
-func (r *Region) applyFlags(addr unsafe.Pointer, n int, populated bool) error {
+// of the region's memory at addr, at offset at in the region (all of it at
+// Map, the new part after Resize); populated tells whether the pages are
+// already faulted in.
+func (r *Region) applyFlags(addr unsafe.Pointer, at, n int, populated bool) error {
 	if r.flags&HugePages != 0 {
 		if err := sysAdvise(addr, uintptr(n), HugePage); err != nil {
 			return pathError("madvise", r.name, err)
@@ -287,12 +299,20 @@ func (r *Region) applyFlags(addr unsafe.Pointer, n int, populated bool) error {
 			return pathError("madvise", r.name, err)
 		}
 	}
-	if r.flags&(Locked|Secret) != 0 {
+	if r.flags&(Locked|Populate) != 0 && r.flags&PastEOF != 0 {
+		// Only the pages inside the file can be locked or faulted in.
+		in, err := r.inFile(at, n)
+		if err != nil {
+			return err
+		}
+		n = in
+	}
+	if r.flags&(Locked|Secret) != 0 && n > 0 {
 		if err := sysLock(addr, uintptr(n)); err != nil {
 			return pathError("mlock", r.name, err)
 		}
 	}
-	if r.flags&Populate != 0 && !populated {
+	if r.flags&Populate != 0 && !populated && n > 0 {
 		if r.src.hasFile() {
 			// Start reading the whole range in at once; touch then waits
 			// for it. It is only a hint, so its error does not matter.
@@ -324,12 +344,46 @@ func (r *Region) touch(addr unsafe.Pointer, n int) {
 	runtime.KeepAlive(s) // keeps the loads from being removed
 }
 
+// inFile returns how many of the n bytes at offset at in the region lie in
+// pages that hold bytes of the file now.
+func (r *Region) inFile(at, n int) (int, error) {
+	if !r.src.checksEOF() || r.file == nil {
+		return n, nil
+	}
+	size, err := sysFileSize(r.file.Fd())
+	if err != nil {
+		return 0, pathError("fstat", r.name, err)
+	}
+	left := size - r.off - int64(at) // bytes of the file from at on
+	if left <= 0 {
+		return 0, nil
+	}
+	if left >= int64(n) {
+		return n, nil
+	}
+	in, _ := roundUp(int(left), pageSize) // less than n, which is whole pages
+	return min(in, n), nil
+}
+
+// pastEOF reports whether the byte at offset off of the region lies beyond
+// the end of its file now, for a region with a file it can ask.
+func (r *Region) pastEOF(off int64) bool {
+	if !r.src.checksEOF() || r.file == nil {
+		return false
+	}
+	size, err := sysFileSize(r.file.Fd())
+	return err == nil && off >= 0 && r.off+off >= size
+}
+
 // checkEOF returns ErrPastEOF if the region has a whole page beyond size.
 func (r *Region) checkEOF(size int64) error { return r.checkEOFLen(r.length, size) }
 
 // checkEOFLen returns ErrPastEOF if a region of length bytes at r.off would
-// have a whole page beyond size.
+// have a whole page beyond size and the region does not allow it (PastEOF).
 func (r *Region) checkEOFLen(length int, size int64) error {
+	if r.flags&PastEOF != 0 {
+		return nil
+	}
 	mapLen, _ := roundUp(length, pageSize)
 	// r.off is a multiple of the page size, so a whole page lies beyond the
 	// end when mapLen exceeds what is left of the file by a page or more.
@@ -340,10 +394,10 @@ func (r *Region) checkEOFLen(length int, size int64) error {
 	return nil
 }
 
-// Unmap releases the mapping. It waits for ReadAt and WriteAt calls in
-// flight; calls that start later return ErrNotMapped. A second Unmap returns
-// ErrNotMapped and does nothing else. Dirty pages of a shared file region
-// still reach the file eventually; call Flush first to wait for them.
+// Unmap releases the mapping. It waits for ReadAt, WriteAt and Access calls
+// in flight; calls that start later return ErrNotMapped. A second Unmap
+// returns ErrNotMapped and does nothing else. Dirty pages of a shared file
+// region still reach the file eventually; call Flush first to wait for them.
 //
 // After Unmap, every slice returned by Bytes is invalid.
 func (r *Region) Unmap() error {
@@ -355,7 +409,7 @@ func (r *Region) Unmap() error {
 // unmapLocked unmaps the region; r.mu is held for writing.
 func (r *Region) unmapLocked() error {
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
 	if r.addr != nil {
 		mapLen, _ := roundUp(r.length, pageSize)
@@ -388,17 +442,73 @@ func (r *Region) unmapLocked() error {
 var testHookWiped func([]byte)
 
 // Close unmaps the region, so that a Region is an io.Closer. It returns what
-// Unmap returns.
+// Unmap returns. Afterwards, until the next Map, the errors of every method
+// that needs the mapping (ReadAt, Flush, Unmap, a second Close...) match
+// fs.ErrClosed as well as ErrNotMapped, as those of a closed os.File do.
 //
 // A region from NewSharedMemory owns its file, and Close releases both: it
 // unmaps the region if it is mapped and closes the file, after which File
-// returns nil and Map fails with an error matching fs.ErrClosed. A second
-// Close of such a region returns an error matching fs.ErrClosed.
+// returns nil and Map fails with an error matching fs.ErrClosed.
 func (r *Region) Close() error {
 	if r.src == srcShared {
 		return r.closeOwned()
 	}
-	return r.Unmap()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.unmapLocked()
+	if !r.mapped {
+		r.closed = true
+	}
+	return err
+}
+
+// notMappedErr returns the error of a method that needs the mapping of a
+// region that is not mapped: ErrNotMapped, or after Close an error matching
+// both ErrNotMapped and fs.ErrClosed. r.mu is held, or the call is counted
+// by r.mu.enter.
+func (r *Region) notMappedErr() error {
+	if r.closed {
+		return errClosed
+	}
+	return ErrNotMapped
+}
+
+// Reserved returns the size given to Reserve, the length up to which the
+// region grows in place, or 0 if the region has no reservation.
+func (r *Region) Reserved() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.reserve
+}
+
+// span returns the memory of the whole pages that hold the n bytes at off
+// of the region, or of the whole region if n is negative; r.mu is held.
+// The address is nil when there is nothing to act on. op names the call in
+// the error for a range outside the region.
+func (r *Region) span(op string, off, n int) (unsafe.Pointer, uintptr, error) {
+	if !r.mapped {
+		return nil, 0, r.notMappedErr()
+	}
+	if n < 0 {
+		off, n = 0, r.length
+	}
+	if off > r.length || n > r.length-off {
+		return nil, 0, invalidf("%s range [%d, %d+%d) outside a region of %d bytes", op, off, off, n, r.length)
+	}
+	if n == 0 {
+		return nil, 0, nil
+	}
+	start := pageOf(off)
+	end, _ := roundUp(off+n, pageSize)
+	return unsafe.Add(r.addr, start), uintptr(end - start), nil
+}
+
+// checkRange rejects a negative range given to a ranged method.
+func checkRange(op string, off, n int) error {
+	if off < 0 || n < 0 {
+		return invalidf("%s range [%d, %d+%d) is negative", op, off, off, n)
+	}
+	return nil
 }
 
 // mappedLen returns the region's length rounded up to whole pages.
@@ -410,13 +520,18 @@ func (r *Region) mappedLen() uintptr {
 // Flush writes the dirty pages of a shared file region to the file and waits
 // until they are written (msync with MS_SYNC). It returns nil at once for
 // private and anonymous regions, whose writes never reach a file, and
-// ErrNotMapped if the region is not mapped.
+// ErrNotMapped if the region is not mapped (also matching fs.ErrClosed after
+// Close). An error of the system (EIO: the data could not be written) is an
+// *fs.PathError with Op "msync".
 func (r *Region) Flush() error {
 	return r.flush(0, -1, false)
 }
 
 // FlushAsync starts writing the dirty pages of a shared file region to the
-// file and returns without waiting (msync with MS_ASYNC).
+// file and returns without waiting (msync with MS_ASYNC; on Linux the kernel
+// writes dirty pages back by itself and the call only checks the range). Its
+// errors are those of Flush; an error from the write itself is reported by
+// a later Flush, or not at all.
 func (r *Region) FlushAsync() error {
 	return r.flush(0, -1, true)
 }
@@ -424,31 +539,31 @@ func (r *Region) FlushAsync() error {
 // FlushRange is Flush for the n bytes at offset off, rounded out to whole
 // pages. The range must lie inside the region (fs.ErrInvalid otherwise).
 func (r *Region) FlushRange(off, n int) error {
-	if off < 0 || n < 0 {
-		return invalidf("flush range [%d, %d+%d) is negative", off, off, n)
+	if err := checkRange("flush", off, n); err != nil {
+		return err
 	}
 	return r.flush(off, n, false)
+}
+
+// FlushAsyncRange is FlushAsync for the n bytes at offset off, rounded out
+// to whole pages. The range must lie inside the region (fs.ErrInvalid
+// otherwise).
+func (r *Region) FlushAsyncRange(off, n int) error {
+	if err := checkRange("flush", off, n); err != nil {
+		return err
+	}
+	return r.flush(off, n, true)
 }
 
 // flush flushes the n bytes at off, or the whole region if n is negative.
 func (r *Region) flush(off, n int, async bool) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if !r.mapped {
-		return ErrNotMapped
+	addr, size, err := r.span("flush", off, n)
+	if err != nil || addr == nil || r.flags&Shared == 0 || !r.src.hasFile() {
+		return err
 	}
-	if n < 0 {
-		n = r.length
-	}
-	if off > r.length || n > r.length-off {
-		return invalidf("flush range [%d, %d+%d) outside region of length %d", off, off, n, r.length)
-	}
-	if r.flags&Shared == 0 || !r.src.hasFile() || n == 0 {
-		return nil
-	}
-	start := pageOf(off)
-	end, _ := roundUp(off+n, pageSize)
-	if err := sysFlush(unsafe.Add(r.addr, start), uintptr(end-start), async, r.file); err != nil {
+	if err := sysFlush(addr, size, async, r.file); err != nil {
 		return pathError("msync", r.name, err)
 	}
 	return nil
@@ -460,6 +575,22 @@ func (r *Region) flush(off, n int, async bool) error {
 // DoDump on a Secret region (which stays out of core dumps), and an error
 // matching errors.ErrUnsupported for advice the platform does not have.
 func (r *Region) Advise(a Advice) error {
+	return r.advise(0, -1, a)
+}
+
+// AdviseRange is Advise for the n bytes at offset off, rounded out to whole
+// pages, such as the index part of a file. The range must lie inside the
+// region (fs.ErrInvalid otherwise).
+func (r *Region) AdviseRange(off, n int, a Advice) error {
+	if err := checkRange("madvise", off, n); err != nil {
+		return err
+	}
+	return r.advise(off, n, a)
+}
+
+// advise advises a for the n bytes at off, or the whole region if n is
+// negative.
+func (r *Region) advise(off, n int, a Advice) error {
 	if a < 0 || int(a) >= len(adviceNames) {
 		return invalidf("unknown advice %d", int(a))
 	}
@@ -468,13 +599,11 @@ func (r *Region) Advise(a Advice) error {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if !r.mapped {
-		return ErrNotMapped
+	addr, size, err := r.span("madvise", off, n)
+	if err != nil || addr == nil {
+		return err
 	}
-	if r.addr == nil {
-		return nil
-	}
-	if err := sysAdvise(r.addr, r.mappedLen(), a); err != nil {
+	if err := sysAdvise(addr, size, a); err != nil {
 		return pathError("madvise", r.name, err)
 	}
 	return nil
@@ -482,39 +611,75 @@ func (r *Region) Advise(a Advice) error {
 
 // Lock locks the region's pages in memory (mlock), faulting them in, so that
 // they are never paged out. It is subject to RLIMIT_MEMLOCK: an error from
-// the operating system (ENOMEM, EPERM) says when the limit is reached.
+// the operating system (an *fs.PathError with Op "mlock" matching
+// syscall.ENOMEM or syscall.EPERM) says when the limit is reached. It
+// returns ErrNotMapped if the region is not mapped, and does nothing for a
+// region of length 0. The
+// pages of a PastEOF region beyond the end of its file cannot be locked
+// (ENOMEM): lock the part inside the file with LockRange.
 func (r *Region) Lock() error {
-	return r.lockOp("mlock", sysLock)
+	return r.lockOp("mlock", 0, -1, sysLock)
+}
+
+// LockRange is Lock for the n bytes at offset off, rounded out to whole
+// pages. The range must lie inside the region (fs.ErrInvalid otherwise).
+func (r *Region) LockRange(off, n int) error {
+	if err := checkRange("mlock", off, n); err != nil {
+		return err
+	}
+	return r.lockOp("mlock", off, n, sysLock)
 }
 
 // Unlock undoes Lock (munlock). A Secret region stays locked: Unlock of one
-// returns an error matching fs.ErrInvalid.
+// returns an error matching fs.ErrInvalid. It returns ErrNotMapped if the
+// region is not mapped; an error of the system is an *fs.PathError with Op
+// "munlock".
 func (r *Region) Unlock() error {
+	return r.unlock(0, -1)
+}
+
+// UnlockRange is Unlock for the n bytes at offset off, rounded out to whole
+// pages. The range must lie inside the region (fs.ErrInvalid otherwise).
+func (r *Region) UnlockRange(off, n int) error {
+	if err := checkRange("munlock", off, n); err != nil {
+		return err
+	}
+	return r.unlock(off, n)
+}
+
+func (r *Region) unlock(off, n int) error {
 	if r.flags&Secret != 0 {
 		return invalidf("Unlock of a Secret region")
 	}
-	return r.lockOp("munlock", sysUnlock)
+	return r.lockOp("munlock", off, n, sysUnlock)
 }
 
-func (r *Region) lockOp(op string, fn func(unsafe.Pointer, uintptr) error) error {
+// lockOp calls fn, sysLock or sysUnlock, for the n bytes at off, or the
+// whole region if n is negative.
+func (r *Region) lockOp(op string, off, n int, fn func(unsafe.Pointer, uintptr) error) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if !r.mapped {
-		return ErrNotMapped
+	addr, size, err := r.span(op, off, n)
+	if err != nil || addr == nil {
+		return err
 	}
-	if r.addr == nil {
-		return nil
-	}
-	if err := fn(r.addr, r.mappedLen()); err != nil {
+	if err := fn(addr, size); err != nil {
 		return pathError(op, r.name, err)
 	}
 	return nil
 }
 
 // Protect changes the region's protection to p (mprotect). Map restores the
-// protection the region was built with. Protect waits for ReadAt and WriteAt
-// calls in flight. Adding Write to a shared file region whose file is not
-// open for writing fails with an error matching fs.ErrPermission.
+// protection the region was built with. Protect waits for ReadAt, WriteAt
+// and Access calls in flight, and must not be called from inside Access.
+// Slices from Bytes stay valid, but an access that p no longer allows
+// raises SIGSEGV.
+//
+// Protect returns ErrNotMapped if the region is not mapped, an error
+// matching fs.ErrInvalid for unknown protection bits, and one matching
+// fs.ErrPermission for Write on a shared file region whose file is not open
+// for writing. An error of the system is an *fs.PathError with Op
+// "mprotect".
 func (r *Region) Protect(p Prot) error {
 	if p&^protMask != 0 {
 		return invalidf("unknown protection bits %#x", uint8(p&^protMask))
@@ -522,7 +687,7 @@ func (r *Region) Protect(p Prot) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
 	if r.addr != nil {
 		if err := sysProtect(r.addr, r.mappedLen(), p); err != nil {
@@ -535,13 +700,18 @@ func (r *Region) Protect(p Prot) error {
 
 // Resident reports, one entry per page of the region, whether the page is
 // in memory now (mincore). The answer may be stale as soon as it is given.
+//
+// On Linux 5.0 and later, mincore reports every page resident for a file
+// the caller can neither write nor own (unless the caller has
+// CAP_SYS_ADMIN): for such a file the answer is made up. [Region.CacheStat]
+// refuses with fs.ErrPermission there instead of answering wrong.
 // It returns ErrNotMapped if the region is not mapped, and an error matching
 // errors.ErrUnsupported where the platform cannot tell.
 func (r *Region) Resident() ([]bool, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if !r.mapped {
-		return nil, ErrNotMapped
+		return nil, r.notMappedErr()
 	}
 	n := r.mappedLen() / uintptr(pageSize)
 	res := make([]bool, n)

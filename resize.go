@@ -21,9 +21,12 @@ var (
 // Reserve reserves max bytes of address space for the region, to be taken
 // at the next Map: Map places the region at the start of an inaccessible
 // (PROT_NONE) reservation of max bytes, and every later Resize or Grow up to
-// max bytes maps the new pages in place, inside that reservation, so that
-// the address of Bytes never changes. Reserving address space costs no
-// memory; on 32-bit systems address space itself is scarce.
+// max bytes maps the new pages in place, inside that reservation. Inside a
+// reservation, the memory of a region never moves and slices from Bytes stay
+// valid across Resize and Grow for the part that remains mapped; without a
+// reservation, Resize and Grow may move it. Reserving address space costs no
+// memory; on 32-bit systems address space itself is scarce. Reserved
+// returns max afterwards.
 //
 // Growing beyond max is refused: Resize and Grow return an error matching
 // fs.ErrInvalid and leave the region as it was, so that pointers into it
@@ -69,21 +72,23 @@ func (r *Region) Reserve(max int) error {
 
 // Resize changes the length of a mapped region to length bytes, keeping its
 // contents up to the smaller of the two lengths. Bytes then returns the new
-// length and may have moved: every slice from Bytes or View is invalid
-// after Resize, as after Unmap. New pages of anonymous memory read as zeros;
-// new pages of a file region show the file. The new length stays for later
-// Maps.
+// length. Inside a reservation, the memory of a region never moves and
+// slices from Bytes stay valid across Resize and Grow for the part that
+// remains mapped; without a reservation, Resize and Grow may move it. New
+// pages of anonymous memory read as zeros; new pages of a file region show
+// the file. The new length stays for later Maps.
 //
 // The length rules are those of NewAnon and NewFile: length must be positive
 // (fs.ErrInvalid) and a multiple of PageSize, or, for a file region, end
 // exactly at the file's current end (ErrUnaligned otherwise). A file region
 // is never grown past the end of its file: ErrPastEOF if a whole page would
-// lie beyond it (grow the file first, or use Grow, which does).
+// lie beyond it (grow the file first, or use Grow, which does), unless it
+// has the PastEOF flag.
 //
-// After Reserve, Resize grows and shrinks the region in place and its
-// address never changes; growing beyond the reserved size is refused with
-// an error matching fs.ErrInvalid. Otherwise, Resize grows in place where it
-// can (mremap on Linux) and moves the region where it cannot.
+// After Reserve, Resize grows and shrinks the region in place; growing
+// beyond the reserved size is refused with an error matching fs.ErrInvalid.
+// Otherwise, Resize grows in place where it can (mremap on Linux) and moves
+// the region where it cannot.
 // The flags stay in force: Guard pages follow the end of the region, Locked
 // and Secret lock the new pages, HugePages advises them, Populate faults them
 // in, and they get the region's current protection. The part cut off by a
@@ -104,7 +109,7 @@ func (r *Region) Resize(length int) error {
 // resizeLocked is Resize; r.mu is held for writing.
 func (r *Region) resizeLocked(length int) error {
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
 	if r.src == srcOpened {
 		return errResizeOpened
@@ -279,7 +284,7 @@ func (r *Region) growInPlace(oldLen, newLen int) error {
 // old length, and returns the error.
 func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
 	tail := unsafe.Add(r.addr, oldLen)
-	err := r.applyFlags(tail, newLen-oldLen, populated)
+	err := r.applyFlags(tail, oldLen, newLen-oldLen, populated)
 	if err != nil {
 		if r.release(tail, newLen-oldLen) == nil && !r.reserved() {
 			r.size = uintptr(oldLen)
@@ -399,7 +404,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 			}
 		}
 	}
-	return dst, r.applyFlags(dst, newLen, populateByMap || copying)
+	return dst, r.applyFlags(dst, 0, newLen, populateByMap || copying)
 }
 
 // Grow grows the region to length bytes together with its file, for
@@ -425,15 +430,20 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // it was, and the file may have grown by part of the request. Grow returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and the errors of Resize.
-// Like Resize, it waits for ReadAt and WriteAt calls in flight, invalidates
-// every slice from Bytes or View, and keeps the region's address up to the
-// size given to Reserve; growing beyond that is refused (fs.ErrInvalid)
-// before the file is touched.
+// Like Resize, it waits for ReadAt and WriteAt calls in flight. Inside a
+// reservation, the memory of a region never moves and slices from Bytes stay
+// valid across Resize and Grow for the part that remains mapped; without a
+// reservation, Resize and Grow may move it. Growing beyond the size given to
+// Reserve is refused (fs.ErrInvalid) before the file is touched.
+//
+// A PastEOF region may already reach past the file's end: Grow(r.Len())
+// then allocates the file up to the region's end, and the pages it grows
+// into stop faulting.
 func (r *Region) Grow(length int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.mapped {
-		return ErrNotMapped
+		return r.notMappedErr()
 	}
 	if r.src == srcOpened {
 		return errResizeOpened

@@ -67,7 +67,7 @@ func (r *Region) closeOwned() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.file == nil {
-		return errClosedShared
+		return errClosed
 	}
 	if r.mapped {
 		if err := r.unmapLocked(); err != nil {
@@ -75,7 +75,7 @@ func (r *Region) closeOwned() error {
 		}
 	}
 	err := r.file.Close()
-	r.file = nil
+	r.file, r.closed = nil, true
 	return err
 }
 

@@ -10,10 +10,14 @@ import (
 
 // View returns the n values of type T at byte offset off of a mapped
 // region, as a slice over the region's memory itself: writing to it writes
-// the region. The slice is valid only until Unmap, Resize or Grow: using it
-// afterwards crashes the program or, worse, reads or writes whatever is
-// mapped there next. Access to it is subject to the region's protection and
-// to the file's end, as for Bytes, and is the caller's to synchronize.
+// the region. The slice is valid only until Unmap. Inside a reservation, the
+// memory of a region never moves and slices from Bytes stay valid across
+// Resize and Grow for the part that remains mapped; without a reservation,
+// Resize and Grow may move it (the same holds for slices from View). Using a
+// slice that is no longer valid crashes the program or, worse, reads or
+// writes whatever is mapped there next. Access to it is subject to the
+// region's protection and to the file's end, as for Bytes, and is the
+// caller's to synchronize.
 //
 // T must hold no Go pointers, since the garbage collector does not see
 // mapped memory: pointers, strings, slices, maps, interfaces, channels,
@@ -41,7 +45,7 @@ func View[T any](r *Region, off, n int) ([]T, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if !r.mapped {
-		return nil, ErrNotMapped
+		return nil, r.notMappedErr()
 	}
 	if off > r.length || n*size > r.length-off {
 		return nil, invalidf("View of %d values of %v at offset %d outside a region of %d bytes", n, t, off, r.length)

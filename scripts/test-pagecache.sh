@@ -31,4 +31,4 @@ echo "test-pagecache: ${vmtouch_version:-vmtouch}, $(fincore --version)"
 # With PAGECACHE_REQUIRE_TOOLS=1 the comparison tests fail rather than skip
 # when a tool or a disk-backed directory is missing.
 PAGECACHE_REQUIRE_TOOLS=1 go test -count=1 "$@" ./cmd/pagecache/
-echo "test-pagecache: OK: cmd/pagecache agrees with fincore and vmtouch"
+echo "test-pagecache: OK: cmd/pagecache agrees with cachestat, fincore and vmtouch"

@@ -49,8 +49,16 @@ for p in "${page_sizes[@]}"; do
 		pkg=${entry%% *} dir=${entry#* }
 		echo "test-qemu: $pkg, linux/arm64, $p-byte pages"
 		out="$work/out"
+		# With pages larger than the host's, qemu-user maps anonymous memory
+		# past a file's end: a file mapped ahead of its end (PastEOF) cannot
+		# be emulated. The tests skip themselves; an example cannot.
+		skip=()
+		if ((p > 4096)); then
+			skip=(-test.skip '^Example_pageFile$')
+			echo "test-qemu:   skipped under qemu: Example_pageFile: $p-byte pages, larger than the host's, cannot map a file ahead of its end"
+		fi
 		if (cd "$dir" && MMAP_TEST_EMULATOR="qemu-aarch64 -p $p" \
-			qemu-aarch64 -p "$p" "$(test_binary "$pkg")" -test.count=1 -test.timeout=10m -test.v ${extra[$pkg]:-}) >"$out" 2>&1; then
+			qemu-aarch64 -p "$p" "$(test_binary "$pkg")" -test.count=1 -test.timeout=10m -test.v "${skip[@]}" ${extra[$pkg]:-}) >"$out" 2>&1; then
 			echo "test-qemu: $pkg, $p-byte pages: PASS"
 		else
 			# The failures and their output, without the passing tests.

@@ -195,7 +195,7 @@ func TestPagecacheLockSignal(t *testing.T) {
 			if !strings.Contains(string(rest), "unlocked") {
 				t.Errorf("stderr after %v: %q, want unlocked", sig, rest)
 			}
-			if !strings.Contains(stdout.String(), "4          4    100%") {
+			if !strings.Contains(stdout.String(), "4          4      16.0K    100%") {
 				t.Errorf("stdout:\n%s", stdout.String())
 			}
 		})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -38,7 +39,7 @@ func newProgress(stderr io.Writer, total int64) *progress {
 	if !ok || !isTerminal(f.Fd()) {
 		return nil
 	}
-	p := &progress{out: f, width: termWidth(f.Fd()), total: total, stop: make(chan struct{})}
+	p := &progress{out: f, width: cmp.Or(termWidth(f.Fd()), 80), total: total, stop: make(chan struct{})}
 	p.wg.Go(p.loop)
 	return p
 }

@@ -1,35 +1,81 @@
-// This file holds what the tool needs from Linux beyond the library:
-// posix_fadvise to evict pages, and terminal checks for the progress bar.
+// This file holds what the tool uses from Linux beyond the library and
+// other unix: cachestat on a raw descriptor, posix_fadvise to evict pages,
+// MADV_POPULATE_READ to load them, and when mincore can be trusted.
 
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 
+	"github.com/mmapkit/mmap"
 	"golang.org/x/sys/unix"
 )
 
-// evict asks the kernel to drop the cached pages of n bytes of f at off
-// (posix_fadvise POSIX_FADV_DONTNEED). Dirty pages are written back first
-// and stay cached until the write completes.
-func evict(f *os.File, off, n int64) error {
-	if err := unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED); err != nil {
-		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
+// cacheStat counts the cached pages of n bytes of h at off (n 0: to the
+// end) with cachestat(2). It is mmap.FileCacheStat on a raw descriptor: an
+// *os.File would cost an fcntl and allocations per file. Its errors match
+// what FileCacheStat's do: fs.ErrPermission where the kernel refuses,
+// errors.ErrUnsupported where it lacks cachestat.
+func cacheStat(h *handle, off, n int64) (mmap.CacheStat, error) {
+	fd := h.fd
+	if h.f != nil {
+		fd = int(h.f.Fd())
+	}
+	rng := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+	var cs unix.Cachestat_t
+	if err := unix.Cachestat(uint(fd), &rng, &cs, 0); err != nil {
+		return mmap.CacheStat{}, &fs.PathError{Op: "cachestat", Path: h.path, Err: err}
+	}
+	return mmap.CacheStat{
+		Cached:          int64(cs.Cache),
+		Dirty:           int64(cs.Dirty),
+		Writeback:       int64(cs.Writeback),
+		Evicted:         int64(cs.Evicted),
+		RecentlyEvicted: int64(cs.Recently_evicted),
+	}, nil
+}
+
+// mincoreTrusted reports whether mincore tells the truth about a file:
+// since Linux 5.0 it reports every page resident unless the caller owns
+// the file, may write it, or is root.
+func mincoreTrusted(h *handle, st fileStat) bool {
+	euid := os.Geteuid()
+	if euid == 0 || uint32(euid) == st.uid {
+		return true
+	}
+	return unix.Faccessat(unix.AT_FDCWD, h.path, unix.W_OK, unix.AT_EACCESS) == nil
+}
+
+// evict asks the kernel to drop the cached pages of n bytes of h at off
+// (posix_fadvise POSIX_FADV_DONTNEED; n 0: to the end). Dirty pages are
+// written back first and stay cached until the write completes.
+func evict(h *handle, off, n int64) error {
+	fd := h.fd
+	if h.f != nil {
+		fd = int(h.f.Fd())
+	}
+	if err := unix.Fadvise(fd, off, n, unix.FADV_DONTNEED); err != nil {
+		return &fs.PathError{Op: "fadvise", Path: h.path, Err: err}
 	}
 	return nil
 }
 
-// isTerminal reports whether fd is a terminal.
-func isTerminal(fd uintptr) bool {
-	_, err := unix.IoctlGetTermios(int(fd), unix.TCGETS)
-	return err == nil
-}
-
-// termWidth returns the width of the terminal fd in columns, or 80.
-func termWidth(fd uintptr) int {
-	ws, err := unix.IoctlGetWinsize(int(fd), unix.TIOCGWINSZ)
-	if err != nil || ws.Col == 0 {
-		return 80
+// populate faults every page of b in for reading with MADV_POPULATE_READ
+// (Linux 5.14), without touching them one by one. A page that cannot be
+// read in (the file shrank) is an error, not a signal. It returns an error
+// matching errors.ErrUnsupported where the kernel lacks it.
+func populate(b []byte, path string) error {
+	err := unix.Madvise(b, unix.MADV_POPULATE_READ)
+	switch {
+	case err == nil:
+		return nil
+	case err == unix.EINVAL:
+		return errors.ErrUnsupported
+	case err == unix.EFAULT:
+		return fmt.Errorf("%s: %w: %w", path, errTruncated, mmap.ErrFault)
 	}
-	return int(ws.Col)
+	return &fs.PathError{Op: "madvise", Path: path, Err: err}
 }

@@ -24,7 +24,9 @@ import (
 // count and the warnings.
 func pcWalk(t *testing.T, follow, xdev bool, paths ...string) (files []string, dirs int, warnings []string) {
 	t.Helper()
-	w := &walker{follow: follow, xdev: xdev,
+	// With stat, the walk itself counts hard-linked files once (the worker
+	// does otherwise: see TestPagecacheHardLinksOnce).
+	w := &walker{follow: follow, xdev: xdev, stat: true,
 		visit: func(e entry) { files = append(files, e.path) },
 		warn:  func(format string, a ...any) { warnings = append(warnings, format) },
 	}
@@ -84,9 +86,10 @@ func TestPagecacheWalk(t *testing.T) {
 		}
 	})
 	t.Run("ignore", func(t *testing.T) {
-		w := &walker{xdev: true, ignore: []string{"b", "t*"}}
+		w := &walker{xdev: true, sorted: true, ignore: []string{"b", "t*"}}
 		var files []string
-		w.visit = func(e entry) { files = append(files, e.path) }
+		// Without stat, the walk is the fast one: paths are views.
+		w.visit = func(e entry) { files = append(files, strings.Clone(e.path)) }
 		w.warn = func(format string, a ...any) { t.Errorf(format, a...) }
 		w.walk(context.Background(), dir)
 		// a/b is not entered, top and c/three are skipped: c/three is met
@@ -231,13 +234,14 @@ func TestPagecacheSkipped(t *testing.T) {
 
 func TestPagecacheUnmappable(t *testing.T) {
 	// Attribute files of sysfs are regular files of one page that cannot
-	// be mapped.
+	// be mapped. Counting maps nothing where the kernel has cachestat;
+	// touching does.
 	const path = "/sys/kernel/mm/transparent_hugepage/enabled"
 	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 		t.Skipf("%s is not here as a regular file with a size", path)
 	}
-	code, out, errs := pcRun(t, "-json", path)
+	code, out, errs := pcRun(t, "-json", "-touch", path)
 	if code != exitSkipped || !strings.Contains(errs, path) || !strings.Contains(errs, "mmap") {
 		t.Errorf("exit %d, stderr %q; want 1 and an mmap error about %s", code, errs, path)
 	}
@@ -331,7 +335,35 @@ func TestPagecacheTouchFault(t *testing.T) {
 		t.Errorf("touch of a truncated file: error %v, want ErrFault naming %s", err, path)
 	}
 	// Counting it now finds the file shorter than the walk said.
-	if res, err := w.process(context.Background(), entry{path: path, size: 3 * pageSize}); err != nil || res.pages != 1 || res.resident != 1 {
+	if res, err := w.process(context.Background(), entry{path: path, size: 3 * pageSize}); err != nil || res.pages != 1 || res.resident() != 1 {
 		t.Errorf("after truncation: %+v, %v; want 1 page, resident", res, err)
+	}
+}
+
+func TestPagecacheFastWalkMatchesPortable(t *testing.T) {
+	// The repository: the fast walk (no status read per file), sorted and
+	// not, and the portable one (os.ReadDir and a status per file) find the
+	// same files, sorted in the same order, and as many directories.
+	walk := func(stat, sorted bool) ([]string, int) {
+		var files []string
+		w := &walker{xdev: true, stat: stat, sorted: sorted, ignore: []string{".git"},
+			visit: func(e entry) { files = append(files, strings.Clone(e.path)) },
+			warn:  func(format string, a ...any) { t.Errorf(format, a...) },
+		}
+		w.walk(context.Background(), "../..")
+		return files, w.dirs
+	}
+	portable, dirs := walk(true, false)
+	fast, fastDirs := walk(false, true)
+	if !slices.Equal(fast, portable) || fastDirs != dirs || len(fast) < 50 {
+		t.Errorf("fast walk: %d files, %d directories; portable: %d files, %d directories\nfast %q\nportable %q",
+			len(fast), fastDirs, len(portable), dirs, fast, portable)
+	}
+	unsorted, unsortedDirs := walk(false, false)
+	slices.Sort(unsorted)
+	sorted := slices.Sorted(slices.Values(portable))
+	if !slices.Equal(unsorted, sorted) || unsortedDirs != dirs {
+		t.Errorf("unsorted fast walk: %d files, %d directories; portable: %d files, %d directories",
+			len(unsorted), unsortedDirs, len(portable), dirs)
 	}
 }
