@@ -21,8 +21,8 @@ import (
 // TestResident reports the pages of a region that are in memory: those
 // written, not those never touched, and all of a populated file region.
 func TestResident(t *testing.T) {
+	ps := PageSize()
 	t.Run("untouched pages are not resident", func(t *testing.T) {
-		ps := PageSize()
 		r := mapAnon(t, 4*PageSize(), Read|Write, Private)
 		for _, page := range []int{0, 2} {
 			if _, err := r.WriteAt([]byte{1}, int64(page*ps)); err != nil {
@@ -86,8 +86,8 @@ func TestResident(t *testing.T) {
 // TestAdvise gives each advice to anonymous and file regions: only DontNeed
 // and Free may drop contents, and a region not mapped refuses advice.
 func TestAdvise(t *testing.T) {
+	ps := PageSize()
 	t.Run("every advice keeps the contents", func(t *testing.T) {
-		ps := PageSize()
 		data := pattern(2*ps, 21)
 		fr, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 		for a := Normal; a <= Free; a++ {
@@ -177,8 +177,8 @@ func TestAdvise(t *testing.T) {
 // TestLockUnlock locks the pages of a region in memory and unlocks them,
 // also when they were not locked, and refuses a region not mapped.
 func TestLockUnlock(t *testing.T) {
+	ps := PageSize()
 	t.Run("locked pages are resident", func(t *testing.T) {
-		ps := PageSize()
 		r := mapAnon(t, 4*PageSize(), Read|Write, Private)
 		if err := r.Lock(); err != nil {
 			var pe *fs.PathError
@@ -235,8 +235,8 @@ func TestLockUnlock(t *testing.T) {
 // follow it, a fault on protected memory is caught, Map restores the
 // original protection, and a region not mapped refuses it.
 func TestProtect(t *testing.T) {
+	ps := PageSize()
 	t.Run("file regions follow each protection", func(t *testing.T) {
-		ps := PageSize()
 		data := pattern(2*ps, 23)
 		for _, flags := range []Flag{Shared, Private} {
 			t.Run(flags.String(), func(t *testing.T) {

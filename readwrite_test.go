@@ -24,8 +24,8 @@ import (
 // reach neither the file nor a shared region of it, also after a flush, and
 // the region mapped again shows the file.
 func TestPrivateWritesStayPrivate(t *testing.T) {
+	ps := PageSize()
 	t.Run("file open for writing", func(t *testing.T) {
-		ps := PageSize()
 		data := pattern(2*ps+100, 11)
 		r, f, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Private)
 		shared, err := NewFile(f, 0, len(data), Read, Shared)
@@ -94,8 +94,8 @@ func TestPrivateWritesStayPrivate(t *testing.T) {
 // the file, that anonymous regions have nothing to flush, and that the file
 // can be removed once the region is unmapped.
 func TestSharedWritesReachFile(t *testing.T) {
+	ps := PageSize()
 	t.Run("WriteAt and FlushAsync", func(t *testing.T) {
-		ps := PageSize()
 		data := pattern(3*ps+7, 13)
 		r, _, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 		want := bytes.Clone(data)
