@@ -121,7 +121,7 @@ func TestAccessFaultReturnsOffset(t *testing.T) {
 			})
 			t.Run("read-only", func(t *testing.T) {
 				defer debug.SetPanicOnFault(debug.SetPanicOnFault(setting))
-				r := mapAnon(t, 3*PageSize(), Read|Write, Private)
+				r := mapAnon(t, 3*ps, Read|Write, Private)
 				if err := r.Protect(Read); err != nil {
 					t.Fatal(err)
 				}
@@ -205,7 +205,7 @@ func TestAccessUnmapAndResizeWait(t *testing.T) {
 	ps := PageSize()
 	for _, name := range []string{"Unmap", "Resize", "Protect"} {
 		t.Run(name, func(t *testing.T) {
-			r := mapAnon(t, 4*PageSize(), Read|Write, Private)
+			r := mapAnon(t, 4*ps, Read|Write, Private)
 			copy(r.Bytes(), pattern(4*ps, 6))
 			var returned atomic.Bool
 			done := make(chan error, 1)

@@ -116,7 +116,7 @@ func TestSharedWritesReachFile(t *testing.T) {
 			t.Fatalf("file after Flush (-want +got):\n%s", diff(got, want))
 		}
 		// Anonymous regions have nothing to flush.
-		a := mapAnon(t, PageSize(), Read|Write, Shared)
+		a := mapAnon(t, ps, Read|Write, Shared)
 		for _, fn := range []func() error{a.Flush, a.FlushAsync, func() error { return a.FlushRange(1, 2) }} {
 			if err := fn(); err != nil {
 				t.Errorf("flushing an anonymous region: %v", err)
