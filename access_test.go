@@ -268,8 +268,9 @@ func TestAccessDuringUnmapAndMap(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; !stop.Load(); i++ {
-				off := (i*131 + g*977) % len(data)
+			// i and off are kept modulo 4 and the file's size, so that
+			// nothing overflows an int of 32 bits however long it runs.
+			for i, off := 0, g*977%len(data); !stop.Load(); i, off = (i+1)%4, (off+131)%len(data) {
 				n := min(len(data)-off, []int{1, 64, 4096, ps + 5}[i%4])
 				err := r.Access(off, n, func(b []byte) error {
 					if !bytes.Equal(b, data[off:off+n]) {

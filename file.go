@@ -3,6 +3,7 @@ package mmap
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -59,16 +60,19 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 		if errors.Is(err, fs.ErrClosed) {
 			return nil, fmt.Errorf("mmap: %s: %w (%w)", name, fs.ErrClosed, fs.ErrInvalid)
 		}
-		return nil, err
+		return nil, osPathError("fstat", name, err)
 	}
 	src := srcFile
 	if mode&fs.ModeDevice != 0 {
 		src = srcDevice
+		if isZeroDevice(f) {
+			src = srcZero
+		}
 	}
 	switch {
 	case mode.IsDir():
 		return nil, invalidf("%s: cannot map a directory", name)
-	case !mode.IsRegular() && src != srcDevice:
+	case !mode.IsRegular() && src == srcFile:
 		return nil, invalidf("%s: cannot map a file of mode %v", name, mode.Type())
 	}
 	readable, writable, err := sysAccess(f.Fd())
@@ -82,7 +86,7 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 		return nil, invalidf("%s: shared writable region of a file not open for writing", name)
 	}
 	r := &Region{file: f, name: name, off: offset, length: length, prot: prot, cur: prot, flags: flags, src: src}
-	if length != mapLen && (src == srcDevice || offset+int64(length) != size) {
+	if length != mapLen && (src != srcFile || offset+int64(length) != size) {
 		return nil, fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d and does not end at the end of the file: %w",
 			name, length, pageSize, ErrUnaligned)
 	}
@@ -104,7 +108,12 @@ func NewFile(f *os.File, offset int64, length int, prot Prot, flags Flag) (*Regi
 //
 // Errors from opening the file are those of os.Open; a file that is not a
 // regular file gives an error matching fs.ErrInvalid, as does a file larger
-// than the address space.
+// than the address space. A file that reports a size of 0 but yields bytes
+// when read, as files of procfs and sysfs and some FUSE file systems do,
+// cannot be mapped (its size is not known, and its pages may not be
+// mappable at all): Open returns an error matching errors.ErrUnsupported
+// rather than an empty region that would silently lose the contents. An
+// error reading such a file is an *fs.PathError of Op "read".
 func Open(name string) (*Region, error) {
 	// openNonblock keeps the open of a named pipe from waiting for a writer;
 	// the pipe is then refused as not a regular file.
@@ -115,7 +124,7 @@ func Open(name string) (*Region, error) {
 	defer f.Close()
 	size, mode, err := fileStat(f)
 	if err != nil {
-		return nil, err
+		return nil, osPathError("fstat", name, err)
 	}
 	if !mode.IsRegular() {
 		return nil, invalidf("%s: not a regular file", name)
@@ -124,6 +133,17 @@ func Open(name string) (*Region, error) {
 		return nil, invalidf("%s: file of %d bytes is too large to map", name, size)
 	}
 	if size == 0 {
+		// procfs, sysfs and some FUSE file systems report a size of 0 for
+		// files that have contents: a read of one byte tells them apart
+		// from an empty file, at the cost of one system call here only.
+		var b [1]byte
+		n, err := f.ReadAt(b[:], 0)
+		if n > 0 {
+			return nil, unsupportedf("%s: file reports size 0 but has contents (a file of procfs, sysfs or FUSE?); read it with os.ReadFile", name)
+		}
+		if err != nil && err != io.EOF {
+			return nil, osPathError("read", name, err)
+		}
 		return &Region{src: srcOpened, name: name, prot: Read, cur: Read, flags: Shared, mapped: true}, nil
 	}
 	r, err := NewFile(f, 0, int(size), Read, Shared)
@@ -150,4 +170,30 @@ func statByOS(f *os.File) (int64, fs.FileMode, error) {
 		return 0, 0, err
 	}
 	return fi.Size(), fi.Mode(), nil
+}
+
+// osPathError wraps err, an error of the os package or of the operating
+// system from the call op, with pathError, so that its errno is classified
+// as every error of the operating system is (EBADF, from a descriptor closed
+// behind the *os.File, matches fs.ErrInvalid). An *fs.PathError keeps its
+// Op.
+func osPathError(op, name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		op, err = pe.Op, pe.Err
+	}
+	return pathError(op, name, err)
+}
+
+// isZeroDevice reports whether the device f is /dev/zero, whose Shared
+// mappings are new anonymous memory at each mmap rather than views of
+// one object: Resize then copies their contents, as for shared anonymous
+// memory.
+func isZeroDevice(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	zero, err := os.Stat("/dev/zero")
+	return err == nil && os.SameFile(fi, zero)
 }

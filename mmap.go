@@ -330,9 +330,9 @@ var (
 // error matching ErrPastEOF when the faulting page lies beyond the end of
 // the file (the file's size is looked up when the fault is caught).
 type FaultError struct {
-	Op     string  // "read" or "write"
+	Op     string  // "read", "write", "access", or "wipe" (of a Secret region's memory)
 	Offset int64   // offset in the region of the first byte not copied
-	Addr   uintptr // faulting address; 0 when the access was refused before any fault
+	Addr   uintptr // faulting address; 0 when the access was refused before any fault, or the system gave none
 	Err    error   // cause, or nil for another hardware fault
 }
 

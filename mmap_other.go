@@ -45,6 +45,9 @@ func sysFileSize(uintptr) (int64, error)                     { return 0, errUnsu
 func sysAccess(uintptr) (readable, writable bool, err error) { return false, false, errUnsupported }
 func classify(error) error                                   { return errors.ErrUnsupported }
 
+// sysWriteAt writes b at offset off of f.
+func sysWriteAt(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) }
+
 // fileStat returns the size and the mode of f.
 func fileStat(f *os.File) (int64, fs.FileMode, error) { return statByOS(f) }
 

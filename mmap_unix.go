@@ -179,6 +179,18 @@ func sysFileSize(fd uintptr) (int64, error) {
 	return st.Size, nil
 }
 
+// sysWriteAt writes b at offset off of f with pwrite(2) which, unlike
+// os.File.WriteAt, also writes to a file opened with O_APPEND (at its end,
+// on Linux).
+func sysWriteAt(f *os.File, b []byte, off int64) (int, error) {
+	for {
+		n, err := unix.Pwrite(int(f.Fd()), b, off)
+		if err != unix.EINTR {
+			return max(n, 0), err
+		}
+	}
+}
+
 // fileStat returns the size and the type bits of the mode of f, without the
 // allocation of f.Stat.
 func fileStat(f *os.File) (int64, fs.FileMode, error) {

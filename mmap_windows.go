@@ -511,6 +511,19 @@ func classify(err error) error {
 	return nil
 }
 
+// sysWriteAt writes b at offset off of f, the file's end (see fillZeros).
+// os.File.WriteAt refuses a file opened with O_APPEND with an error that is
+// not an *fs.PathError (every error of the system is one); the writes to
+// such a file all go to its end, so Write puts b where it belongs.
+func sysWriteAt(f *os.File, b []byte, off int64) (int, error) {
+	n, err := f.WriteAt(b, off)
+	var pe *fs.PathError
+	if err != nil && n == 0 && !errors.As(err, &pe) {
+		return f.Write(b)
+	}
+	return n, err
+}
+
 // fileStat returns the size and the mode of f.
 func fileStat(f *os.File) (int64, fs.FileMode, error) { return statByOS(f) }
 

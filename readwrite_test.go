@@ -196,8 +196,13 @@ func TestReadAtDuringUnmap(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			buf := make([]byte, 100+g*ps/4)
-			for i := 0; !stop.Load(); i++ {
-				off := (i*977 + g*131) % (len(data) - len(buf) + 1)
+			// Offsets step by 977 bytes, kept modulo the range so that
+			// nothing overflows an int of 32 bits however long it runs.
+			span := len(data) - len(buf) + 1
+			next := g * 131 % span
+			for !stop.Load() {
+				off := next
+				next = (next + 977) % span
 				clear(buf)
 				n, err := r.ReadAt(buf, int64(off))
 				switch {
@@ -412,9 +417,12 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 64<<10)
-			for i := 0; !stop.Load(); i++ {
+			// Offsets step by 4099*(g+1) bytes, kept modulo size (and i
+			// modulo 4) so that nothing overflows an int of 32 bits
+			// however long it runs.
+			step := 4099 * (g + 1) % size
+			for i, off := 0, 0; !stop.Load(); i, off = (i+1)%4, (off+step)%size {
 				n := []int{1, 64, 4096, 64 << 10}[(i+g)%4]
-				off := (i * 4099 * (g + 1)) % size
 				if err := checkRead(r, want, buf[:n], off); err != nil {
 					fail(err)
 					return
@@ -483,8 +491,8 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 4096)
-			for i := 0; !stop.Load(); i++ {
-				if err := checkRead(r, want, buf, (i*512)%size); err != nil {
+			for off := 0; !stop.Load(); off = (off + 512) % size {
+				if err := checkRead(r, want, buf, off); err != nil {
 					errs <- err
 					return
 				}

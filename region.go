@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"unsafe"
 )
 
@@ -57,6 +58,7 @@ const (
 	srcAnon   source = iota // anonymous memory (NewAnon): no file
 	srcFile                 // a regular file (NewFile), the caller's to close
 	srcDevice               // a device (NewFile): no end-of-file check
+	srcZero                 // /dev/zero (NewFile): Shared, it is shared anonymous memory (see sharedAnon)
 	srcOpened               // a file opened by Open, closed once mapped: never mapped again
 	srcShared               // a memory file made by NewSharedMemory, closed by Close
 )
@@ -205,9 +207,8 @@ func (r *Region) Map() error {
 
 // mapLocked maps the region; r.mu is held for writing.
 func (r *Region) mapLocked() error {
-	fd := ^uintptr(0)
+	fd, off := r.fdOff(0)
 	if r.file != nil {
-		fd = r.file.Fd()
 		if fd == ^uintptr(0) {
 			return fmt.Errorf("mmap: %s: %w", r.name, os.ErrClosed)
 		}
@@ -251,7 +252,7 @@ func (r *Region) mapLocked() error {
 		flags &^= Populate // populated after the huge page advice, by applyFlags
 	}
 	if resLen == mapLen {
-		addr, err = sysMap(fd, r.off, nil, uintptr(mapLen), r.prot, flags)
+		addr, err = sysMap(fd, off, nil, uintptr(mapLen), r.prot, flags)
 		base = addr
 	} else {
 		base, err = sysReserve(uintptr(resLen))
@@ -260,7 +261,7 @@ func (r *Region) mapLocked() error {
 			if align > 0 {
 				at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
 			}
-			addr, err = sysMap(fd, r.off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, flags)
+			addr, err = sysMap(fd, off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, flags)
 			if err != nil {
 				sysUnmap(base, uintptr(resLen))
 			}
@@ -399,6 +400,13 @@ func (r *Region) checkEOFLen(length int, size int64) error {
 // returns ErrNotMapped and does nothing else. Dirty pages of a shared file
 // region still reach the file eventually; call Flush first to wait for them.
 //
+// Unmap of a Secret region overwrites its memory with zeros first. If that
+// fails (memory unmapped or protected behind the region's back), Unmap
+// wipes what it can, unmaps the region all the same and returns the error:
+// a *FaultError matching ErrFault that tells which page could not be
+// written, or the *fs.PathError of mprotect. Other errors of the operating
+// system are of type *fs.PathError and leave the region mapped.
+//
 // After Unmap, every slice returned by Bytes is invalid.
 func (r *Region) Unmap() error {
 	r.mu.Lock()
@@ -411,21 +419,20 @@ func (r *Region) unmapLocked() error {
 	if !r.mapped {
 		return r.notMappedErr()
 	}
+	var werr error
 	if r.addr != nil {
 		mapLen, _ := roundUp(r.length, pageSize)
 		if r.flags&Secret != 0 {
-			if r.cur&Write == 0 {
-				if err := sysProtect(r.addr, uintptr(mapLen), Read|Write); err != nil {
-					return pathError("mprotect", r.name, err)
-				}
-			}
-			clear(unsafe.Slice((*byte)(r.addr), mapLen))
-			if testHookWiped != nil {
+			// A region that cannot be wiped whole is unmapped all the
+			// same: keeping it mapped would keep the secret, and munmap
+			// hands the pages back to the system, which zeroes them.
+			werr = r.wipe(r.addr, mapLen)
+			if testHookWiped != nil && werr == nil {
 				testHookWiped(unsafe.Slice((*byte)(r.addr), mapLen))
 			}
 		}
 		if r.flags&(Locked|Secret) != 0 {
-			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil {
+			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil && werr == nil {
 				return pathError("munlock", r.name, err)
 			}
 		}
@@ -434,7 +441,43 @@ func (r *Region) unmapLocked() error {
 		}
 	}
 	r.mapped, r.addr, r.base, r.size = false, nil, nil, 0
-	return nil
+	return werr
+}
+
+// knownAddr returns the address of a fault reported by faultSafe or
+// tryCopy, or 0 where the fault had no address.
+func knownAddr(fault uintptr) uintptr {
+	if fault == ^uintptr(0) {
+		return 0
+	}
+	return fault
+}
+
+// faultSafe runs fn, which touches mapped memory, with the goroutine's
+// panic-on-fault setting on, and returns the address of the memory fault
+// that ended it (^uintptr(0) for a fault without an address, as qemu-user
+// reports SIGBUS), or 0 if fn returned. It restores the setting. fn must
+// raise no runtime error other than a fault; other panics propagate.
+func faultSafe(fn func()) (fault uintptr) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if fault == 0 {
+			return
+		}
+		e := recover()
+		if f, ok := e.(faultAddr); ok {
+			fault = f.Addr()
+		} else if _, ok := e.(runtime.Error); !ok {
+			panic(e)
+		}
+		if fault == 0 {
+			fault = ^uintptr(0)
+		}
+	}()
+	fault = ^uintptr(0)
+	fn()
+	return 0
 }
 
 // testHookWiped, when set by a test, sees the memory of a Secret region

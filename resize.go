@@ -99,7 +99,13 @@ func (r *Region) Reserve(max int) error {
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and an *fs.PathError for
 // an error of the operating system (Op "mremap", "mmap", "mlock"...), after
-// which the region keeps its old length and contents.
+// which the region keeps its old length and contents. A memory fault while
+// Resize copies or wipes the region's memory (a page unmapped or protected
+// behind the region's back, a file truncated underneath a Private region
+// that moves) is a *FaultError matching ErrFault, and the region keeps its
+// old length too (the part of a Secret region that a shrink would cut off
+// may be zeros then). A Shared mapping of /dev/zero is shared anonymous
+// memory: it keeps its contents and its new pages read as zeros.
 func (r *Region) Resize(length int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -183,11 +189,27 @@ func (r *Region) reserved() bool {
 	return r.reserve > 0 || guard > 0 || align > 0
 }
 
+// sharedAnon reports whether the region is Shared memory whose contents
+// live in its own pages only: shared anonymous memory, and a Shared mapping
+// of /dev/zero, which is the same thing. Its backing object is made by mmap
+// with the mapping's size: mremap cannot grow it (the new pages would
+// fault), and a new mmap makes a new object, so Resize copies the contents.
+func (r *Region) sharedAnon() bool {
+	return r.flags&Shared != 0 && (r.src == srcAnon || r.src == srcZero)
+}
+
 // fdOff returns the descriptor and file offset to map the region's pages
 // from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
+// Map uses it too.
 func (r *Region) fdOff(off int) (uintptr, int64) {
 	if !r.src.hasFile() {
 		return ^uintptr(0), 0
+	}
+	if r.src == srcZero {
+		// Every offset of /dev/zero reads as zeros, but a Shared mapping
+		// at offset k pages has an object of its own length that it
+		// indexes from k: its pages from the object's end on would fault.
+		return r.file.Fd(), 0
 	}
 	return r.file.Fd(), r.off + int64(off)
 }
@@ -207,16 +229,31 @@ func (r *Region) release(addr unsafe.Pointer, n int) error {
 	return nil
 }
 
-// wipe overwrites the n bytes at addr with zeros, making them writable first
-// if they are not.
+// wipe overwrites the n bytes at addr, part of the region's memory, with
+// zeros, making them writable first if they are not. A page that faults
+// while it is wiped (unmapped or protected behind the region's back, or a
+// page whose memory the system cannot provide) is skipped and the pages
+// after it are wiped still; the first such page is reported in a
+// *FaultError of Op "wipe", matching ErrFault.
 func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 	if r.cur&Write == 0 {
 		if err := sysProtect(addr, uintptr(n), Read|Write); err != nil {
 			return pathError("mprotect", r.name, err)
 		}
 	}
-	clear(unsafe.Slice((*byte)(addr), n))
-	return nil
+	b := unsafe.Slice((*byte)(addr), n)
+	if faultSafe(func() { clear(b) }) == 0 {
+		return nil
+	}
+	var first error
+	for off := 0; off < n; off += pageSize {
+		page := b[off:min(off+pageSize, n)]
+		if fault := faultSafe(func() { clear(page) }); fault != 0 && first == nil {
+			at := int64(uintptr(addr) + uintptr(off) - uintptr(r.addr))
+			first = r.faultError("wipe", at, knownAddr(fault), nil)
+		}
+	}
+	return first
 }
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
@@ -253,7 +290,7 @@ func (r *Region) grow(oldLen, newLen int) error {
 			return r.growInPlace(oldLen, newLen)
 		}
 		// No room: only a region without Reserve gets here, to move.
-	} else if r.src.hasFile() || r.flags&Private != 0 {
+	} else if !r.sharedAnon() {
 		// Shared anonymous memory cannot grow with mremap: its backing
 		// object keeps the old size and the new pages would raise SIGBUS.
 		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
@@ -314,7 +351,7 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 	}
 	dst := unsafe.Add(base, at-uintptr(base))
 	moved := false
-	if r.src.hasFile() || r.flags&Private != 0 {
+	if !r.sharedAnon() {
 		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			sysUnmap(base, uintptr(resLen))
@@ -340,7 +377,10 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 		return err
 	}
 	if r.flags&Secret != 0 {
-		r.wipe(r.addr, oldLen)
+		// The contents live at dst now and the old pages are unmapped
+		// below whatever happens: a page that cannot be wiped cannot be
+		// kept either.
+		_ = r.wipe(r.addr, oldLen)
 	}
 	if r.flags&(Locked|Secret) != 0 {
 		sysUnlock(r.addr, uintptr(oldLen))
@@ -376,7 +416,7 @@ func (r *Region) moveView(oldLen, newLen int) error {
 // where it mapped them, also with an error once they are mapped.
 func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
-	copying := !r.src.hasFile() || r.flags&Private != 0
+	copying := !r.src.hasFile() || r.flags&Private != 0 || r.src == srcZero
 	prot := r.cur
 	if copying {
 		prot = Read | Write
@@ -396,7 +436,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 			sysProtect(r.addr, uintptr(oldLen), r.cur)
 		}
 		if fault != 0 {
-			return dst, &FaultError{Op: "read", Offset: int64(n), Addr: fault}
+			return dst, r.faultError("read", int64(n), knownAddr(fault), nil)
 		}
 		if prot != r.cur {
 			if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
@@ -424,10 +464,12 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // otherwise. For an anonymous region Grow is Resize, and for a device the
 // file is not touched.
 //
-// The file must be open for writing. An error from the file system is an
-// *fs.PathError (Op "fallocate" or "write") keeping its errno, as in
-// errors.Is(err, syscall.ENOSPC) for a full disk; the region is then left as
-// it was, and the file may have grown by part of the request. Grow returns
+// The file must be open for writing, with or without O_APPEND (a file that
+// is not gives an error matching fs.ErrInvalid and EBADF). An error from the
+// file system is an *fs.PathError (Op "fallocate" or "write") keeping its
+// errno, as in errors.Is(err, syscall.ENOSPC) for a full disk; the region
+// is then left as it was, and the file may have grown by part of the
+// request. Grow returns
 // ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
 // for a region from Open or whose file is closed, and the errors of Resize.
 // Like Resize, it waits for ReadAt and WriteAt calls in flight. Inside a
@@ -486,24 +528,25 @@ func (r *Region) Grow(length int) error {
 const zeroChunk = 64 << 10
 
 // fillZeros extends f with zeros up to off+n bytes, if it is shorter. It
-// writes the zeros, rather than setting the size, so that the file system
-// allocates the blocks now.
+// writes the zeros from the file's end on, rather than setting the size, so
+// that the file system allocates the blocks now; the end is also where a
+// file opened with O_APPEND takes every write. Errors are *fs.PathError.
 func fillZeros(f *os.File, off, n int64) error {
-	fi, err := f.Stat()
+	size, _, err := fileStat(f)
 	if err != nil {
-		return err
+		return osPathError("fstat", f.Name(), err)
 	}
 	end := off + n
-	pos := max(fi.Size(), off)
+	pos := size
 	if pos >= end {
 		return nil
 	}
 	zeros := make([]byte, min(zeroChunk, end-pos))
 	for pos < end {
-		k, err := f.WriteAt(zeros[:min(int64(len(zeros)), end-pos)], pos)
+		k, err := sysWriteAt(f, zeros[:min(int64(len(zeros)), end-pos)], pos)
 		pos += int64(k)
 		if err != nil {
-			return err
+			return osPathError("write", f.Name(), err)
 		}
 	}
 	return nil

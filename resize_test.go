@@ -512,8 +512,10 @@ func TestResizeDuringReadAt(t *testing.T) {
 			for g := range 3 {
 				wg.Go(func() {
 					buf := make([]byte, 3*ps)
-					for i := 0; ; i++ {
-						off := (i*(g+1)*ps/3 + g) % (maxPages * ps)
+					// Offsets step by (g+1)*ps/3 bytes, kept modulo the
+					// range so that nothing overflows a 32-bit int.
+					for pos := 0; ; pos = (pos + (g+1)*ps/3) % (maxPages * ps) {
+						off := (pos + g) % (maxPages * ps)
 						n, err := r.ReadAt(buf, int64(off))
 						if err == ErrNotMapped {
 							return

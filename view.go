@@ -54,8 +54,10 @@ func View[T any](r *Region, off, n int) ([]T, error) {
 	if off%align != 0 {
 		return nil, fmt.Errorf("mmap: View of %v at offset %d, not a multiple of its alignment %d: %w", t, off, align, ErrUnaligned)
 	}
-	if n == 0 {
-		return []T{}, nil
+	if n == 0 || size == 0 {
+		// Values of no size take no memory: an empty region (whose address
+		// is nil) holds any number of them, and none can fault.
+		return make([]T, n), nil
 	}
 	return unsafe.Slice((*T)(unsafe.Add(r.addr, off)), n), nil
 }
