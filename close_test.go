@@ -68,14 +68,7 @@ func checkClosedErrors(t *testing.T, r *Region, closed bool) {
 
 func TestCloseErrorsMatchErrClosed(t *testing.T) {
 	ps := PageSize()
-	f, _ := tempFile(t, pattern(2*ps, 1), os.O_RDWR)
-	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
+	r, _, _ := mapFile(t, pattern(2*ps, 1), os.O_RDWR, 0, ps, Read|Write, Shared)
 	if err := r.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

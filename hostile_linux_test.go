@@ -59,20 +59,12 @@ func TestOpenSizeZeroWithContents(t *testing.T) {
 // fs.ErrInvalid and keeping EBADF, like Map, Resize and Grow.
 func TestNewFileDescriptorClosedBehindFile(t *testing.T) {
 	ps := PageSize()
-	f, _ := tempFile(t, pattern(2*ps, 1), os.O_RDWR)
-	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Unmap() })
+	r, f, _ := mapFile(t, pattern(2*ps, 1), os.O_RDWR, 0, ps, Read|Write, Shared)
 	// Close the descriptor under the *os.File, which still believes it open.
 	if err := syscall.Close(int(f.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewFile(f, 0, ps, Read, Shared)
+	_, err := NewFile(f, 0, ps, Read, Shared)
 	checkErr(t, "NewFile of a descriptor closed behind the file", err, "fstat", fs.ErrInvalid, syscall.EBADF)
 	checkErr(t, "Resize with the descriptor closed", r.Resize(2*ps), "", fs.ErrInvalid, syscall.EBADF)
 	checkErr(t, "Grow with the descriptor closed", r.Grow(2*ps), "", fs.ErrInvalid, syscall.EBADF)
