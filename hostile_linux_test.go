@@ -257,11 +257,7 @@ func hostileChildSecretHole() int {
 		fmt.Println("skip: Secret is not supported here:", err)
 		return 0
 	}
-	if err == nil {
-		err = r.Map()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "map a Secret region:", err)
+	if r = childMap("map a Secret region", r, err); r == nil {
 		return 1
 	}
 	b := r.Bytes()

@@ -112,11 +112,7 @@ func childMapShared(name string, prot Prot) (r *Region, size int, seed byte) {
 	if err == nil {
 		r, err = NewFile(os.NewFile(3, "shared"), 0, size, prot, Shared)
 	}
-	if err == nil {
-		err = r.Map()
-	}
-	if err != nil {
-		os.Stderr.WriteString(name + ": " + err.Error() + "\n")
+	if r = childMap(name, r, err); r == nil {
 		return nil, 0, 0
 	}
 	return r, size, seed
