@@ -99,15 +99,7 @@ func TestResizeSharedZeroDeviceKeepsPagesUsable(t *testing.T) {
 			}
 			t.Cleanup(func() { f.Close() })
 			r, err := NewFile(f, tt.off, ps, Read|Write, tt.flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.reserve > 0 {
-				if err := r.Reserve(tt.reserve); err != nil {
-					t.Fatal(err)
-				}
-			}
-			r = mapRegion(t, r, nil)
+			r = mapReserved(t, r, err, tt.reserve)
 			want := pattern(ps, 3)
 			if _, err := r.WriteAt(want, 0); err != nil {
 				t.Fatal(err)
