@@ -93,6 +93,7 @@ func TestResizeSharedZeroDeviceKeepsPagesUsable(t *testing.T) {
 		{"Shared at an offset", Shared, 0, 4 * int64(Granularity())},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			skipUnderLargePages(t, whyNoDevice)
 			f, err := os.OpenFile("/dev/zero", os.O_RDWR, 0)
 			if err != nil {
 				t.Skipf("no /dev/zero: %v", err)
