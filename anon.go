@@ -4,7 +4,8 @@ import "fmt"
 
 // NewAnon returns an unmapped region of length bytes of anonymous memory,
 // which reads as zeros each time it is mapped. length must be positive and a
-// multiple of PageSize (see AlignLength).
+// multiple of PageSize (see AlignLength), and of HugePageSize for a HugeTLB
+// region.
 //
 // The error matches fs.ErrInvalid for a bad length, protection or flag set,
 // ErrUnaligned for a length that is not a whole number of pages, and
@@ -18,6 +19,9 @@ func NewAnon(length int, prot Prot, flags Flag) (*Region, error) {
 	}
 	if length%pageSize != 0 {
 		return nil, fmt.Errorf("mmap: length %d is not a multiple of the page size %d: %w", length, pageSize, ErrUnaligned)
+	}
+	if hs := HugePageSize(); flags&HugeTLB != 0 && length%hs != 0 {
+		return nil, fmt.Errorf("mmap: length %d is not a multiple of the huge page size %d: %w", length, hs, ErrUnaligned)
 	}
 	return &Region{name: anonName, length: length, prot: prot, cur: prot, flags: flags}, nil
 }

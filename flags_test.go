@@ -598,6 +598,14 @@ func checkGuardPages(t *testing.T, r *Region) {
 	}
 	if runtime.GOOS == "linux" && !smapsUntrusted() {
 		for _, p := range []unsafe.Pointer{unsafe.Add(addr, -1), end} {
+			if r.guards == guardMarkers {
+				// Guard regions lie inside the region's own mapping.
+				if m := smapsAt(t, p); m.start > uintptr(addr) || m.end < uintptr(end) {
+					t.Errorf("guard region at %p is in the mapping %#x-%#x, which does not hold the region %p-%p",
+						p, m.start, m.end, addr, end)
+				}
+				continue
+			}
 			if m := smapsAt(t, p); m.perms[:3] != "---" {
 				t.Errorf("guard page at %p has permissions %s, want ---", p, m.perms)
 			}
@@ -635,7 +643,20 @@ func TestGuardPagesFault(t *testing.T) {
 	})
 }
 
+// TestSecretMemory checks every promise of Secret, with secret memory
+// (memfd_secret) where the system has it and with the layout of other
+// systems (forced).
 func TestSecretMemory(t *testing.T) {
+	t.Run("default", checkSecret)
+	t.Run("without memfd_secret", func(t *testing.T) {
+		old := testNoSecretMemory
+		testNoSecretMemory = true
+		t.Cleanup(func() { testNoSecretMemory = old })
+		checkSecret(t)
+	})
+}
+
+func checkSecret(t *testing.T) {
 	const n = 4
 	r, err := NewAnon(n*pageSize, Read|Write, Private|Secret)
 	if errors.Is(err, errors.ErrUnsupported) {
@@ -677,7 +698,10 @@ func TestSecretMemory(t *testing.T) {
 		if err := r.Advise(DoDump); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("DoDump advice for a Secret region: %v, want fs.ErrInvalid", err)
 		}
-		if kernelAtLeast(4, 14) && !emulated() { // qemu-user ignores madvise
+		switch {
+		case r.SecretMemory():
+			checkSmapsFlags(t, r, "dc") // MADV_DONTFORK: the kernel refuses MADV_WIPEONFORK
+		case kernelAtLeast(4, 14) && !emulated(): // qemu-user ignores madvise
 			checkSmapsFlags(t, r, "wf") // MADV_WIPEONFORK
 		}
 		if err := r.Protect(prot); err != nil {

@@ -359,7 +359,6 @@ func hostileChildPopulateFull() int {
 // region over pages that a full tmpfs cannot provide returns an error and
 // leaves the region as it was, instead of raising SIGBUS in the prefault.
 func TestResizePopulateOnFullTmpfs(t *testing.T) {
-	skipUnfixed(t, "Populate's prefault of the new pages at Resize is not fault-safe")
 	dir := smallFS(t)
 	ps := PageSize()
 	f, err := os.OpenFile(filepath.Join(dir, "sparse"), os.O_RDWR|os.O_CREATE, 0o644)

@@ -129,9 +129,13 @@ func childLockLimit() int {
 			fmt.Fprintln(os.Stderr, "child: the memory lock limit does not apply")
 			return 2
 		}
+		// Secret memory (memfd_secret) is locked by mmap itself, which
+		// refuses it with EAGAIN beyond the limit.
 		var pe *fs.PathError
-		if !errors.As(err, &pe) || pe.Op != "mlock" || !(errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EPERM)) || r.Mapped() {
-			fmt.Fprintf(os.Stderr, "child: Map(%v) beyond RLIMIT_MEMLOCK: %v, mapped %v; want an *fs.PathError of mlock with ENOMEM or EPERM, unmapped\n",
+		locked := errors.As(err, &pe) && pe.Op == "mlock" && (errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EPERM))
+		secret := flags&Secret != 0 && errors.As(err, &pe) && pe.Op == "mmap" && errors.Is(err, unix.EAGAIN)
+		if !locked && !secret || r.Mapped() {
+			fmt.Fprintf(os.Stderr, "child: Map(%v) beyond RLIMIT_MEMLOCK: %v, mapped %v; want an *fs.PathError of mlock with ENOMEM or EPERM (or of mmap with EAGAIN for Secret), unmapped\n",
 				flags, err, r.Mapped())
 			status = 1
 		}

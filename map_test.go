@@ -227,7 +227,7 @@ func badInputs() []badInput {
 			return mapAnon(t, PageSize(), Read, Private).Advise(Advice(-1))
 		}},
 		badInput{name: "Advise/advice past the last", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
-			return mapAnon(t, PageSize(), Read, Private).Advise(Free + 1)
+			return mapAnon(t, PageSize(), Read, Private).Advise(PopulateWrite + 1)
 		}},
 		badInput{name: "FlushRange/negative offset", want: []error{fs.ErrInvalid}, run: func(t *testing.T) error {
 			return mapAnon(t, PageSize(), Read, Shared).FlushRange(-1, 1)

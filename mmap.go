@@ -98,15 +98,23 @@ const (
 	// Private makes the region copy-on-write: writes stay in this process and
 	// never reach the file.
 	Private
-	// Populate faults every page in when the region is mapped, so that the
-	// first access does not wait for the disk or the page allocator. On
-	// Linux it is MAP_POPULATE (for HugePages regions, a touch of each page
-	// after the huge page advice, so that the pages it faults in are huge);
-	// elsewhere the package touches each page: it writes a zero to each page
-	// of new anonymous memory, which reads as zeros anyway, and advises WillNeed
-	// for a file region, then reads a byte of each of its pages. Populated pages may still be paged out later
-	// unless the region is Locked. A region without access (Prot 0) is not
-	// populated.
+	// Populate faults every page in when the region is mapped, and the new
+	// pages when Resize or Grow adds some, so that the first access does
+	// not wait for the disk or the page allocator, and so that a page that
+	// cannot be faulted in (a full tmpfs, memory that runs out, a file cut
+	// short underneath) is an error of Map, Resize or Grow instead of a
+	// SIGBUS at the first access. Pages of new anonymous memory are faulted
+	// in for writing, pages of a file for reading (PopulateWrite and
+	// PopulateRead; see them for the errors and how each system does it).
+	// On Linux kernels older than 5.14, which lack the advice, mmap
+	// prefaults with MAP_POPULATE, which reports nothing, and the package
+	// then touches each page to find those it could not fault in. For a
+	// HugePages region the pages are faulted in after the huge page advice,
+	// so that they are huge, and the range is then collapsed into huge pages
+	// (MADV_COLLAPSE, Linux 6.1) where the kernel left small ones; collapsing
+	// is a hint, its failure is not reported. Populated pages may still be
+	// paged out later unless the region is Locked. A region without access
+	// (Prot 0) is not populated.
 	Populate
 	// HugePages backs an anonymous region with transparent huge pages: the
 	// mapping is placed at an address aligned to the huge page size (2 MiB
@@ -149,27 +157,52 @@ const (
 	// pages, the guard starts at the next page boundary: the bytes between
 	// the end of the file and it read as zeros. The guard pages cost address
 	// space, not memory; they stay in place until Unmap.
+	//
+	// A Private anonymous region (without Secret, Locked, HugeTLB,
+	// HugePages or Reserve) gets guard regions on Linux 6.13 and later
+	// (MADV_GUARD_INSTALL): the guard pages are part of the region's own
+	// mapping, so that the region costs one entry of /proc/self/maps, and
+	// of the vm.max_map_count limit, instead of three. Elsewhere, and for
+	// other kinds of memory, the guards are separate PROT_NONE mappings.
 	Guard
 	// Secret is for keys and other secrets, laid out as libsodium's
 	// sodium_malloc and memguard lay them out: the region is guarded (as
-	// with Guard: an overrun faults at the first byte past either end),
-	// locked in memory (as with Locked, so it is
-	// never written to swap), excluded from core dumps (MADV_DONTDUMP),
-	// replaced by zeros in a child created by a raw fork (MADV_WIPEONFORK,
-	// Linux 4.14 and later) and overwritten with zeros by Unmap before it is
+	// with Guard: an overrun faults at the first byte past either end, with
+	// separate PROT_NONE pages), locked in memory (as with Locked, so it is
+	// never written to swap), excluded from core dumps, kept from a child
+	// created by a raw fork, and overwritten with zeros by Unmap before it is
 	// released, whatever Protect set. Protect(0) while the secret is not in
 	// use makes stray accesses fault.
+	//
+	// On Linux 5.14 and later, where the kernel allows it (memfd_secret(2),
+	// enabled unless booted with secretmem.enable=0), the memory is secret
+	// memory: its pages are removed from the kernel's direct map, so that
+	// not even root reading /proc/PID/mem, nor the kernel itself, can see
+	// them. The kernel locks it and keeps it out of core dumps by itself; it
+	// is not inherited by a forked child at all (MADV_DONTFORK), and
+	// Populate faults it in by touching it (the kernel refuses the populate
+	// advice for it). [Region.SecretMemory] tells whether a mapped region
+	// got it. The size of secret memory is set once: Resize that shrinks it
+	// wipes and unmaps the pages cut off, which the kernel frees at Unmap,
+	// and Resize past its first size moves it into new secret memory,
+	// wiping the old. Secret memory cannot be executed: a region built with Exec
+	// gets the other layout, and Protect adding Exec to secret memory fails
+	// (EPERM). Where memfd_secret is missing or disabled (ENOSYS), the memory
+	// is plain anonymous memory, locked (mlock), excluded from core dumps
+	// (MADV_DONTDUMP) and replaced by zeros in a child created by a raw
+	// fork (MADV_WIPEONFORK, Linux 4.14 and later).
 	//
 	// Secret is only allowed for anonymous Private regions (fs.ErrInvalid
 	// otherwise), and gives an error matching errors.ErrUnsupported where
 	// memory cannot be kept out of core dumps (every system but Linux, for
-	// now). Locking counts against RLIMIT_MEMLOCK, as for Locked.
+	// now). Locking counts against RLIMIT_MEMLOCK, as for Locked (secret
+	// memory counts against it too).
 	//
 	// Secret does not protect against: copies the program makes of the
 	// secret (strings, buffers, the Go heap and stacks, registers: none of
 	// them is locked or wiped, so read and write the secret in place); a
-	// process of the same user or root that reads /proc/PID/mem, ptraces the
-	// process or reads its memory in other ways; the kernel, a hypervisor,
+	// process of the same user or root that ptraces the process, or reads
+	// /proc/PID/mem where the region is not secret memory; a hypervisor,
 	// or a hibernation image written to disk; a program that exits or
 	// crashes without Unmap (the kernel clears the pages before reusing them,
 	// but nothing wipes them sooner); side channels. It does not encrypt.
@@ -189,11 +222,28 @@ const (
 	// cannot map a view past the end of a file without extending the file
 	// at once, so there it gives an error matching errors.ErrUnsupported.
 	PastEOF
+	// HugeTLB backs an anonymous region with explicit huge pages from the
+	// kernel's reserved pool (MAP_HUGETLB, on Linux): pages of
+	// [HugePageSize] bytes that are never split, swapped or merged, taken
+	// from the pool that the administrator reserves (vm.nr_hugepages). The
+	// region's length, and every length given to Resize, must be a multiple
+	// of HugePageSize (ErrUnaligned otherwise). The kernel takes the pages
+	// from the pool at Map: when it holds too few, Map fails with an
+	// *fs.PathError of Op "mmap" matching syscall.ENOMEM. Where the system
+	// refuses huge pages for the mapping (EINVAL, as qemu-user does), the
+	// error of Map matches errors.ErrUnsupported as well as the errno.
+	//
+	// HugeTLB on a file region, or with HugePages or Secret, is an invalid
+	// argument (fs.ErrInvalid). It gives an error matching
+	// errors.ErrUnsupported on every system but Linux and where the kernel
+	// has no huge pages (HugePageSize returns 0). Shared memory with huge
+	// pages: see [NewSharedMemoryFlags].
+	HugeTLB
 )
 
-const flagMask = Shared | Private | Populate | HugePages | NoReserve | Locked | Guard | Secret | PastEOF
+const flagMask = Shared | Private | Populate | HugePages | NoReserve | Locked | Guard | Secret | PastEOF | HugeTLB
 
-var flagNames = []string{"Shared", "Private", "Populate", "HugePages", "NoReserve", "Locked", "Guard", "Secret", "PastEOF"}
+var flagNames = []string{"Shared", "Private", "Populate", "HugePages", "NoReserve", "Locked", "Guard", "Secret", "PastEOF", "HugeTLB"}
 
 // String returns the flags' names joined by "|", such as "Shared|Populate".
 func (f Flag) String() string { return bitNames(f, flagMask, flagNames) }
@@ -255,9 +305,37 @@ const (
 	// too (MEM_RESET) and refuses it for file regions
 	// (errors.ErrUnsupported).
 	Free
+	// PopulateRead faults the pages in for reading, as a read of each page
+	// would, without changing the contents: a file's pages are read into
+	// memory, and anonymous pages not yet written map the shared zero
+	// page. PopulateWrite faults them in for writing, as a write to each
+	// page would, without changing the contents: anonymous memory gets its
+	// own pages, a private file region its private copies, and a shared
+	// file region has its blocks allocated and its pages marked dirty.
+	//
+	// A page that cannot be faulted in is an error, never a SIGBUS. On Linux
+	// 5.14 and later they are MADV_POPULATE_READ and MADV_POPULATE_WRITE,
+	// and the error is an *fs.PathError of Op "madvise" keeping its errno:
+	// EFAULT where a page could not be faulted in (a full tmpfs, a page past
+	// the end of the file), which also matches ErrFault, and ErrPastEOF as
+	// well where the range reaches past the end of the file; ENOMEM where
+	// memory ran out. Elsewhere (older kernels, other systems, and Linux
+	// secret memory, for which the kernel refuses the advice) the package
+	// touches each page with faults caught: a read of one byte, or an atomic
+	// add of zero to one word, of each page; a fault is then a *FaultError
+	// matching ErrFault, and ErrPastEOF as well where the page lies past the
+	// end of the file. PopulateWrite on a region without Write, or either on
+	// one without access, is a *FaultError wrapping fs.ErrPermission.
+	PopulateRead
+	// PopulateWrite: see PopulateRead.
+	PopulateWrite
 )
 
-var adviceNames = []string{"Normal", "Sequential", "Random", "WillNeed", "DontNeed", "HugePage", "NoHugePage", "DontDump", "DoDump", "Free"}
+// numAdvice is the number of Advice values.
+const numAdvice = int(PopulateWrite) + 1
+
+var adviceNames = [numAdvice]string{"Normal", "Sequential", "Random", "WillNeed", "DontNeed", "HugePage", "NoHugePage",
+	"DontDump", "DoDump", "Free", "PopulateRead", "PopulateWrite"}
 
 // String returns the advice's name.
 func (a Advice) String() string {

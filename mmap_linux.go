@@ -1,7 +1,9 @@
 // This file holds everything the package does differently on Linux: the
-// full set of madvise advice, MAP_POPULATE, transparent huge pages, mincore,
-// cachestat, the checks behind the memory flags, MADV_WIPEONFORK, fallocate,
-// mremap and memfd shared memory with seals. Its stand-ins for other systems are in
+// full set of madvise advice, MAP_POPULATE and the populate advice,
+// transparent huge pages and MADV_COLLAPSE, the huge page pool (HugeTLB),
+// mincore, cachestat, the checks behind the memory flags, MADV_WIPEONFORK,
+// guard regions, memfd_secret, fallocate, mremap and memfd shared memory
+// with seals. Its stand-ins for other systems are in
 // mmap_notlinux.go.
 
 package mmap
@@ -10,16 +12,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// The flags of mmap behind Populate, NoReserve and Secret here (0: none).
-const mapPopulate, mapNoReserve, mapConceal = unix.MAP_POPULATE, unix.MAP_NORESERVE, 0
+// The flags of mmap behind Populate, NoReserve, Secret and HugeTLB here (0:
+// none).
+const mapPopulate, mapNoReserve, mapConceal, mapHugeTLB = unix.MAP_POPULATE, unix.MAP_NORESERVE, 0, unix.MAP_HUGETLB
 
 var adviceTable = posixAdvice(map[Advice]int{
 	HugePage:   unix.MADV_HUGEPAGE,
@@ -155,6 +161,171 @@ func sysWipeOnFork(addr unsafe.Pointer, length uintptr) error {
 	return err
 }
 
+// sysDontFork keeps a child created by fork from inheriting the memory
+// (MADV_DONTFORK).
+func sysDontFork(addr unsafe.Pointer, length uintptr) error {
+	return unix.Madvise(mem(addr, length), unix.MADV_DONTFORK)
+}
+
+// sysHugeTLBSize returns the default size of the pages of the huge page
+// pool: Hugepagesize in /proc/meminfo, else the smallest size listed in
+// /sys/kernel/mm/hugepages, else 0.
+func sysHugeTLBSize() int {
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if rest, ok := strings.CutPrefix(line, "Hugepagesize:"); ok {
+				if f := strings.Fields(rest); len(f) == 2 && f[1] == "kB" {
+					if n, err := strconv.Atoi(f[0]); err == nil && n > 0 {
+						return n << 10
+					}
+				}
+			}
+		}
+	}
+	entries, err := os.ReadDir("/sys/kernel/mm/hugepages")
+	if err != nil {
+		return 0
+	}
+	size := 0
+	for _, e := range entries {
+		kb, ok := strings.CutPrefix(e.Name(), "hugepages-")
+		kb, ok2 := strings.CutSuffix(kb, "kB")
+		if n, err := strconv.Atoi(kb); ok && ok2 && err == nil && n > 0 && (size == 0 || n<<10 < size) {
+			size = n << 10
+		}
+	}
+	return size
+}
+
+// hasPopulateAdvice tells whether the kernel has MADV_POPULATE_READ and
+// MADV_POPULATE_WRITE (Linux 5.14): madvise checks the advice before the
+// range, so an empty range gets EINVAL where the advice is unknown. The page
+// is then populated for real, as an emulator may accept advice and ignore it.
+var hasPopulateAdvice = sync.OnceValue(func() bool {
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, 0, 0, unix.MADV_POPULATE_WRITE); errno != 0 {
+		return false
+	}
+	p, err := unix.MmapPtr(-1, 0, nil, uintptr(pageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return false
+	}
+	defer unix.MunmapPtr(p, uintptr(pageSize))
+	if unix.Madvise(mem(p, uintptr(pageSize)), unix.MADV_POPULATE_WRITE) != nil {
+		return false
+	}
+	res := make([]bool, 1)
+	return sysResident(p, uintptr(pageSize), res) == nil && res[0]
+})
+
+// sysPopulateByMap tells whether mmap should prefault the pages of a
+// Populate region (MAP_POPULATE): only where the populate advice, which
+// reports the pages it cannot fault in, is missing.
+func sysPopulateByMap() bool { return !hasPopulateAdvice() }
+
+// sysPopulate faults the pages in for reading or writing with the populate
+// advice, and reports whether an error is EFAULT: a page could not be
+// faulted in. It returns errors.ErrUnsupported where the kernel lacks the
+// advice.
+func sysPopulate(addr unsafe.Pointer, length uintptr, write bool) (fault bool, err error) {
+	if !hasPopulateAdvice() {
+		return false, errors.ErrUnsupported
+	}
+	advice := unix.MADV_POPULATE_READ
+	if write {
+		advice = unix.MADV_POPULATE_WRITE
+	}
+	err = unix.Madvise(mem(addr, length), advice)
+	for err == unix.EINTR { // a signal interrupted it; what is populated stays
+		err = unix.Madvise(mem(addr, length), advice)
+	}
+	return err == unix.EFAULT, err
+}
+
+// sysCollapse asks the kernel to collapse the range into transparent huge
+// pages now (MADV_COLLAPSE, Linux 6.1). It is a hint: older kernels reject
+// it, and a range that cannot be collapsed stays as it is.
+func sysCollapse(addr unsafe.Pointer, length uintptr) {
+	_ = unix.Madvise(mem(addr, length), unix.MADV_COLLAPSE)
+}
+
+// sysHasGuardMarkers tells whether the kernel has guard regions
+// (MADV_GUARD_INSTALL, Linux 6.13): a page with one installed must fault,
+// as an emulator may accept advice and ignore it.
+var sysHasGuardMarkers = sync.OnceValue(func() bool {
+	p, err := unix.MmapPtr(-1, 0, nil, uintptr(pageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return false
+	}
+	defer unix.MunmapPtr(p, uintptr(pageSize))
+	if sysGuard(p, uintptr(pageSize), true) != nil {
+		return false
+	}
+	return faults(p)
+})
+
+// faults reports whether a read of the byte at p faults.
+func faults(p unsafe.Pointer) (fault bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if e := recover(); e != nil {
+			if _, ok := e.(runtime.Error); !ok {
+				panic(e)
+			}
+			fault = true
+		}
+	}()
+	b := *(*byte)(p)
+	runtime.KeepAlive(b)
+	return false
+}
+
+// sysGuard installs guard regions on the pages, which then fault at any
+// access while staying part of their mapping, or removes them, after
+// which the pages read as zeros (MADV_GUARD_INSTALL, MADV_GUARD_REMOVE).
+func sysGuard(addr unsafe.Pointer, length uintptr, install bool) error {
+	advice := unix.MADV_GUARD_REMOVE
+	if install {
+		advice = unix.MADV_GUARD_INSTALL
+	}
+	err := unix.Madvise(mem(addr, length), advice)
+	for err == unix.EINTR {
+		err = unix.Madvise(mem(addr, length), advice)
+	}
+	return err
+}
+
+// sysMemfdSecret is the number of memfd_secret(2): the same in every
+// system call table with the common numbering (on the others, such as MIPS,
+// it names no call and gets ENOSYS).
+const sysMemfdSecret = 447
+
+// noSecretMemory is set once memfd_secret has answered ENOSYS: the kernel
+// lacks it or was booted without it (secretmem.enable=0).
+var noSecretMemory atomic.Bool
+
+// sysSecretMemory returns a new memfd_secret file of size bytes, or
+// errors.ErrUnsupported where the kernel does not allow secret memory.
+func sysSecretMemory(size int) (*os.File, error) {
+	if noSecretMemory.Load() {
+		return nil, errors.ErrUnsupported
+	}
+	fd, _, errno := unix.Syscall(sysMemfdSecret, unix.O_CLOEXEC, 0, 0)
+	if errno == unix.ENOSYS {
+		noSecretMemory.Store(true)
+		return nil, errors.ErrUnsupported
+	}
+	if errno != 0 {
+		return nil, pathError("memfd_secret", anonName, errno)
+	}
+	f := os.NewFile(fd, "memfd_secret")
+	if err := unix.Ftruncate(int(fd), int64(size)); err != nil {
+		f.Close()
+		return nil, pathError("ftruncate", f.Name(), err)
+	}
+	return f, nil
+}
+
 // sysAllocate allocates the blocks of the n bytes of f at off, extending the
 // file if they lie beyond its end. File systems without fallocate get
 // zeros written past the file's end instead.
@@ -192,11 +363,15 @@ func sysRemap(addr unsafe.Pointer, oldLen uintptr, to unsafe.Pointer, newLen uin
 	return p, err
 }
 
-// sysSharedMemory returns a new anonymous memory file of size bytes.
-func sysSharedMemory(name string, size int64) (*os.File, error) {
+// sysSharedMemory returns a new anonymous memory file of size bytes, of
+// pages of the huge page pool if huge is set (MFD_HUGETLB).
+func sysSharedMemory(name string, size int64, huge bool) (*os.File, error) {
 	// MFD_NOEXEC_SEAL (Linux 6.3) keeps the data from ever being executed
 	// as a program; older kernels reject the flag with EINVAL.
 	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	if huge {
+		flags |= unix.MFD_HUGETLB
+	}
 	fd, err := unix.MemfdCreate(name, flags|unix.MFD_NOEXEC_SEAL)
 	if errors.Is(err, unix.EINVAL) {
 		fd, err = unix.MemfdCreate(name, flags)

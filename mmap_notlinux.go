@@ -5,9 +5,11 @@
 // sysSupports where it could not be kept, or the system has no fork), no
 // fallocate (the file is extended by writing zeros, which allocates its
 // blocks as well), no mremap (Resize maps the region again and copies what
-// the file does not hold) and no memfd (NewSharedMemory and seals report
-// errors.ErrUnsupported) and no cachestat (FileCacheStat reports
-// errors.ErrUnsupported).
+// the file does not hold), no memfd (NewSharedMemory and seals report
+// errors.ErrUnsupported), no cachestat (FileCacheStat reports
+// errors.ErrUnsupported), no populate advice, guard regions, collapse into
+// huge pages or secret memory (the portable paths take over), and no huge
+// page pool (HugeTLB is refused).
 
 package mmap
 
@@ -18,6 +20,24 @@ import (
 )
 
 func sysWipeOnFork(unsafe.Pointer, uintptr) error { return nil }
+func sysDontFork(unsafe.Pointer, uintptr) error   { return nil }
+
+// mapHugeTLB is the flag of mmap behind HugeTLB: none.
+const mapHugeTLB = 0
+
+func sysHugeTLBSize() int { return 0 }
+
+func sysPopulateByMap() bool { return false }
+
+func sysPopulate(unsafe.Pointer, uintptr, bool) (bool, error) { return false, errors.ErrUnsupported }
+
+func sysCollapse(unsafe.Pointer, uintptr) {}
+
+func sysHasGuardMarkers() bool { return false }
+
+func sysGuard(unsafe.Pointer, uintptr, bool) error { return errors.ErrUnsupported }
+
+func sysSecretMemory(int) (*os.File, error) { return nil, errors.ErrUnsupported }
 
 // sysAllocate extends f with zeros up to off+n bytes if it is shorter.
 func sysAllocate(f *os.File, off, n int64) error {
@@ -28,9 +48,9 @@ func sysRemap(unsafe.Pointer, uintptr, unsafe.Pointer, uintptr) (unsafe.Pointer,
 	return nil, errors.ErrUnsupported
 }
 
-func sysSharedMemory(string, int64) (*os.File, error) { return nil, errNoShm }
-func sysAddSeals(*os.File, Seal) error                { return errNoShm }
-func sysGetSeals(*os.File) (Seal, error)              { return 0, errNoShm }
+func sysSharedMemory(string, int64, bool) (*os.File, error) { return nil, errNoShm }
+func sysAddSeals(*os.File, Seal) error                      { return errNoShm }
+func sysGetSeals(*os.File) (Seal, error)                    { return 0, errNoShm }
 
 func linuxSupports(Flag) error { return nil }
 

@@ -14,7 +14,6 @@ import (
 )
 
 const (
-	populateByMap     = false
 	mapConceal        = 0
 	fileInReservation = false
 	partialViewUnmap  = false

@@ -16,10 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// populateByMap tells whether mmap itself prefaults the pages for Populate
-// (MAP_POPULATE); elsewhere Map touches each page.
-const populateByMap = mapPopulate != 0
-
 // sysSupports rejects the flags that the system has no means to honour: huge
 // pages where the system offers none, Secret where nothing keeps memory out
 // of core dumps, and what Linux checks at run time (linuxSupports).
@@ -71,6 +67,9 @@ func sysMap(fd uintptr, off int64, addr unsafe.Pointer, length uintptr, prot Pro
 	}
 	if flags&Populate != 0 {
 		mflags |= mapPopulate
+	}
+	if flags&HugeTLB != 0 && fd == ^uintptr(0) {
+		mflags |= mapHugeTLB
 	}
 	if flags&NoReserve != 0 {
 		mflags |= mapNoReserve
@@ -134,15 +133,15 @@ const (
 // posixAdvice returns an advice table with the advice that every unix has
 // (the set posix_madvise names), the entries of more, and adviceMissing for
 // the rest. Each system's file adds what it has beyond the portable set.
-func posixAdvice(more map[Advice]int) [Free + 1]int {
-	t := [Free + 1]int{
+func posixAdvice(more map[Advice]int) [numAdvice]int {
+	t := [numAdvice]int{
 		Normal:     unix.MADV_NORMAL,
 		Sequential: unix.MADV_SEQUENTIAL,
 		Random:     unix.MADV_RANDOM,
 		WillNeed:   unix.MADV_WILLNEED,
 		DontNeed:   unix.MADV_DONTNEED,
 	}
-	for a := DontNeed + 1; a <= Free; a++ {
+	for a := DontNeed + 1; int(a) < numAdvice; a++ {
 		t[a] = adviceMissing
 	}
 	for a, v := range more {

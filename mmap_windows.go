@@ -73,12 +73,8 @@ func sysGranularity() int {
 // by sysSupports, so it is never used.
 func hugePageSize() int { return pageSize }
 
-// Populate touches each page after Map (populateByMap), and no flag of the
-// mapping call keeps memory out of core dumps (mapConceal).
-const (
-	populateByMap = false
-	mapConceal    = 0
-)
+// No flag of the mapping call keeps memory out of core dumps.
+const mapConceal = 0
 
 // sysSupports refuses the flags Windows cannot honour:
 //   - HugePages: Windows large pages are a different thing (they need the

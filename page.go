@@ -9,6 +9,7 @@ import (
 var (
 	pageSize    = os.Getpagesize()
 	granularity = sync.OnceValue(sysGranularity)
+	hugeTLBSize = sync.OnceValue(sysHugeTLBSize)
 )
 
 // PageSize returns the operating system's page size in bytes. Region lengths
@@ -18,6 +19,13 @@ func PageSize() int { return pageSize }
 // Granularity returns what file offsets must be a multiple of: the page size
 // on unix, the allocation granularity (usually 64 KiB) on Windows.
 func Granularity() int { return granularity() }
+
+// HugePageSize returns the size in bytes of the pages of the kernel's huge
+// page pool that a [HugeTLB] region takes: the default huge page size
+// (Hugepagesize in /proc/meminfo on Linux, 2 MiB on most machines), read
+// once. It returns 0 where the system has no huge page pool (every system
+// but Linux, and Linux kernels built without huge pages).
+func HugePageSize() int { return hugeTLBSize() }
 
 // AlignOffset rounds off down to a multiple of Granularity. A negative off
 // rounds towards negative infinity.

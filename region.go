@@ -1,6 +1,7 @@
 package mmap
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -49,6 +51,100 @@ type Region struct {
 	base    unsafe.Pointer
 	size    uintptr
 	reserve int
+	guards  guardKind // how the guard pages are made, chosen at Map
+	secret  *os.File  // memfd_secret file holding a Secret region's memory while mapped, or nil
+}
+
+// guardKind is how a region's guard pages are made.
+type guardKind uint8
+
+const (
+	noGuards     guardKind = iota
+	guardPages             // PROT_NONE pages of the reservation, on each side of the memory
+	guardMarkers           // guard regions installed in the mapping itself (MADV_GUARD_INSTALL)
+)
+
+// Set by tests to take the paths of systems that lack guard regions, secret
+// memory or the populate advice.
+var testNoGuardMarkers, testNoSecretMemory, testNoPopulateAdvice bool
+
+// geometry is where a region's memory lies in the address space its
+// mapping takes: guard bytes on each side, and the alignment of the memory.
+type geometry struct {
+	guards guardKind
+	guard  int // bytes of guard on each side: 0 with noGuards
+	align  int // alignment of the memory beyond a page, or 0
+}
+
+// geometry returns the region's geometry, with the guards chosen at Map.
+func (r *Region) geometry() geometry {
+	g := geometry{guards: r.guards}
+	if r.guards != noGuards {
+		g.guard = pageSize
+	}
+	if r.flags&HugePages != 0 {
+		g.align = hugePageSize()
+	}
+	if r.flags&HugeTLB != 0 && (r.guards == guardPages || r.reserve > 0) {
+		// Huge pages placed in a reservation must be aligned there; mmap
+		// aligns them by itself otherwise.
+		g.align = HugePageSize()
+	}
+	return g
+}
+
+// reservation reports whether memory of this geometry lies in a
+// reservation of inaccessible address space (with reserve bytes reserved),
+// whose free parts are PROT_NONE mappings that belong to the region.
+func (g geometry) reservation(reserve int) bool {
+	return reserve > 0 || g.guards == guardPages || g.align > 0
+}
+
+// span returns the length of address space to map for n bytes of memory,
+// and false if it overflows.
+func (g geometry) span(n int) (int, bool) {
+	if n > math.MaxInt-2*g.guard-g.align {
+		return 0, false
+	}
+	return n + 2*g.guard + g.align, true
+}
+
+// place returns where the memory starts in a span mapped at base.
+func (g geometry) place(base unsafe.Pointer) unsafe.Pointer {
+	at := uintptr(base) + uintptr(g.guard)
+	if g.align > 0 {
+		at = (at + uintptr(g.align) - 1) &^ (uintptr(g.align) - 1)
+	}
+	return unsafe.Add(base, at-uintptr(base))
+}
+
+// chooseGuards returns how to make the guard pages at the next Map: guard
+// regions inside the mapping for plain private anonymous memory where the
+// kernel has them, else PROT_NONE pages.
+func (r *Region) chooseGuards() guardKind {
+	switch {
+	case r.flags&(Guard|Secret) == 0:
+		return noGuards
+	case r.src == srcAnon && r.flags&Private != 0 && r.flags&(Secret|HugeTLB|HugePages|Locked) == 0 &&
+		r.reserve == 0 && !testNoGuardMarkers && sysHasGuardMarkers():
+		return guardMarkers
+	}
+	return guardPages
+}
+
+// mapFlags returns the flags with which the region's memory is mapped.
+func (r *Region) mapFlags() Flag {
+	f := r.flags
+	if r.secret != nil {
+		f = f&^(Private|Secret) | Shared
+	}
+	if f&HugePages != 0 || r.secret != nil || !sysPopulateByMap() {
+		// Populated by applyFlags: after the huge page advice, by touching
+		// (the kernel refuses the populate advice for secret memory), or
+		// with the populate advice.
+		f &^= Populate
+	}
+	return f
 }
 
 // source is where a region's memory comes from.
@@ -100,6 +196,12 @@ func validate(prot Prot, flags Flag, anon bool) error {
 	}
 	if flags&Secret != 0 && (!anon || flags&Shared != 0) {
 		return invalidf("Secret is for anonymous private regions only")
+	}
+	if flags&HugeTLB != 0 && (!anon || flags&(HugePages|Secret) != 0) {
+		return invalidf("HugeTLB is for anonymous regions without HugePages or Secret only")
+	}
+	if flags&HugeTLB != 0 && HugePageSize() == 0 {
+		return unsupportedf("HugeTLB: no huge pages on this system")
 	}
 	if anon && flags&PastEOF != 0 {
 		return invalidf("PastEOF is for file regions only")
@@ -167,6 +269,19 @@ func (r *Region) Mapped() bool {
 	return r.mapped
 }
 
+// SecretMemory reports whether the region's memory is secret memory now:
+// memory of memfd_secret(2), removed from the kernel's direct map, which
+// Map gives a Secret region on Linux where the kernel allows it (see
+// [Secret]). It is false for a region that is not mapped or not Secret,
+// and for a Secret region that got the layout of other systems: locked
+// anonymous memory kept out of core dumps. The answer holds until Unmap;
+// each Map chooses again.
+func (r *Region) SecretMemory() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.secret != nil
+}
+
 // File returns the file backing the region, or nil for anonymous memory, for
 // a region from Open (whose file is closed once it is mapped) and for a
 // region from NewSharedMemory after Close. The region keeps using the file:
@@ -227,122 +342,225 @@ func (r *Region) mapLocked() error {
 		return nil
 	}
 	mapLen, _ := roundUp(r.length, pageSize) // checked by the constructor
-
-	// A reservation of inaccessible address space holds the mapping when it
-	// needs room around it: guard pages, huge page alignment, or space to
-	// grow in place.
-	var guard, align int
-	if r.flags&(Guard|Secret) != 0 {
-		guard = pageSize
-	}
-	if r.flags&HugePages != 0 {
-		align = hugePageSize()
-	}
-	if max(mapLen, r.reserve) > math.MaxInt-2*guard-align {
-		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, r.length)
-	}
-	resLen := max(mapLen, r.reserve) + 2*guard + align
-	var (
-		base unsafe.Pointer
-		addr unsafe.Pointer
-		err  error
-	)
-	flags := r.flags
-	if flags&HugePages != 0 {
-		flags &^= Populate // populated after the huge page advice, by applyFlags
-	}
-	if resLen == mapLen {
-		addr, err = sysMap(fd, off, nil, uintptr(mapLen), r.prot, flags)
-		base = addr
-	} else {
-		base, err = sysReserve(uintptr(resLen))
-		if err == nil {
-			at := uintptr(base) + uintptr(guard)
-			if align > 0 {
-				at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
-			}
-			addr, err = sysMap(fd, off, unsafe.Add(base, at-uintptr(base)), uintptr(mapLen), r.prot, flags)
-			if err != nil {
-				sysUnmap(base, uintptr(resLen))
-			}
+	if r.flags&Secret != 0 && r.prot&Exec == 0 && !testNoSecretMemory {
+		f, err := sysSecretMemory(mapLen)
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+		if f != nil {
+			r.secret, fd, off = f, f.Fd(), 0
 		}
 	}
-	if err != nil {
-		return pathError("mmap", r.name, err)
-	}
-	r.addr, r.base, r.size, r.cur = addr, base, uintptr(resLen), r.prot
-	if err := r.applyFlags(r.addr, 0, mapLen, populateByMap && r.flags&HugePages == 0); err != nil {
-		sysUnmap(r.base, r.size)
-		r.addr, r.base, r.size = nil, nil, 0
+	if err := r.mapSpan(fd, off, mapLen); err != nil {
+		if r.secret != nil {
+			r.secret.Close()
+			r.secret = nil
+		}
 		return err
 	}
 	r.mapped, r.closed, r.cur = true, false, r.prot
 	return nil
 }
 
+// mapSpan maps the region's mapLen bytes of memory from fd at off, with the room
+// that its flags need around it: guard pages, huge page alignment, or a
+// reservation to grow in.
+func (r *Region) mapSpan(fd uintptr, off int64, mapLen int) error {
+	r.guards = r.chooseGuards()
+	g := r.geometry()
+	resLen, ok := g.span(max(mapLen, r.reserve))
+	if !ok {
+		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, r.length)
+	}
+	var (
+		base unsafe.Pointer
+		addr unsafe.Pointer
+		err  error
+	)
+	switch {
+	case !g.reservation(r.reserve):
+		// The guard regions, if any, are part of the mapping itself.
+		base, err = sysMap(fd, off, nil, uintptr(resLen), r.prot, r.mapFlags())
+		addr = g.place(base)
+		if err == nil && g.guards == guardMarkers {
+			if err = r.installGuards(base, addr, mapLen); err != nil {
+				sysUnmap(base, uintptr(resLen))
+				return err
+			}
+		}
+	default:
+		base, err = sysReserve(uintptr(resLen))
+		if err == nil {
+			addr, err = sysMap(fd, off, g.place(base), uintptr(mapLen), r.prot, r.mapFlags())
+			if err != nil {
+				sysUnmap(base, uintptr(resLen))
+			}
+		}
+	}
+	if err != nil {
+		err = pathError("mmap", r.name, err)
+		if r.flags&HugeTLB != 0 && errors.Is(err, fs.ErrInvalid) {
+			// The arguments were checked: the system refuses huge pages
+			// for this mapping (an emulator such as qemu-user does).
+			return fmt.Errorf("mmap: %s: huge pages refused: %w (%w)", r.name, errors.ErrUnsupported, err)
+		}
+		return err
+	}
+	r.addr, r.base, r.size, r.cur = addr, base, uintptr(resLen), r.prot
+	if err := r.applyFlags(r.addr, 0, mapLen); err != nil {
+		sysUnmap(r.base, r.size)
+		r.addr, r.base, r.size = nil, nil, 0
+		return err
+	}
+	return nil
+}
+
+// installGuards makes the page before the mapLen bytes at addr and the page
+// after them guard regions, in a span mapped at base.
+func (r *Region) installGuards(base, addr unsafe.Pointer, mapLen int) error {
+	for _, p := range []unsafe.Pointer{base, unsafe.Add(addr, mapLen)} {
+		if err := sysGuard(p, uintptr(pageSize), true); err != nil {
+			return pathError("madvise", r.name, err)
+		}
+	}
+	return nil
+}
+
 // applyFlags applies the flags that take effect after mmap to the n bytes
-// of the region's memory at addr, at offset at in the region (all of it at
-// Map, the new part after Resize); populated tells whether the pages are
-// already faulted in.
-func (r *Region) applyFlags(addr unsafe.Pointer, at, n int, populated bool) error {
+// at offset off of the region's memory, which starts at mem (all of it at
+// Map, the new part after Resize).
+func (r *Region) applyFlags(mem unsafe.Pointer, off, n int) error {
+	addr := unsafe.Add(mem, off)
 	if r.flags&HugePages != 0 {
 		if err := sysAdvise(addr, uintptr(n), HugePage); err != nil {
 			return pathError("madvise", r.name, err)
 		}
 	}
-	if r.flags&Secret != 0 && mapConceal == 0 {
-		if err := sysAdvise(addr, uintptr(n), DontDump); err != nil {
+	switch {
+	case r.secret != nil:
+		// The kernel locks secret memory and keeps it out of core dumps by
+		// itself; it refuses MADV_WIPEONFORK, so a forked child gets no
+		// mapping there at all.
+		if err := sysDontFork(addr, uintptr(n)); err != nil {
 			return pathError("madvise", r.name, err)
 		}
-	}
-	if r.flags&Secret != 0 {
+	case r.flags&Secret != 0:
+		if mapConceal == 0 {
+			if err := sysAdvise(addr, uintptr(n), DontDump); err != nil {
+				return pathError("madvise", r.name, err)
+			}
+		}
 		if err := sysWipeOnFork(addr, uintptr(n)); err != nil {
 			return pathError("madvise", r.name, err)
 		}
 	}
 	if r.flags&(Locked|Populate) != 0 && r.flags&PastEOF != 0 {
 		// Only the pages inside the file can be locked or faulted in.
-		in, err := r.inFile(at, n)
+		in, err := r.inFile(off, n)
 		if err != nil {
 			return err
 		}
 		n = in
 	}
-	if r.flags&(Locked|Secret) != 0 && n > 0 {
+	if r.flags&(Locked|Secret) != 0 && r.secret == nil && n > 0 {
 		if err := sysLock(addr, uintptr(n)); err != nil {
 			return pathError("mlock", r.name, err)
 		}
 	}
-	if r.flags&Populate != 0 && !populated && n > 0 {
-		if r.src.hasFile() {
-			// Start reading the whole range in at once; touch then waits
-			// for it. It is only a hint, so its error does not matter.
-			_ = sysAdvise(addr, uintptr(n), WillNeed)
+	if r.flags&Populate != 0 && r.cur&(Read|Write) != 0 && n > 0 {
+		if err := r.populate(mem, off, n, !r.src.hasFile() && r.cur&Write != 0); err != nil {
+			return err
 		}
-		r.touch(addr, n)
+		if r.flags&HugePages != 0 {
+			sysCollapse(addr, uintptr(n)) // a hint: the pages stay small if it fails
+		}
 	}
 	return nil
 }
 
-// touch faults every page of the n bytes at addr in, if the current
-// protection allows it: by writing a zero to each page of new anonymous
-// memory, which reads as zeros anyway (reading would only map the shared zero
-// page), and by reading one byte of each page of a file.
-func (r *Region) touch(addr unsafe.Pointer, n int) {
-	if r.cur&(Read|Write) == 0 {
-		return
+// populate faults in the n bytes at offset off of the region's memory,
+// which starts at mem, for reading or for writing: with the populate advice
+// where the system has it, else by touching each page with faults caught.
+// A page that cannot be faulted in is an error, never a SIGBUS.
+func (r *Region) populate(mem unsafe.Pointer, off, n int, write bool) error {
+	op := "read"
+	if write {
+		op = "write"
 	}
-	if !r.src.hasFile() && r.cur&Write != 0 {
-		for off := 0; off < n; off += pageSize {
-			*(*byte)(unsafe.Add(addr, off)) = 0
+	if r.cur&(Read|Write) == 0 || write && r.cur&Write == 0 {
+		return &FaultError{Op: op, Offset: int64(off), Err: fs.ErrPermission}
+	}
+	if n == 0 {
+		return nil
+	}
+	addr := unsafe.Add(mem, off)
+	if r.secret == nil && !testNoPopulateAdvice {
+		fault, err := sysPopulate(addr, uintptr(n), write)
+		if err == nil {
+			return nil
 		}
-		return
+		if !errors.Is(err, errors.ErrUnsupported) {
+			if fault {
+				class := ErrFault
+				if r.pastEOF(int64(off + n - pageSize)) { // the last page
+					class = errors.Join(ErrFault, ErrPastEOF)
+				}
+				err = &osError{err, class}
+			}
+			return pathError("madvise", r.name, err)
+		}
 	}
-	var s byte
-	for off := 0; off < n; off += pageSize {
-		s += *(*byte)(unsafe.Add(addr, off))
+	if r.src.hasFile() {
+		// Start reading the whole range in at once; the touch then waits
+		// for it. It is only a hint, so its error does not matter.
+		_ = sysAdvise(addr, uintptr(n), WillNeed)
 	}
+	return r.touch(mem, off, n, write)
+}
+
+// touch faults in the n bytes at offset off of the region's memory, which
+// starts at mem, by touching each page with memory faults caught: a read of
+// a byte, or an atomic add of zero to a word, which leaves the contents as
+// they are even while other threads write them. A fault is returned as a
+// *FaultError, which wraps ErrPastEOF where the page lies past the end of
+// the file.
+func (r *Region) touch(mem unsafe.Pointer, off, n int, write bool) (err error) {
+	at := -1 // offset of the page being touched
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if at < 0 {
+			return
+		}
+		e := recover()
+		var addr uintptr
+		if f, ok := e.(faultAddr); ok {
+			addr = f.Addr()
+		} else if _, ok := e.(runtime.Error); !ok {
+			panic(e)
+		} // else a fault without an address (qemu-user gives none for SIGBUS)
+		fe := &FaultError{Op: "read", Offset: int64(at), Addr: addr}
+		if write {
+			fe.Op = "write"
+		}
+		if r.pastEOF(int64(at)) {
+			fe.Err = ErrPastEOF
+		}
+		err = fe
+	}()
+	var s uint32
+	for i := off; i < off+n; i += pageSize {
+		at = i
+		p := unsafe.Add(mem, i)
+		if write {
+			atomic.AddUint32((*uint32)(p), 0)
+		} else {
+			s += uint32(*(*byte)(p))
+		}
+	}
+	at = -1
 	runtime.KeepAlive(s) // keeps the loads from being removed
+	return nil
 }
 
 // inFile returns how many of the n bytes at offset at in the region lie in
@@ -431,7 +649,7 @@ func (r *Region) unmapLocked() error {
 				testHookWiped(unsafe.Slice((*byte)(r.addr), mapLen))
 			}
 		}
-		if r.flags&(Locked|Secret) != 0 {
+		if r.flags&(Locked|Secret) != 0 && r.secret == nil {
 			if err := sysUnlock(r.addr, uintptr(mapLen)); err != nil && werr == nil {
 				return pathError("munlock", r.name, err)
 			}
@@ -439,6 +657,10 @@ func (r *Region) unmapLocked() error {
 		if err := sysUnmap(r.base, r.size); err != nil {
 			return pathError("munmap", r.name, err)
 		}
+	}
+	if r.secret != nil {
+		r.secret.Close() // the memory is gone with the last mapping and descriptor
+		r.secret = nil
 	}
 	r.mapped, r.addr, r.base, r.size = false, nil, nil, 0
 	return werr
@@ -617,6 +839,7 @@ func (r *Region) flush(off, n int, async bool) error {
 // the region is not mapped, fs.ErrInvalid for an unknown Advice or for
 // DoDump on a Secret region (which stays out of core dumps), and an error
 // matching errors.ErrUnsupported for advice the platform does not have.
+// PopulateRead and PopulateWrite return the errors described there.
 func (r *Region) Advise(a Advice) error {
 	return r.advise(0, -1, a)
 }
@@ -646,6 +869,10 @@ func (r *Region) advise(off, n int, a Advice) error {
 	if err != nil || addr == nil {
 		return err
 	}
+	switch a {
+	case PopulateRead, PopulateWrite:
+		return r.populate(r.addr, int(uintptr(addr)-uintptr(r.addr)), int(size), a == PopulateWrite)
+	}
 	if err := sysAdvise(addr, size, a); err != nil {
 		return pathError("madvise", r.name, err)
 	}
@@ -660,6 +887,9 @@ func (r *Region) advise(off, n int, a Advice) error {
 // region of length 0. The
 // pages of a PastEOF region beyond the end of its file cannot be locked
 // (ENOMEM): lock the part inside the file with LockRange.
+//
+// Secret memory (see [Region.SecretMemory]) is locked by the kernel
+// itself, which refuses mlock for it: Lock of such a region returns nil.
 func (r *Region) Lock() error {
 	return r.lockOp("mlock", 0, -1, sysLock)
 }
@@ -706,6 +936,9 @@ func (r *Region) lockOp(op string, off, n int, fn func(unsafe.Pointer, uintptr) 
 	if err != nil || addr == nil {
 		return err
 	}
+	if r.secret != nil && op == "mlock" {
+		return nil // secret memory is locked by the kernel, which refuses mlock
+	}
 	if err := fn(addr, size); err != nil {
 		return pathError(op, r.name, err)
 	}
@@ -733,7 +966,13 @@ func (r *Region) Protect(p Prot) error {
 		return r.notMappedErr()
 	}
 	if r.addr != nil {
-		if err := sysProtect(r.addr, r.mappedLen(), p); err != nil {
+		addr, n := r.addr, r.mappedLen()
+		if r.guards == guardMarkers {
+			// The guard regions fault whatever the protection: change the
+			// whole mapping, so that it stays one.
+			addr, n = r.base, r.size
+		}
+		if err := sysProtect(addr, n, p); err != nil {
 			return pathError("mprotect", r.name, err)
 		}
 	}

@@ -145,6 +145,9 @@ func (r *Region) resizeLocked(length int) error {
 	} else if length != newLen {
 		return fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d: %w", r.name, length, pageSize, ErrUnaligned)
 	}
+	if hs := HugePageSize(); r.flags&HugeTLB != 0 && length%hs != 0 {
+		return fmt.Errorf("mmap: %s: length %d is not a multiple of the huge page size %d: %w", r.name, length, hs, ErrUnaligned)
+	}
 	oldLen := int(r.mappedLen())
 	var err error
 	switch {
@@ -169,24 +172,11 @@ func (r *Region) checkFile() error {
 	return nil
 }
 
-// layout returns the room the region's mapping needs around it: a guard page
-// on each side, and slack to align it for huge pages.
-func (r *Region) layout() (guard, align int) {
-	if r.flags&(Guard|Secret) != 0 {
-		guard = pageSize
-	}
-	if r.flags&HugePages != 0 {
-		align = hugePageSize()
-	}
-	return guard, align
-}
-
 // reserved reports whether the mapping lies in a reservation of address
 // space (made by mapLocked or grow), whose free parts are PROT_NONE mappings
 // that belong to the region.
 func (r *Region) reserved() bool {
-	guard, align := r.layout()
-	return r.reserve > 0 || guard > 0 || align > 0
+	return r.geometry().reservation(r.reserve)
 }
 
 // sharedAnon reports whether the region is Shared memory whose contents
@@ -202,6 +192,9 @@ func (r *Region) sharedAnon() bool {
 // from off bytes into it (the descriptor is ^uintptr(0) for anonymous memory).
 // Map uses it too.
 func (r *Region) fdOff(off int) (uintptr, int64) {
+	if r.secret != nil {
+		return r.secret.Fd(), int64(off)
+	}
 	if !r.src.hasFile() {
 		return ^uintptr(0), 0
 	}
@@ -258,6 +251,9 @@ func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
 func (r *Region) shrink(oldLen, newLen int) error {
+	if r.guards == guardMarkers {
+		return r.shrinkMarked(oldLen, newLen)
+	}
 	if r.src.hasFile() && !r.reserved() && !partialViewUnmap {
 		// The view cannot lose its tail: map a shorter one instead.
 		return r.moveView(oldLen, newLen)
@@ -277,15 +273,163 @@ func (r *Region) shrink(oldLen, newLen int) error {
 	return nil
 }
 
+// shrinkMarked cuts a mapping with guard regions from oldLen to newLen
+// bytes: the page at the new end becomes the trailing guard, and what
+// lies beyond it is unmapped.
+func (r *Region) shrinkMarked(oldLen, newLen int) error {
+	end := unsafe.Add(r.addr, newLen)
+	if err := sysGuard(end, uintptr(pageSize), true); err != nil {
+		return pathError("madvise", r.name, err)
+	}
+	if err := sysUnmap(unsafe.Add(end, pageSize), uintptr(oldLen-newLen)); err != nil {
+		return pathError("munmap", r.name, err)
+	}
+	r.size = uintptr(newLen + 2*pageSize)
+	return nil
+}
+
+// growMarked extends a mapping with guard regions from oldLen to newLen
+// bytes: mremap extends it, in place or moving it whole with its guards,
+// the old trailing guard becomes memory and the page at the new end the
+// trailing guard. Where mremap cannot (the mapping was split by advice
+// or locking), the contents are copied into a new mapping.
+func (r *Region) growMarked(oldLen, newLen int) error {
+	span := uintptr(newLen + 2*pageSize)
+	base, err := remap(r.base, r.size, nil, span)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return r.copyMarked(oldLen, newLen)
+	}
+	if err != nil {
+		return pathError("mremap", r.name, err)
+	}
+	r.addr, r.base, r.size = unsafe.Add(base, pageSize), base, span
+	if err := sysGuard(unsafe.Add(r.addr, oldLen), uintptr(pageSize), false); err != nil {
+		return pathError("madvise", r.name, err)
+	}
+	if err := r.installGuards(r.base, r.addr, newLen); err != nil {
+		return err
+	}
+	if err := r.applyFlags(r.addr, oldLen, newLen-oldLen); err != nil {
+		r.shrinkMarked(newLen, oldLen)
+		return err
+	}
+	return nil
+}
+
+// copyMarked maps a new span with guard regions for newLen bytes, copies
+// the region's oldLen bytes into it and unmaps the old one.
+func (r *Region) copyMarked(oldLen, newLen int) error {
+	span := uintptr(newLen + 2*pageSize)
+	base, err := sysMap(^uintptr(0), 0, nil, span, Read|Write, r.mapFlags())
+	if err != nil {
+		return pathError("mmap", r.name, err)
+	}
+	addr := unsafe.Add(base, pageSize)
+	fail := func(err error) error {
+		sysUnmap(base, span)
+		return err
+	}
+	if err := r.installGuards(base, addr, newLen); err != nil {
+		return fail(err)
+	}
+	if r.cur&(Read|Write) == 0 {
+		if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
+			return fail(pathError("mprotect", r.name, err))
+		}
+	}
+	n, fault := tryCopy(unsafe.Slice((*byte)(addr), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
+	if r.cur&(Read|Write) == 0 {
+		sysProtect(r.addr, uintptr(oldLen), r.cur)
+	}
+	if fault != 0 {
+		return fail(&FaultError{Op: "read", Offset: int64(n), Addr: fault})
+	}
+	if err := sysProtect(base, span, r.cur); err != nil {
+		return fail(pathError("mprotect", r.name, err))
+	}
+	if err := r.applyFlags(addr, oldLen, newLen-oldLen); err != nil {
+		return fail(err)
+	}
+	sysUnmap(r.base, r.size)
+	r.addr, r.base, r.size = addr, base, span
+	return nil
+}
+
 // grow extends the mapping from oldLen to newLen bytes: in place inside its
 // reservation where there is room, else by remapping.
 func (r *Region) grow(oldLen, newLen int) error {
-	guard, align := r.layout()
+	g := r.geometry()
 	if r.reserve > 0 && newLen > r.reserve {
 		return invalidf("%s: growing to %d bytes, beyond the reservation of %d bytes", r.name, newLen, r.reserve)
 	}
+	if r.secret != nil {
+		// The size of secret memory is set once: a file that is too short
+		// (it keeps the pages of a shrink, wiped, until Unmap) is replaced.
+		size, err := sysFileSize(r.secret.Fd())
+		if err != nil {
+			return pathError("fstat", r.secret.Name(), err)
+		}
+		if int64(newLen) > size {
+			return r.moveSecret(oldLen, newLen, g)
+		}
+	}
+	return r.growMapping(oldLen, newLen, g)
+}
+
+// moveSecret moves secret memory into a new memfd_secret file of newLen
+// bytes, mapped at a new place with its guard pages: it copies the oldLen
+// bytes there, then wipes and unmaps the old memory and closes its file.
+func (r *Region) moveSecret(oldLen, newLen int, g geometry) error {
+	f, err := sysSecretMemory(newLen)
+	if err != nil {
+		return err
+	}
+	old := r.secret
+	resLen, _ := g.span(newLen) // newLen passed the checks of Resize
+	base, err := sysReserve(uintptr(resLen))
+	if err != nil {
+		f.Close()
+		return pathError("mmap", r.name, err)
+	}
+	r.secret = f // for mapFlags and applyFlags
+	fail := func(err error) error {
+		sysUnmap(base, uintptr(resLen))
+		f.Close()
+		r.secret = old
+		return err
+	}
+	dst, err := sysMap(f.Fd(), 0, g.place(base), uintptr(newLen), Read|Write, r.mapFlags())
+	if err != nil {
+		return fail(pathError("mmap", r.name, err))
+	}
+	if r.cur&(Read|Write) == 0 {
+		if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
+			return fail(pathError("mprotect", r.name, err))
+		}
+	}
+	copy(unsafe.Slice((*byte)(dst), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
+	if r.cur != Read|Write {
+		if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
+			return fail(pathError("mprotect", r.name, err))
+		}
+	}
+	if err := r.applyFlags(dst, 0, newLen); err != nil {
+		return fail(err)
+	}
+	_ = r.wipe(r.addr, oldLen) // unmapped below whatever happens
+	sysUnmap(r.base, r.size)
+	old.Close()
+	r.addr, r.base, r.size = dst, base, uintptr(resLen)
+	return nil
+}
+
+// growMapping is grow once the memory's file, if any, is long enough.
+func (r *Region) growMapping(oldLen, newLen int, g geometry) error {
+	if g.guards == guardMarkers {
+		return r.growMarked(oldLen, newLen)
+	}
 	if r.reserved() {
-		room := int(uintptr(r.base) + r.size - uintptr(guard) - uintptr(r.addr))
+		room := int(uintptr(r.base) + r.size - uintptr(g.guard) - uintptr(r.addr))
 		if newLen <= room {
 			return r.growInPlace(oldLen, newLen)
 		}
@@ -296,13 +440,13 @@ func (r *Region) grow(oldLen, newLen int) error {
 		addr, err := remap(r.addr, uintptr(oldLen), nil, uintptr(newLen))
 		if err == nil {
 			r.addr, r.base, r.size = addr, addr, uintptr(newLen)
-			return r.growFlags(oldLen, newLen, false)
+			return r.growFlags(oldLen, newLen)
 		}
 		if !errors.Is(err, errors.ErrUnsupported) {
 			return pathError("mremap", r.name, err)
 		}
 	}
-	return r.move(oldLen, newLen, guard, align)
+	return r.move(oldLen, newLen, g)
 }
 
 // growInPlace maps the pages from oldLen to newLen at the end of the
@@ -310,18 +454,18 @@ func (r *Region) grow(oldLen, newLen int) error {
 func (r *Region) growInPlace(oldLen, newLen int) error {
 	fd, off := r.fdOff(oldLen)
 	at := unsafe.Add(r.addr, oldLen)
-	if _, err := sysMap(fd, off, at, uintptr(newLen-oldLen), r.cur, r.flags); err != nil {
+	if _, err := sysMap(fd, off, at, uintptr(newLen-oldLen), r.cur, r.mapFlags()); err != nil {
 		return pathError("mmap", r.name, err)
 	}
-	return r.growFlags(oldLen, newLen, populateByMap)
+	return r.growFlags(oldLen, newLen)
 }
 
 // growFlags applies the region's flags to the pages from oldLen to newLen.
 // If that fails, it releases those pages again, so that the mapping has the
 // old length, and returns the error.
-func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
+func (r *Region) growFlags(oldLen, newLen int) error {
 	tail := unsafe.Add(r.addr, oldLen)
-	err := r.applyFlags(tail, oldLen, newLen-oldLen, populated)
+	err := r.applyFlags(r.addr, oldLen, newLen-oldLen)
 	if err != nil {
 		if r.release(tail, newLen-oldLen) == nil && !r.reserved() {
 			r.size = uintptr(oldLen)
@@ -334,22 +478,21 @@ func (r *Region) growFlags(oldLen, newLen int, populated bool) error {
 // around it, and newLen bytes long. On Linux mremap moves the pages
 // themselves; elsewhere the contents of anonymous and private memory are
 // copied (a shared file region needs no copy: the file holds its contents).
-func (r *Region) move(oldLen, newLen, guard, align int) error {
+func (r *Region) move(oldLen, newLen int, g geometry) error {
 	if r.src.hasFile() && !fileInReservation {
 		// No reservation can hold the view, nor guard pages or alignment,
 		// which file regions there do not have.
 		return r.moveView(oldLen, newLen)
 	}
-	resLen := newLen + 2*guard + align
+	resLen, ok := g.span(newLen)
+	if !ok {
+		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, newLen)
+	}
 	base, err := sysReserve(uintptr(resLen))
 	if err != nil {
 		return pathError("mmap", r.name, err)
 	}
-	at := uintptr(base) + uintptr(guard)
-	if align > 0 {
-		at = (at + uintptr(align) - 1) &^ (uintptr(align) - 1)
-	}
-	dst := unsafe.Add(base, at-uintptr(base))
+	dst := g.place(base)
 	moved := false
 	if !r.sharedAnon() {
 		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
@@ -370,19 +513,19 @@ func (r *Region) move(oldLen, newLen, guard, align int) error {
 			sysUnmap(unsafe.Add(r.addr, oldLen), uintptr(rest))
 		}
 		r.addr, r.base, r.size = dst, base, uintptr(resLen)
-		return r.growFlags(oldLen, newLen, false)
+		return r.growFlags(oldLen, newLen)
 	}
 	if _, err := r.copyTo(dst, oldLen, newLen); err != nil {
 		sysUnmap(base, uintptr(resLen))
 		return err
 	}
-	if r.flags&Secret != 0 {
+	if r.flags&Secret != 0 && r.secret == nil { // secret memory is not copied: dst shows its pages
 		// The contents live at dst now and the old pages are unmapped
 		// below whatever happens: a page that cannot be wiped cannot be
 		// kept either.
 		_ = r.wipe(r.addr, oldLen)
 	}
-	if r.flags&(Locked|Secret) != 0 {
+	if r.flags&(Locked|Secret) != 0 && r.secret == nil {
 		sysUnlock(r.addr, uintptr(oldLen))
 	}
 	sysUnmap(r.base, r.size)
@@ -416,12 +559,12 @@ func (r *Region) moveView(oldLen, newLen int) error {
 // where it mapped them, also with an error once they are mapped.
 func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer, error) {
 	fd, off := r.fdOff(0)
-	copying := !r.src.hasFile() || r.flags&Private != 0 || r.src == srcZero
+	copying := r.secret == nil && (!r.src.hasFile() || r.flags&Private != 0 || r.src == srcZero)
 	prot := r.cur
 	if copying {
 		prot = Read | Write
 	}
-	dst, err := sysMap(fd, off, dst, uintptr(newLen), prot, r.flags)
+	dst, err := sysMap(fd, off, dst, uintptr(newLen), prot, r.mapFlags())
 	if err != nil {
 		return nil, pathError("mmap", r.name, err)
 	}
@@ -444,7 +587,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 			}
 		}
 	}
-	return dst, r.applyFlags(dst, 0, newLen, populateByMap || copying)
+	return dst, r.applyFlags(dst, 0, newLen)
 }
 
 // Grow grows the region to length bytes together with its file, for

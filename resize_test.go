@@ -106,6 +106,16 @@ func checkVMAFlags(t *testing.T, r *Region) {
 		t.Errorf("HugePages region at %#x is not aligned to %#x after Resize", first, h)
 	}
 	if r.Flags()&(Guard|Secret) != 0 {
+		if r.guards == guardMarkers {
+			// Guard regions are part of the region's mapping.
+			start := unsafe.Pointer(unsafe.SliceData(b))
+			for _, p := range []unsafe.Pointer{unsafe.Add(start, -1), unsafe.Add(start, len(b))} {
+				if faultAt(p, false) == 0 {
+					t.Errorf("no fault at the guard region at %p", p)
+				}
+			}
+			return
+		}
 		for _, a := range []uintptr{first - 1, last + 1} {
 			v, ok := findSmaps(t, a)
 			if !ok || v.perms[:3] != "---" {

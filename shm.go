@@ -43,21 +43,50 @@ var (
 // matching fs.ErrInvalid; errors of the operating system are of type
 // *fs.PathError.
 func NewSharedMemory(name string, length int) (*Region, error) {
+	return NewSharedMemoryFlags(name, length, Shared)
+}
+
+// NewSharedMemoryFlags is NewSharedMemory with flags that say how the
+// memory is held: Shared (which it always is, and may be left out),
+// and any of Populate, Locked, NoReserve and Guard, as for NewFile, and
+// HugeTLB, which makes the file one of pages of the huge page pool
+// (MFD_HUGETLB, Linux): length must then be a multiple of [HugePageSize]
+// (ErrUnaligned otherwise), and Map fails with an *fs.PathError matching
+// syscall.ENOMEM when the pool holds too few pages. Private, HugePages and
+// Secret are invalid arguments (fs.ErrInvalid). A process that maps the
+// file with NewFile gets huge pages as well, and must map a multiple of
+// HugePageSize.
+func NewSharedMemoryFlags(name string, length int, flags Flag) (*Region, error) {
+	if flags&(Private|HugePages|Secret) != 0 {
+		return nil, invalidf("shared memory %q: flags %v", name, flags&(Private|HugePages|Secret))
+	}
 	if length <= 0 {
 		return nil, invalidf("shared memory %q: length %d is not positive", name, length)
 	}
 	if _, ok := roundUp(length, pageSize); !ok {
 		return nil, invalidf("shared memory %q: length %d overflows", name, length)
 	}
-	f, err := sysSharedMemory(name, int64(length))
+	huge := flags&HugeTLB != 0
+	if huge {
+		hs := HugePageSize()
+		if hs == 0 {
+			return nil, unsupportedf("HugeTLB: no huge pages on this system")
+		}
+		if length%hs != 0 {
+			return nil, fmt.Errorf("mmap: shared memory %q: length %d is not a multiple of the huge page size %d: %w", name, length, hs, ErrUnaligned)
+		}
+	}
+	f, err := sysSharedMemory(name, int64(length), huge)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewFile(f, 0, length, Read|Write, Shared)
+	r, err := NewFile(f, 0, length, Read|Write, flags&^HugeTLB|Shared)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
+	// A file of huge pages: Resize keeps to multiples of their size.
+	r.flags |= flags & HugeTLB
 	r.src = srcShared
 	return r, nil
 }

@@ -319,13 +319,13 @@ func (w *worker) cached(h *handle, off, n int64) bool {
 	return err == nil && cs.Cached == pages
 }
 
-// touch loads the n bytes mapped by r into the page cache: with
-// MADV_POPULATE_READ a step at a time where the kernel has it, else by
-// reading one byte of every page. Either way a page that cannot be read in
-// (the file shrank underneath) is an error, not a crash.
+// touch loads the n bytes mapped by r into the page cache, a step at a time
+// so that the progress bar moves and an interrupt is seen: with the
+// library's PopulateRead advice, which is MADV_POPULATE_READ where the
+// kernel has it and a fault-safe touch of every page elsewhere. Either way a
+// page that cannot be read in (the file shrank underneath) is an error, not
+// a crash.
 func (w *worker) touch(ctx context.Context, r *mmap.Region, n int64) error {
-	name := r.File().Name()
-	b := r.Bytes()
 	// Start reading the whole window from the disk now, so that the disk
 	// works while the pages already read are mapped.
 	if err := r.Advise(mmap.WillNeed); err != nil && !errors.Is(err, errors.ErrUnsupported) {
@@ -336,42 +336,14 @@ func (w *worker) touch(ctx context.Context, r *mmap.Region, n int64) error {
 			return err
 		}
 		step := min(populateStep, n-off)
-		err := populate(b[int(off):int(off+step)], name)
-		if errors.Is(err, errors.ErrUnsupported) {
-			return w.touchPages(ctx, r, off, n)
-		}
-		if err != nil {
+		if err := r.AdviseRange(int(off), int(step), mmap.PopulateRead); err != nil {
+			if errors.Is(err, mmap.ErrFault) {
+				return fmt.Errorf("%w: %w", errTruncated, err)
+			}
 			return err
 		}
 		w.prog.add(step)
 	}
-	return nil
-}
-
-// touchPages reads one byte of every page of the bytes of r from off to n,
-// so that the kernel loads each page into the page cache. Reading through
-// ReadAt turns a fault (the file shrank underneath) into an error.
-func (w *worker) touchPages(ctx context.Context, r *mmap.Region, from, n int64) error {
-	// A hint that lets the kernel read ahead; touching does the work anyway.
-	if err := r.Advise(mmap.WillNeed); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	var b [1]byte
-	const batch = 256 // pages between checks of ctx and progress updates
-	done := from      // bytes reported to the progress bar
-	for off, i := from, 1; off < n; off, i = off+pageSize, i+1 {
-		if _, err := r.ReadAt(b[:], off); err != nil {
-			return fmt.Errorf("%s: %w", r.File().Name(), err)
-		}
-		if i%batch == 0 {
-			w.prog.add(off + pageSize - done)
-			done = off + pageSize
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	w.prog.add(n - done)
 	return nil
 }
 

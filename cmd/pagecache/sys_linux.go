@@ -1,12 +1,10 @@
 // This file holds what the tool uses from Linux beyond the library and
 // other unix: cachestat on a raw descriptor, posix_fadvise to evict pages,
-// MADV_POPULATE_READ to load them, and when mincore can be trusted.
+// and when mincore can be trusted.
 
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 
@@ -61,21 +59,4 @@ func evict(h *handle, off, n int64) error {
 		return &fs.PathError{Op: "fadvise", Path: h.path, Err: err}
 	}
 	return nil
-}
-
-// populate faults every page of b in for reading with MADV_POPULATE_READ
-// (Linux 5.14), without touching them one by one. A page that cannot be
-// read in (the file shrank) is an error, not a signal. It returns an error
-// matching errors.ErrUnsupported where the kernel lacks it.
-func populate(b []byte, path string) error {
-	err := unix.Madvise(b, unix.MADV_POPULATE_READ)
-	switch {
-	case err == nil:
-		return nil
-	case err == unix.EINVAL:
-		return errors.ErrUnsupported
-	case err == unix.EFAULT:
-		return fmt.Errorf("%s: %w: %w", path, errTruncated, mmap.ErrFault)
-	}
-	return &fs.PathError{Op: "madvise", Path: path, Err: err}
 }

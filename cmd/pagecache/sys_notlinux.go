@@ -22,5 +22,3 @@ func mincoreTrusted(*handle, fileStat) bool { return true }
 func evict(h *handle, _, _ int64) error {
 	return fmt.Errorf("%s: evicting pages: %w", h.path, errors.ErrUnsupported)
 }
-
-func populate([]byte, string) error { return errors.ErrUnsupported }
