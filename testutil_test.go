@@ -151,6 +151,15 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
+// resized returns b cut or extended with zeros to n bytes: what a region
+// that held b holds after Resize(n).
+func resized(b []byte, n int) []byte {
+	if n <= len(b) {
+		return b[:n]
+	}
+	return append(b, make([]byte, n-len(b))...)
+}
+
 // firstNonZero returns the index of the first byte of b that is not
 // zero, or -1.
 func firstNonZero(b []byte) int {
