@@ -87,7 +87,7 @@ func TestGuardRegionIsOneMapping(t *testing.T) {
 				if err := r.Resize(pages * pageSize); err != nil {
 					t.Fatalf("Resize(%d pages): %v", pages, err)
 				}
-				contents = resized(contents, pages * pageSize)
+				contents = resized(contents, pages*pageSize)
 				checkContents(t, r, contents)
 				kernelCheckGuardEntries(t, r, !fallback)
 				contents[0], contents[len(contents)-1] = 1, 1
