@@ -61,3 +61,17 @@ func childCommand(t *testing.T, name string, files []*os.File, env ...string) *e
 	cmd.Stderr = os.Stderr
 	return cmd
 }
+
+// childMap maps r, which a constructor returned with err, for a child
+// function: it returns the mapped region, or says on standard error that
+// what could not be mapped, and why, and returns nil.
+func childMap(what string, r *Region, err error) *Region {
+	if err == nil {
+		err = r.Map()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
+		return nil
+	}
+	return r
+}

@@ -2,6 +2,7 @@ package mmap
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"testing"
@@ -25,13 +26,27 @@ var mappingCalls = []struct {
 	{"Unlock", (*Region).Unlock},
 	{"UnlockRange", func(r *Region) error { return r.UnlockRange(0, 1) }},
 	{"Protect", func(r *Region) error { return r.Protect(Read) }},
-	{"Resident", func(r *Region) error { _, err := r.Resident(); return err }},
+	{"Resident", func(r *Region) error {
+		res, err := r.Resident()
+		if res != nil {
+			return fmt.Errorf("Resident returned %d entries with error %w", len(res), err)
+		}
+		return err
+	}},
 	{"Resize", func(r *Region) error { return r.Resize(2 * PageSize()) }},
 	{"Grow", func(r *Region) error { return r.Grow(2 * PageSize()) }},
 	{"View", func(r *Region) error { _, err := View[byte](r, 0, 1); return err }},
-	{"ReadAt", func(r *Region) error { _, err := r.ReadAt(make([]byte, 1), 0); return err }},
-	{"WriteAt", func(r *Region) error { _, err := r.WriteAt(make([]byte, 1), 0); return err }},
+	{"ReadAt", func(r *Region) error { return noBytes(r.ReadAt(make([]byte, 1), 0)) }},
+	{"WriteAt", func(r *Region) error { return noBytes(r.WriteAt(make([]byte, 1), 0)) }},
 	{"Access", func(r *Region) error { return r.Access(0, 1, func([]byte) error { return nil }) }},
+}
+
+// noBytes returns err, or an error that says n was not 0.
+func noBytes(n int, err error) error {
+	if n != 0 {
+		return fmt.Errorf("%d bytes copied with error %w", n, err)
+	}
+	return err
 }
 
 // checkClosedErrors checks that every method that needs the mapping fails
@@ -53,14 +68,7 @@ func checkClosedErrors(t *testing.T, r *Region, closed bool) {
 
 func TestCloseErrorsMatchErrClosed(t *testing.T) {
 	ps := PageSize()
-	f, _ := tempFile(t, pattern(2*ps, 1), os.O_RDWR)
-	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
+	r, _, _ := mapFile(t, pattern(2*ps, 1), os.O_RDWR, 0, ps, Read|Write, Shared)
 	if err := r.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

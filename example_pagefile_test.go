@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/mmapkit/mmap"
@@ -25,16 +24,12 @@ import (
 // gets an error, never a SIGBUS, and Grow never pulls memory from under a
 // reader: it waits for the Access calls in flight.
 func Example_pageFile() {
-	dir, err := os.MkdirTemp("", "pagefile")
+	f, err := os.CreateTemp("", "pagefile")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	f, err := os.OpenFile(filepath.Join(dir, "db"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
+	defer os.Remove(f.Name())
+	defer f.Close() // after r.Close: the region uses f while it is mapped
 
 	// A file of one page (its meta page), mapped 16 pages ahead.
 	page := mmap.PageSize()

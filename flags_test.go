@@ -21,9 +21,9 @@ import (
 // TestResident reports the pages of a region that are in memory: those
 // written, not those never touched, and all of a populated file region.
 func TestResident(t *testing.T) {
+	ps := PageSize()
 	t.Run("untouched pages are not resident", func(t *testing.T) {
-		ps := PageSize()
-		r := mapAnon(t, 4*PageSize(), Read|Write, Private)
+		r := mapAnon(t, 4*ps, Read|Write, Private)
 		for _, page := range []int{0, 2} {
 			if _, err := r.WriteAt([]byte{1}, int64(page*ps)); err != nil {
 				t.Fatal(err)
@@ -56,7 +56,7 @@ func TestResident(t *testing.T) {
 	})
 
 	t.Run("written pages are resident", func(t *testing.T) {
-		r := mapAnon(t, 4*PageSize(), Read|Write, Private)
+		r := mapAnon(t, 4*ps, Read|Write, Private)
 		b := r.Bytes()
 		for i := 0; i < len(b); i += PageSize() {
 			b[i] = 1
@@ -86,12 +86,12 @@ func TestResident(t *testing.T) {
 // TestAdvise gives each advice to anonymous and file regions: only DontNeed
 // and Free may drop contents, and a region not mapped refuses advice.
 func TestAdvise(t *testing.T) {
+	ps := PageSize()
 	t.Run("every advice keeps the contents", func(t *testing.T) {
-		ps := PageSize()
 		data := pattern(2*ps, 21)
 		fr, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 		for a := Normal; a <= Free; a++ {
-			r := mapAnon(t, 2*PageSize(), Read|Write, Private)
+			r := mapAnon(t, 2*ps, Read|Write, Private)
 			if _, err := r.WriteAt(data, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +130,7 @@ func TestAdvise(t *testing.T) {
 	})
 
 	t.Run("DontNeed zeroes private anonymous memory", func(t *testing.T) {
-		r := mapAnon(t, 2*PageSize(), Read|Write, Private)
+		r := mapAnon(t, 2*ps, Read|Write, Private)
 		for _, a := range []Advice{Normal, WillNeed} {
 			if err := r.Advise(a); err != nil {
 				t.Errorf("Advise(%v): %v", a, err)
@@ -157,7 +157,7 @@ func TestAdvise(t *testing.T) {
 		}
 
 		// A shared file region keeps its contents.
-		data := pattern(2*PageSize(), 8)
+		data := pattern(2*ps, 8)
 		fr, f, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 		copy(fr.Bytes(), "hello")
 		if err := fr.Advise(WillNeed); err != nil {
@@ -177,9 +177,9 @@ func TestAdvise(t *testing.T) {
 // TestLockUnlock locks the pages of a region in memory and unlocks them,
 // also when they were not locked, and refuses a region not mapped.
 func TestLockUnlock(t *testing.T) {
+	ps := PageSize()
 	t.Run("locked pages are resident", func(t *testing.T) {
-		ps := PageSize()
-		r := mapAnon(t, 4*PageSize(), Read|Write, Private)
+		r := mapAnon(t, 4*ps, Read|Write, Private)
 		if err := r.Lock(); err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) && (errors.Is(err, syscall.EPERM) || errors.Is(err, errNoMemory)) {
@@ -208,7 +208,7 @@ func TestLockUnlock(t *testing.T) {
 	})
 
 	t.Run("unlock without lock and after unmap", func(t *testing.T) {
-		r := mapAnon(t, 2*PageSize(), Read|Write, Private)
+		r := mapAnon(t, 2*ps, Read|Write, Private)
 		if err := r.Unlock(); err != nil {
 			t.Fatalf("Unlock of pages that are not locked: %v", err)
 		}
@@ -226,7 +226,7 @@ func TestLockUnlock(t *testing.T) {
 			t.Fatalf("Lock after Unmap = %v, want ErrNotMapped", err)
 		}
 
-		locked := mapAnon(t, PageSize(), Read|Write, Private|Locked|Populate)
+		locked := mapAnon(t, ps, Read|Write, Private|Locked|Populate)
 		mustUnmap(t, locked)
 	})
 }
@@ -235,8 +235,8 @@ func TestLockUnlock(t *testing.T) {
 // follow it, a fault on protected memory is caught, Map restores the
 // original protection, and a region not mapped refuses it.
 func TestProtect(t *testing.T) {
+	ps := PageSize()
 	t.Run("file regions follow each protection", func(t *testing.T) {
-		ps := PageSize()
 		data := pattern(2*ps, 23)
 		for _, flags := range []Flag{Shared, Private} {
 			t.Run(flags.String(), func(t *testing.T) {
@@ -365,7 +365,7 @@ func TestAdviseContents(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var r *Region
 			if c.anon {
-				r = mapAnon(t, 2*PageSize(), Read|Write, c.flags)
+				r = mapAnon(t, 2*ps, Read|Write, c.flags)
 			} else {
 				r, _, _ = mapFile(t, file, os.O_RDWR, 0, len(file), Read|Write, c.flags)
 			}

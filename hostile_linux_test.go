@@ -59,20 +59,12 @@ func TestOpenSizeZeroWithContents(t *testing.T) {
 // fs.ErrInvalid and keeping EBADF, like Map, Resize and Grow.
 func TestNewFileDescriptorClosedBehindFile(t *testing.T) {
 	ps := PageSize()
-	f, _ := tempFile(t, pattern(2*ps, 1), os.O_RDWR)
-	r, err := NewFile(f, 0, ps, Read|Write, Shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Map(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Unmap() })
+	r, f, _ := mapFile(t, pattern(2*ps, 1), os.O_RDWR, 0, ps, Read|Write, Shared)
 	// Close the descriptor under the *os.File, which still believes it open.
 	if err := syscall.Close(int(f.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewFile(f, 0, ps, Read, Shared)
+	_, err := NewFile(f, 0, ps, Read, Shared)
 	checkErr(t, "NewFile of a descriptor closed behind the file", err, "fstat", fs.ErrInvalid, syscall.EBADF)
 	checkErr(t, "Resize with the descriptor closed", r.Resize(2*ps), "", fs.ErrInvalid, syscall.EBADF)
 	checkErr(t, "Grow with the descriptor closed", r.Grow(2*ps), "", fs.ErrInvalid, syscall.EBADF)
@@ -101,21 +93,14 @@ func TestResizeSharedZeroDeviceKeepsPagesUsable(t *testing.T) {
 		{"Shared at an offset", Shared, 0, 4 * int64(Granularity())},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			skipUnderLargePages(t, whyNoDevice)
 			f, err := os.OpenFile("/dev/zero", os.O_RDWR, 0)
 			if err != nil {
 				t.Skipf("no /dev/zero: %v", err)
 			}
 			t.Cleanup(func() { f.Close() })
 			r, err := NewFile(f, tt.off, ps, Read|Write, tt.flags)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.reserve > 0 {
-				if err := r.Reserve(tt.reserve); err != nil {
-					t.Fatal(err)
-				}
-			}
-			r = mapRegion(t, r, nil)
+			r = mapReserved(t, r, err, tt.reserve)
 			want := pattern(ps, 3)
 			if _, err := r.WriteAt(want, 0); err != nil {
 				t.Fatal(err)
@@ -265,11 +250,7 @@ func hostileChildSecretHole() int {
 		fmt.Println("skip: Secret is not supported here:", err)
 		return 0
 	}
-	if err == nil {
-		err = r.Map()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "map a Secret region:", err)
+	if r = childMap("map a Secret region", r, err); r == nil {
 		return 1
 	}
 	b := r.Bytes()

@@ -126,11 +126,7 @@ func TestViewZeroSizeValues(t *testing.T) {
 func hostileChildOverlapFault() int {
 	ps := PageSize()
 	r, err := NewAnon(4*ps, Read|Write, Private)
-	if err == nil {
-		err = r.Map()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "map:", err)
+	if r = childMap("map", r, err); r == nil {
 		return 1
 	}
 	defer r.Unmap()

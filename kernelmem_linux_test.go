@@ -87,11 +87,7 @@ func TestGuardRegionIsOneMapping(t *testing.T) {
 				if err := r.Resize(pages * pageSize); err != nil {
 					t.Fatalf("Resize(%d pages): %v", pages, err)
 				}
-				if n := pages * pageSize; n < len(contents) {
-					contents = contents[:n]
-				} else {
-					contents = append(contents, make([]byte, n-len(contents))...)
-				}
+				contents = resized(contents, pages*pageSize)
 				checkContents(t, r, contents)
 				kernelCheckGuardEntries(t, r, !fallback)
 				contents[0], contents[len(contents)-1] = 1, 1

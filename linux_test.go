@@ -112,11 +112,7 @@ func childLockLimit() int {
 	}
 
 	small, err := NewAnon(pageSize, Read|Write, Private|Locked)
-	if err == nil {
-		err = small.Map()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child: a locked region within the limit:", err)
+	if small = childMap("child: a locked region within the limit", small, err); small == nil {
 		return 1
 	}
 	defer small.Unmap()

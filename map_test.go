@@ -7,7 +7,6 @@ package mmap
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"math"
@@ -309,42 +308,7 @@ func badInputs() []badInput {
 			}})
 	}
 	// Every method that needs the mapping, after Unmap.
-	afterUnmap := []struct {
-		name string
-		call func(r *Region) error
-	}{
-		{"Unmap", (*Region).Unmap},
-		{"Close", (*Region).Close},
-		{"Flush", (*Region).Flush},
-		{"FlushAsync", (*Region).FlushAsync},
-		{"FlushRange", func(r *Region) error { return r.FlushRange(0, 1) }},
-		{"Advise", func(r *Region) error { return r.Advise(WillNeed) }},
-		{"Lock", (*Region).Lock},
-		{"Unlock", (*Region).Unlock},
-		{"Protect", func(r *Region) error { return r.Protect(Read) }},
-		{"Resident", func(r *Region) error {
-			res, err := r.Resident()
-			if res != nil {
-				return fmt.Errorf("Resident returned %d entries with error %w", len(res), err)
-			}
-			return err
-		}},
-		{"ReadAt", func(r *Region) error {
-			n, err := r.ReadAt(make([]byte, 1), 0)
-			if n != 0 {
-				return fmt.Errorf("ReadAt returned n = %d with error %w", n, err)
-			}
-			return err
-		}},
-		{"WriteAt", func(r *Region) error {
-			n, err := r.WriteAt(make([]byte, 1), 0)
-			if n != 0 {
-				return fmt.Errorf("WriteAt returned n = %d with error %w", n, err)
-			}
-			return err
-		}},
-	}
-	for _, m := range afterUnmap {
+	for _, m := range mappingCalls {
 		cases = append(cases, badInput{name: "after Unmap/" + m.name, want: []error{ErrNotMapped}, run: func(t *testing.T) error {
 			r := unmappedRegion(t)
 			err := m.call(r)

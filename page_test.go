@@ -87,8 +87,8 @@ func TestAlign(t *testing.T) {
 		}
 	})
 
-	// Rounding a length near the top of
-	// int panics instead of wrapping around.
+	// Rounding a length near the top of int panics instead of wrapping
+	// around.
 	t.Run("overflow", func(t *testing.T) {
 		p := PageSize()
 		top := math.MaxInt &^ (p - 1) // the largest whole number of pages in an int

@@ -24,8 +24,8 @@ import (
 // reach neither the file nor a shared region of it, also after a flush, and
 // the region mapped again shows the file.
 func TestPrivateWritesStayPrivate(t *testing.T) {
+	ps := PageSize()
 	t.Run("file open for writing", func(t *testing.T) {
-		ps := PageSize()
 		data := pattern(2*ps+100, 11)
 		r, f, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Private)
 		shared, err := NewFile(f, 0, len(data), Read, Shared)
@@ -94,8 +94,8 @@ func TestPrivateWritesStayPrivate(t *testing.T) {
 // the file, that anonymous regions have nothing to flush, and that the file
 // can be removed once the region is unmapped.
 func TestSharedWritesReachFile(t *testing.T) {
+	ps := PageSize()
 	t.Run("WriteAt and FlushAsync", func(t *testing.T) {
-		ps := PageSize()
 		data := pattern(3*ps+7, 13)
 		r, _, name := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
 		want := bytes.Clone(data)
@@ -116,7 +116,7 @@ func TestSharedWritesReachFile(t *testing.T) {
 			t.Fatalf("file after Flush (-want +got):\n%s", diff(got, want))
 		}
 		// Anonymous regions have nothing to flush.
-		a := mapAnon(t, PageSize(), Read|Write, Shared)
+		a := mapAnon(t, ps, Read|Write, Shared)
 		for _, fn := range []func() error{a.Flush, a.FlushAsync, func() error { return a.FlushRange(1, 2) }} {
 			if err := fn(); err != nil {
 				t.Errorf("flushing an anonymous region: %v", err)
@@ -440,9 +440,8 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(time.Second)
-	cycles := 0
-	for ; cycles < 200 && time.Now().Before(deadline) && !stop.Load(); cycles++ {
+	const cycles = 40
+	for range cycles {
 		if err := r.Unmap(); err != nil {
 			fail(err)
 			break
@@ -451,9 +450,9 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 			fail(err)
 			break
 		}
-		// Let a call complete on this mapping before unmapping it again.
-		before, t0 := done.Load(), time.Now()
-		for done.Load() == before && time.Since(t0) < 5*time.Millisecond {
+		// Let a call complete on this mapping before unmapping it again,
+		// so that every cycle races Unmap with calls in flight.
+		for before := done.Load(); done.Load() == before && !stop.Load(); {
 			runtime.Gosched()
 		}
 	}
@@ -461,9 +460,6 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 	wg.Wait()
 	if first != nil {
 		t.Fatal(first)
-	}
-	if cycles < 20 || done.Load() < int64(cycles)/2 {
-		t.Fatalf("%d map cycles, %d calls on a mapped region: the test did not exercise the race", cycles, done.Load())
 	}
 	t.Logf("%d map cycles, %d calls on a mapped region", cycles, done.Load())
 }

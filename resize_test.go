@@ -51,11 +51,7 @@ func checkResizeAnon(t *testing.T) {
 				if err := r.Resize(pages * ps); err != nil {
 					t.Fatalf("Resize(%d pages): %v", pages, err)
 				}
-				if n := pages * ps; n < len(want) {
-					want = want[:n]
-				} else {
-					want = append(want, make([]byte, n-len(want))...)
-				}
+				want = resized(want, pages*ps)
 				checkContents(t, r, want)
 				// New data in the new part must stick, the guard pages and
 				// flags must follow the end.

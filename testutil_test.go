@@ -151,6 +151,15 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
+// resized returns b cut or extended with zeros to n bytes: what a region
+// that held b holds after Resize(n).
+func resized(b []byte, n int) []byte {
+	if n <= len(b) {
+		return b[:n]
+	}
+	return append(b, make([]byte, n-len(b))...)
+}
+
 // firstNonZero returns the index of the first byte of b that is not
 // zero, or -1.
 func firstNonZero(b []byte) int {
@@ -611,11 +620,6 @@ func skipUnderLargePages(t testing.TB, why string) {
 		skipUnderEmulator(t, why)
 	}
 }
-
-// whyNoDevice is why devices cannot be mapped under qemu-user with pages
-// larger than the host's.
-const whyNoDevice = "qemu-user with pages larger than the host's cuts a file mapping at the file's size, " +
-	"which fstat gives as 0 for a device, and fails the mmap with EINVAL"
 
 // smapsUntrusted reports whether /proc/self/smaps does not describe the
 // guest's mappings: under qemu-user with a 32-bit guest (scripts/test-386.sh

@@ -26,9 +26,9 @@ func rawMap(b *testing.B, f *os.File, size int, prot int) []byte {
 	return unsafe.Slice((*byte)(p), size)
 }
 
-// kitMap maps size bytes of f with this package and unmaps them at the end
+// mapShared maps size bytes of f with this package and unmaps them at the end
 // of the benchmark.
-func kitMap(b *testing.B, f *os.File, size int, prot mmap.Prot) *mmap.Region {
+func mapShared(b *testing.B, f *os.File, size int, prot mmap.Prot) *mmap.Region {
 	b.Helper()
 	r, err := mmap.NewFile(f, 0, size, prot, mmap.Shared)
 	if err != nil {
@@ -56,7 +56,7 @@ func readAt(b *testing.B, parallel bool) {
 			path := fixture(b, rwFileSize)
 			runImpls(b,
 				impl{"mmapkit", func(b *testing.B) {
-					r := kitMap(b, openFixture(b, rwFileSize, os.O_RDONLY), rwFileSize, mmap.Read)
+					r := mapShared(b, openFixture(b, rwFileSize, os.O_RDONLY), rwFileSize, mmap.Read)
 					b.ReportAllocs()
 					b.SetBytes(int64(n))
 					if !parallel {
@@ -192,7 +192,7 @@ func BenchmarkWriteAt(b *testing.B) {
 		b.Run(sz.name, func(b *testing.B) {
 			runImpls(b,
 				impl{"mmapkit", func(b *testing.B) {
-					r := kitMap(b, openFixture(b, rwFileSize, os.O_RDWR), rwFileSize, mmap.Read|mmap.Write)
+					r := mapShared(b, openFixture(b, rwFileSize, os.O_RDWR), rwFileSize, mmap.Read|mmap.Write)
 					b.ReportAllocs()
 					b.SetBytes(int64(n))
 					buf := make([]byte, n)
