@@ -80,7 +80,7 @@ func readAt(b *testing.B, parallel bool) {
 				impl{"mmapkit-access", func(b *testing.B) {
 					// Access with a callback that copies the bytes out: the
 					// fixed cost of zero-copy access next to ReadAt's.
-					r := kitMap(b, openFixture(b, rwFileSize, os.O_RDONLY), rwFileSize, mmap.Read)
+					r := mapShared(b, openFixture(b, rwFileSize, os.O_RDONLY), rwFileSize, mmap.Read)
 					b.ReportAllocs()
 					b.SetBytes(int64(n))
 					if !parallel {
