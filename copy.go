@@ -228,6 +228,7 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 	}
 	c := r.mu.enter()
 	var (
+		b       []byte
 		start   uintptr
 		old     bool
 		running bool // fn was called and has not returned
@@ -242,6 +243,8 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 			}
 			if f, ok := e.(faultAddr); ok && f.Addr()-start < r.mappedLen() {
 				err = r.faultError("access", int64(f.Addr()-start), f.Addr(), nil)
+			} else if at, ok := faultInB(e, b); ok {
+				err = r.faultError("access", int64(off+at), 0, nil)
 			} else {
 				r.mu.exit(c)
 				panic(e)
@@ -255,7 +258,6 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 	if off > r.length || n > r.length-off {
 		return invalidf("access of %d bytes at offset %d outside a %d-byte region", n, off, r.length)
 	}
-	var b []byte
 	if n == 0 {
 		b = []byte{}
 	} else {
@@ -268,6 +270,32 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 	running = false
 	debug.SetPanicOnFault(old)
 	return err
+}
+
+// faultInB is Access's answer to a panic e of fn whose address does not
+// place it in the region: where the system gives a fault no address (qemu-user
+// emulating SIGBUS, which Go then reports as a nil dereference) or an
+// address of its own (qemu-user with guest pages larger than the host's), it
+// reads b a 4 KiB piece at a time and returns the offset in b of the first page
+// that faults, if one does. A real system gives the faulting address, and
+// there a fault outside the region, or a nil dereference with b intact,
+// propagates as fn's panic. One pass over b, a byte read per 4 KiB.
+func faultInB(e any, b []byte) (int, bool) {
+	if !isFault(e) || len(b) == 0 {
+		return 0, false
+	}
+	var one [1]byte
+	// 4 KiB steps, not pageSize ones: qemu-user with larger guest pages maps
+	// the end of a file by 4 KiB host pages, and no system has smaller pages.
+	const mask = 4096 - 1
+	for at := 0; at < len(b); {
+		if _, fault := tryCopy(one[:], b[at:at+1]); fault != 0 {
+			return at, true
+		}
+		p := uintptr(unsafe.Pointer(&b[at]))
+		at += int((p | mask) + 1 - p)
+	}
+	return 0, false
 }
 
 // faultError returns the error for a memory fault at address addr (0 if
