@@ -17,8 +17,9 @@ import (
 	"time"
 )
 
-// deadline runs fn in a goroutine and fails the test if it has not returned
-// within a minute: a hang is a failure, not a stuck test binary.
+// deadline runs fn in a goroutine and fails the test (ending the test
+// binary) if it has not returned within a minute: a hang is a failure, not a
+// stuck test binary.
 func deadline(t *testing.T, what string, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
@@ -29,7 +30,9 @@ func deadline(t *testing.T, what string, fn func()) {
 	select {
 	case <-done:
 	case <-time.After(time.Minute):
-		t.Fatalf("%s has not returned after a minute", what)
+		// The cleanup's Unmap would wait for the stuck call forever: end
+		// the test binary with the failure instead.
+		panic(fmt.Sprintf("%s: %s has not returned after a minute", t.Name(), what))
 	}
 }
 

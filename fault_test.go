@@ -2,11 +2,15 @@ package mmap
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -25,6 +29,45 @@ func faultCheckCaller(t *testing.T, what string, n int, err error, off int64, wa
 	}
 }
 
+// faultChildEnv names the test that a child process of the test binary
+// runs itself (see runInChild).
+const faultChildEnv = "MMAP_TEST_FAULT_CHILD"
+
+// runInChild runs the calling test in a child process of the test binary
+// under a deadline, and reports whether it did so (the caller then
+// returns); in the child, and where no child can run, it returns false and
+// the test runs here. A copy that loops on a fault can stall the whole
+// runtime (its collector waits for the looping goroutine), which no
+// deadline inside the process then ends: the child's does.
+func runInChild(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(faultChildEnv) == t.Name() || os.Getenv(noChildEnv) != "" {
+		return false
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	args := []string{exe, "-test.run=^" + t.Name() + "$", "-test.v"}
+	if emu := strings.Fields(os.Getenv(emulatorEnv)); len(emu) > 0 {
+		args = append(emu, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), faultChildEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("%s did not end within 2 minutes in a child process (a copy loops on a fault):\n%s", t.Name(), out)
+	case err != nil:
+		t.Fatalf("%s failed in a child process: %v\n%s", t.Name(), err, out)
+	case bytes.Contains(out, []byte("--- SKIP")):
+		t.Skipf("skipped in the child process:\n%s", out)
+	}
+	return true
+}
+
 // faultCall runs a ReadAt or WriteAt under a deadline: a regression that
 // loops fails the test instead of hanging it.
 func faultCall(t *testing.T, what string, fn func() (int, error)) (n int, err error) {
@@ -37,6 +80,9 @@ func faultCall(t *testing.T, what string, fn func() (int, error)) (n int, err er
 // Protect(Read): the write into the caller's buffer faults, at an address
 // inside the region's range, and must not be taken for the region's fault.
 func TestReadAtIntoOwnReadOnlyPages(t *testing.T) {
+	if runInChild(t) {
+		return
+	}
 	ps := PageSize()
 	r := mapAnon(t, 4*ps, Read|Write, Private)
 	copy(r.Bytes(), pattern(4*ps, 2))
@@ -59,6 +105,9 @@ func TestReadAtIntoOwnReadOnlyPages(t *testing.T) {
 // The buffers come from another region: one whose middle page has no
 // access, and one from Open (read-only).
 func TestReadAtIntoInaccessibleBuffer(t *testing.T) {
+	if runInChild(t) {
+		return
+	}
 	ps := PageSize()
 	data := pattern(8*ps, 3)
 	r, _, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
@@ -96,6 +145,9 @@ func TestReadAtIntoInaccessibleBuffer(t *testing.T) {
 // faults (SIGBUS) inside the region's range, and is the caller's fault; a
 // write across the end is the region's, without EFAULT.
 func TestWriteAtFromTruncatedPages(t *testing.T) {
+	if runInChild(t) {
+		return
+	}
 	skipUnderLargePages(t, "qemu-user maps a file only up to the host page that holds its end")
 	ps := PageSize()
 	r, f, _ := mapFile(t, pattern(4*ps, 5), os.O_RDWR, 0, 4*ps, Read|Write, Shared)
