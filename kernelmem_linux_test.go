@@ -67,9 +67,7 @@ func TestGuardRegionIsOneMapping(t *testing.T) {
 	skipUnderEmulator(t, "/proc/self/maps shows the host's mappings, which qemu-user places itself")
 	for _, fallback := range []bool{false, true} {
 		t.Run(fmt.Sprintf("fallback=%v", fallback), func(t *testing.T) {
-			old := testNoGuardMarkers
-			testNoGuardMarkers = fallback
-			t.Cleanup(func() { testNoGuardMarkers = old })
+			setForTest(t, &testNoGuardMarkers, fallback)
 			if !fallback && !kernelAtLeast(6, 13) {
 				t.Skip("guard regions need Linux 6.13")
 			}
@@ -162,9 +160,7 @@ func TestSecretMemoryHiddenFromProcMem(t *testing.T) {
 		t.Errorf("SecretMemory is true after Unmap")
 	}
 
-	old := testNoSecretMemory
-	testNoSecretMemory = true
-	t.Cleanup(func() { testNoSecretMemory = old })
+	setForTest(t, &testNoSecretMemory, true)
 	if err := r.Map(); err != nil {
 		t.Fatal(err)
 	}

@@ -587,6 +587,15 @@ func kernelAtLeast(major, minor int) bool {
 	return kmaj > major || kmaj == major && kmin >= minor
 }
 
+// setForTest sets the package variable at p to v until the end of the
+// test, for the variables that force a fallback path (testNoSecretMemory,
+// testNoPopulateAdvice...). Tests that use it must not run in parallel.
+func setForTest[T any](t testing.TB, p *T, v T) {
+	old := *p
+	*p = v
+	t.Cleanup(func() { *p = old })
+}
+
 // Emulators.
 
 // emulated reports whether the test binary runs under an emulator
