@@ -37,6 +37,17 @@ func fadvise(t *testing.T, f *os.File, advice int) {
 	}
 }
 
+// syncedFile returns a read-only file of the given number of pages, each
+// page cached and none dirty.
+func syncedFile(t *testing.T, pages int, seed byte) *os.File {
+	t.Helper()
+	f, _ := tempFile(t, pattern(pages*pageSize, seed), os.O_RDONLY)
+	if err := unix.Fsync(int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func TestCacheStatDirtyUntilFlush(t *testing.T) {
 	const pages = 4
 	r, f, _ := mapFile(t, make([]byte, pages*pageSize), os.O_RDWR, 0, pages*pageSize, Read|Write, Shared)
@@ -69,10 +80,7 @@ func TestCacheStatDirtyUntilFlush(t *testing.T) {
 
 func TestCacheStatDropsAfterDontNeed(t *testing.T) {
 	const pages = 16
-	f, _ := tempFile(t, pattern(pages*pageSize, 1), os.O_RDONLY)
-	if err := unix.Fsync(int(f.Fd())); err != nil {
-		t.Fatal(err)
-	}
+	f := syncedFile(t, pages, 1)
 	if _, err := f.ReadAt(make([]byte, pages*pageSize), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -93,10 +101,7 @@ func TestCacheStatDropsAfterDontNeed(t *testing.T) {
 
 func TestCacheStatAgreesWithResident(t *testing.T) {
 	const pages = 32
-	f, _ := tempFile(t, pattern(pages*pageSize, 2), os.O_RDONLY)
-	if err := unix.Fsync(int(f.Fd())); err != nil {
-		t.Fatal(err)
-	}
+	f := syncedFile(t, pages, 2)
 	fadvise(t, f, unix.FADV_DONTNEED)
 	// Read pages 3, 10 and 11 without read-ahead.
 	fadvise(t, f, unix.FADV_RANDOM)

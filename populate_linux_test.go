@@ -283,47 +283,44 @@ func TestPopulateAdviceFaultsInWholeRegion(t *testing.T) {
 	needSmaps(t)
 	skipUnderEmulator(t, "smaps shows the host's mappings, which qemu-user places and merges itself")
 	const n = 8
-	for _, touch := range []bool{false, true} {
-		t.Run(fmt.Sprintf("touch=%v", touch), func(t *testing.T) {
-			setForTest(t, &testNoPopulateAdvice, touch)
-			for _, tc := range []struct {
-				name   string
-				new    func() (*Region, error)
-				advice Advice
-			}{
-				{"anon-write", func() (*Region, error) { return NewAnon(n*pageSize, Read|Write, Private) }, PopulateWrite},
-				{"anon-shared-write", func() (*Region, error) { return NewAnon(n*pageSize, Read|Write, Shared) }, PopulateWrite},
-				{"file-read", func() (*Region, error) {
-					f, _ := tempFile(t, pattern(n*pageSize, 9), os.O_RDONLY)
-					return NewFile(f, 0, n*pageSize, Read, Private)
-				}, PopulateRead},
-				{"file-write", func() (*Region, error) {
-					f, _ := tempFile(t, pattern(n*pageSize, 9), os.O_RDWR)
-					return NewFile(f, 0, n*pageSize, Read|Write, Shared)
-				}, PopulateWrite},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					r, err := tc.new()
-					if err != nil {
-						t.Fatal(err)
-					}
-					r = mapRegion(t, r, nil)
-					if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 0 {
-						t.Fatalf("Rss %d before the advice, want 0", rss)
-					}
-					if err := r.Advise(tc.advice); err != nil {
-						t.Fatalf("Advise(%v): %v", tc.advice, err)
-					}
-					if rss := isolatedSmaps(t, r).counters["Rss"]; rss != int64(n*pageSize) {
-						t.Errorf("Rss %d after Advise(%v), want %d", rss, tc.advice, n*pageSize)
-					}
-					if r.file != nil {
-						checkContents(t, r, pattern(n*pageSize, 9))
-					}
-				})
-			}
-		})
-	}
+	withAndWithout(t, "touch", &testNoPopulateAdvice, func(t *testing.T, _ bool) {
+		for _, tc := range []struct {
+			name   string
+			new    func() (*Region, error)
+			advice Advice
+		}{
+			{"anon-write", func() (*Region, error) { return NewAnon(n*pageSize, Read|Write, Private) }, PopulateWrite},
+			{"anon-shared-write", func() (*Region, error) { return NewAnon(n*pageSize, Read|Write, Shared) }, PopulateWrite},
+			{"file-read", func() (*Region, error) {
+				f, _ := tempFile(t, pattern(n*pageSize, 9), os.O_RDONLY)
+				return NewFile(f, 0, n*pageSize, Read, Private)
+			}, PopulateRead},
+			{"file-write", func() (*Region, error) {
+				f, _ := tempFile(t, pattern(n*pageSize, 9), os.O_RDWR)
+				return NewFile(f, 0, n*pageSize, Read|Write, Shared)
+			}, PopulateWrite},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r, err := tc.new()
+				if err != nil {
+					t.Fatal(err)
+				}
+				r = mapRegion(t, r, nil)
+				if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 0 {
+					t.Fatalf("Rss %d before the advice, want 0", rss)
+				}
+				if err := r.Advise(tc.advice); err != nil {
+					t.Fatalf("Advise(%v): %v", tc.advice, err)
+				}
+				if rss := isolatedSmaps(t, r).counters["Rss"]; rss != int64(n*pageSize) {
+					t.Errorf("Rss %d after Advise(%v), want %d", rss, tc.advice, n*pageSize)
+				}
+				if r.file != nil {
+					checkContents(t, r, pattern(n*pageSize, 9))
+				}
+			})
+		}
+	})
 }
 
 // TestPopulateResizeFaultsInNewPages checks that Resize of a Populate
@@ -331,16 +328,13 @@ func TestPopulateAdviceFaultsInWholeRegion(t *testing.T) {
 func TestPopulateResizeFaultsInNewPages(t *testing.T) {
 	needSmaps(t)
 	skipUnderEmulator(t, "smaps shows the host's mappings, which qemu-user places and merges itself")
-	for _, touch := range []bool{false, true} {
-		t.Run(fmt.Sprintf("touch=%v", touch), func(t *testing.T) {
-			setForTest(t, &testNoPopulateAdvice, touch)
-			r := mapAnon(t, 2*pageSize, Read|Write, Shared|Populate)
-			if err := r.Resize(8 * pageSize); err != nil {
-				t.Fatal(err)
-			}
-			if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 8*int64(pageSize) {
-				t.Errorf("Rss %d after Resize to 8 pages with Populate, want %d", rss, 8*pageSize)
-			}
-		})
-	}
+	withAndWithout(t, "touch", &testNoPopulateAdvice, func(t *testing.T, _ bool) {
+		r := mapAnon(t, 2*pageSize, Read|Write, Shared|Populate)
+		if err := r.Resize(8 * pageSize); err != nil {
+			t.Fatal(err)
+		}
+		if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 8*int64(pageSize) {
+			t.Errorf("Rss %d after Resize to 8 pages with Populate, want %d", rss, 8*pageSize)
+		}
+	})
 }
