@@ -29,6 +29,25 @@ func cacheStat(t *testing.T, f *os.File) CacheStat {
 	return cs
 }
 
+// fadvise gives the kernel advice (unix.FADV_...) about all of f's pages.
+func fadvise(t *testing.T, f *os.File, advice int) {
+	t.Helper()
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, advice); err != nil {
+		t.Fatalf("fadvise: %v", err)
+	}
+}
+
+// syncedFile returns a read-only file of the given number of pages, each
+// page cached and none dirty.
+func syncedFile(t *testing.T, pages int, seed byte) *os.File {
+	t.Helper()
+	f, _ := tempFile(t, pattern(pages*pageSize, seed), os.O_RDONLY)
+	if err := unix.Fsync(int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func TestCacheStatDirtyUntilFlush(t *testing.T) {
 	const pages = 4
 	r, f, _ := mapFile(t, make([]byte, pages*pageSize), os.O_RDWR, 0, pages*pageSize, Read|Write, Shared)
@@ -61,19 +80,14 @@ func TestCacheStatDirtyUntilFlush(t *testing.T) {
 
 func TestCacheStatDropsAfterDontNeed(t *testing.T) {
 	const pages = 16
-	f, _ := tempFile(t, pattern(pages*pageSize, 1), os.O_RDONLY)
-	if err := unix.Fsync(int(f.Fd())); err != nil {
-		t.Fatal(err)
-	}
+	f := syncedFile(t, pages, 1)
 	if _, err := f.ReadAt(make([]byte, pages*pageSize), 0); err != nil {
 		t.Fatal(err)
 	}
 	if cs := cacheStat(t, f); cs.Cached != pages {
 		t.Fatalf("after reading the file: %+v, want %d cached", cs, pages)
 	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatal(err)
-	}
+	fadvise(t, f, unix.FADV_DONTNEED)
 	// Pages dropped on request leave no shadow entry: they count as neither
 	// cached nor evicted (Evicted counts reclaim under memory pressure).
 	cs := cacheStat(t, f)
@@ -87,17 +101,10 @@ func TestCacheStatDropsAfterDontNeed(t *testing.T) {
 
 func TestCacheStatAgreesWithResident(t *testing.T) {
 	const pages = 32
-	f, _ := tempFile(t, pattern(pages*pageSize, 2), os.O_RDONLY)
-	if err := unix.Fsync(int(f.Fd())); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatal(err)
-	}
+	f := syncedFile(t, pages, 2)
+	fadvise(t, f, unix.FADV_DONTNEED)
 	// Read pages 3, 10 and 11 without read-ahead.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM); err != nil {
-		t.Fatal(err)
-	}
+	fadvise(t, f, unix.FADV_RANDOM)
 	for _, p := range []int{3, 10, 11} {
 		if _, err := f.ReadAt(make([]byte, 1), int64(p*pageSize)); err != nil {
 			t.Fatal(err)

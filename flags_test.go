@@ -649,9 +649,7 @@ func TestGuardPagesFault(t *testing.T) {
 func TestSecretMemory(t *testing.T) {
 	t.Run("default", checkSecret)
 	t.Run("without memfd_secret", func(t *testing.T) {
-		old := testNoSecretMemory
-		testNoSecretMemory = true
-		t.Cleanup(func() { testNoSecretMemory = old })
+		setForTest(t, &testNoSecretMemory, true)
 		checkSecret(t)
 	})
 }
@@ -667,7 +665,7 @@ func checkSecret(t *testing.T) {
 	}
 	var wiped []byte
 	var wipedAt unsafe.Pointer
-	setWipeHook(t, func(b []byte) {
+	setForTest(t, &testHookWiped, func(b []byte) {
 		wipedAt = unsafe.Pointer(unsafe.SliceData(b))
 		wiped = bytes.Clone(b)
 	})
@@ -718,15 +716,6 @@ func checkSecret(t *testing.T) {
 			t.Errorf("after Protect(%v): memory not all zeros just before munmap", prot)
 		}
 	}
-}
-
-// setWipeHook installs fn as the hook that sees a Secret region's memory
-// just before it is unmapped, until the end of the test. Tests that use it
-// must not run in parallel.
-func setWipeHook(t *testing.T, fn func([]byte)) {
-	old := testHookWiped
-	testHookWiped = fn
-	t.Cleanup(func() { testHookWiped = old })
 }
 
 func TestSecretRefused(t *testing.T) {

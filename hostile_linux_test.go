@@ -537,15 +537,7 @@ func (m *hostileMachine) WriteAt(t *rapid.T) {
 		within("ReadAt of the buffer", func() { k, _ = src.ReadAt(want, at) })
 		want = want[:k]
 	}
-	var (
-		written int
-		err     error
-	)
-	within(fmt.Sprintf("WriteAt(%d bytes of %s, %d)", n, kind, off), func() { written, err = m.r.WriteAt(p, off) })
-	m.classifiedOrNil(t, "WriteAt", err)
-	if written < 0 || written > n {
-		t.Fatalf("WriteAt(%d bytes, %d) = %d, %v", n, off, written, err)
-	}
+	written, err := m.transfer(t, "WriteAt", fmt.Sprintf("of %s", kind), n, off, func() (int, error) { return m.r.WriteAt(p, off) })
 	if written == 0 {
 		return
 	}
@@ -556,20 +548,28 @@ func (m *hostileMachine) WriteAt(t *rapid.T) {
 	}
 }
 
+// transfer runs call, the ReadAt or WriteAt (op) of n bytes of the buffer
+// (where says which) at off, and checks that it returns, with a count of at
+// most n and an error that is nil or classified.
+func (m *hostileMachine) transfer(t *rapid.T, op, where string, n int, off int64, call func() (int, error)) (int, error) {
+	var (
+		k   int
+		err error
+	)
+	within(fmt.Sprintf("%s(%d bytes %s, %d)", op, n, where, off), func() { k, err = call() })
+	m.classifiedOrNil(t, op, err)
+	if k < 0 || k > n {
+		t.Fatalf("%s(%d bytes, %d) = %d, %v", op, n, off, k, err)
+	}
+	return k, err
+}
+
 func (m *hostileMachine) ReadAt(t *rapid.T) {
 	ps := PageSize()
 	n := rapid.IntRange(0, 3*ps).Draw(t, "n")
 	off := int64(rapid.IntRange(-1, (hostileMaxPages+1)*ps).Draw(t, "off"))
 	p, kind := m.buffer(t, n)
-	var (
-		read int
-		err  error
-	)
-	within(fmt.Sprintf("ReadAt(%d bytes into %s, %d)", n, kind, off), func() { read, err = m.r.ReadAt(p, off) })
-	m.classifiedOrNil(t, "ReadAt", err)
-	if read < 0 || read > n {
-		t.Fatalf("ReadAt(%d bytes, %d) = %d, %v", n, off, read, err)
-	}
+	read, err := m.transfer(t, "ReadAt", fmt.Sprintf("into %s", kind), n, off, func() (int, error) { return m.r.ReadAt(p, off) })
 	if kind != "fresh" || read == 0 {
 		return
 	}

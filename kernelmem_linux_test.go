@@ -3,7 +3,6 @@ package mmap
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"strconv"
@@ -65,40 +64,35 @@ func kernelCheckGuardEntries(t *testing.T, r *Region, markers bool) {
 func TestGuardRegionIsOneMapping(t *testing.T) {
 	needSmaps(t)
 	skipUnderEmulator(t, "/proc/self/maps shows the host's mappings, which qemu-user places itself")
-	for _, fallback := range []bool{false, true} {
-		t.Run(fmt.Sprintf("fallback=%v", fallback), func(t *testing.T) {
-			old := testNoGuardMarkers
-			testNoGuardMarkers = fallback
-			t.Cleanup(func() { testNoGuardMarkers = old })
-			if !fallback && !kernelAtLeast(6, 13) {
-				t.Skip("guard regions need Linux 6.13")
+	withAndWithout(t, "fallback", &testNoGuardMarkers, func(t *testing.T, fallback bool) {
+		if !fallback && !kernelAtLeast(6, 13) {
+			t.Skip("guard regions need Linux 6.13")
+		}
+		r := mapAnon(t, 4*pageSize, Read|Write, Private|Guard)
+		if got := r.guards == guardMarkers; got != !fallback {
+			t.Fatalf("guard regions in use: %v, want %v", got, !fallback)
+		}
+		if _, err := r.WriteAt(pattern(4*pageSize, 5), 0); err != nil {
+			t.Fatal(err)
+		}
+		kernelCheckGuardEntries(t, r, !fallback)
+		contents := pattern(4*pageSize, 5)
+		contents[0], contents[len(contents)-1] = 1, 1
+		for _, pages := range []int{6, 64, 2, 3, 1, 9} {
+			if err := r.Resize(pages * pageSize); err != nil {
+				t.Fatalf("Resize(%d pages): %v", pages, err)
 			}
-			r := mapAnon(t, 4*pageSize, Read|Write, Private|Guard)
-			if got := r.guards == guardMarkers; got != !fallback {
-				t.Fatalf("guard regions in use: %v, want %v", got, !fallback)
-			}
-			if _, err := r.WriteAt(pattern(4*pageSize, 5), 0); err != nil {
-				t.Fatal(err)
-			}
+			contents = resized(contents, pages*pageSize)
+			checkContents(t, r, contents)
 			kernelCheckGuardEntries(t, r, !fallback)
-			contents := pattern(4*pageSize, 5)
 			contents[0], contents[len(contents)-1] = 1, 1
-			for _, pages := range []int{6, 64, 2, 3, 1, 9} {
-				if err := r.Resize(pages * pageSize); err != nil {
-					t.Fatalf("Resize(%d pages): %v", pages, err)
-				}
-				contents = resized(contents, pages*pageSize)
-				checkContents(t, r, contents)
-				kernelCheckGuardEntries(t, r, !fallback)
-				contents[0], contents[len(contents)-1] = 1, 1
-			}
-			// Protect keeps it one mapping.
-			if err := r.Protect(Read); err != nil {
-				t.Fatal(err)
-			}
-			kernelCheckGuardEntries(t, r, !fallback)
-		})
-	}
+		}
+		// Protect keeps it one mapping.
+		if err := r.Protect(Read); err != nil {
+			t.Fatal(err)
+		}
+		kernelCheckGuardEntries(t, r, !fallback)
+	})
 }
 
 // kernelReadProcMem reads n bytes at addr through /proc/self/mem.
@@ -162,9 +156,7 @@ func TestSecretMemoryHiddenFromProcMem(t *testing.T) {
 		t.Errorf("SecretMemory is true after Unmap")
 	}
 
-	old := testNoSecretMemory
-	testNoSecretMemory = true
-	t.Cleanup(func() { testNoSecretMemory = old })
+	setForTest(t, &testNoSecretMemory, true)
 	if err := r.Map(); err != nil {
 		t.Fatal(err)
 	}

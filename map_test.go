@@ -694,6 +694,7 @@ func TestNewFileOffsetOverflow(t *testing.T) {
 // overflow.
 func TestCheckEOFNearMaxInt64(t *testing.T) {
 	p := PageSize()
+	top := int64(math.MaxInt64) &^ int64(p-1) // the last page that starts below MaxInt64
 	for _, c := range []struct {
 		off    int64
 		length int
@@ -702,10 +703,10 @@ func TestCheckEOFNearMaxInt64(t *testing.T) {
 	}{
 		{0, p, math.MaxInt64, nil},
 		{0, p, math.MaxInt64 - 10, nil},
-		{int64(math.MaxInt64) &^ int64(p-1), p, math.MaxInt64, nil},
-		{int64(math.MaxInt64) &^ int64(p-1), p, int64(math.MaxInt64)&^int64(p-1) + 1, nil},
-		{int64(math.MaxInt64) &^ int64(p-1), p, int64(math.MaxInt64)&^int64(p-1) - 1, ErrPastEOF},
-		{int64(math.MaxInt64)&^int64(p-1) - int64(p), 2 * p, math.MaxInt64 - int64(p), ErrPastEOF},
+		{top, p, math.MaxInt64, nil},
+		{top, p, top + 1, nil},
+		{top, p, top - 1, ErrPastEOF},
+		{top - int64(p), 2 * p, math.MaxInt64 - int64(p), ErrPastEOF},
 	} {
 		r := &Region{name: "test", off: c.off, length: c.length}
 		if err := r.checkEOF(c.size); !errors.Is(err, c.want) || (c.want == nil && err != nil) {

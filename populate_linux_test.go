@@ -93,6 +93,15 @@ func (c *populateChecker) checkRss(what string, r *Region) {
 	c.errorf("%s: no smaps entry of exactly the region at %#x", what, addr)
 }
 
+// mapped maps r, which a constructor returned with err, or reports what
+// could not be mapped and returns nil.
+func (c *populateChecker) mapped(what string, r *Region, err error) *Region {
+	if r = childMap("child: "+what, r, err); r == nil {
+		c.failed = true
+	}
+	return r
+}
+
 // populateChildFaults runs the checks of Populate that may fault, with the
 // advice or, if populateTouchEnv is set, with the touch.
 func populateChildFaults() int {
@@ -150,11 +159,7 @@ func populateFullTmpfs(c *populateChecker, dir string) {
 	// What fits maps and is populated; Resize beyond what fits fails and
 	// leaves the region as it was.
 	r, err = NewFile(f, 0, 16*ps, Read|Write, Shared|Populate)
-	if err == nil {
-		err = r.Map()
-	}
-	if err != nil {
-		c.errorf("Map with Populate of 16 pages on the tmpfs: %v", err)
+	if r = c.mapped("Map with Populate of 16 pages on the tmpfs", r, err); r == nil {
 		return
 	}
 	c.checkRss("Map with Populate of 16 pages on the tmpfs", r)
@@ -179,11 +184,7 @@ func populateFullTmpfs(c *populateChecker, dir string) {
 
 	// The advice reports the pages it cannot fault in.
 	r, err = NewFile(f, 0, size, Read|Write, Shared)
-	if err == nil {
-		err = r.Map()
-	}
-	if err != nil {
-		c.errorf("Map of the 2 MiB file: %v", err)
+	if r = c.mapped("Map of the 2 MiB file", r, err); r == nil {
 		return
 	}
 	defer r.Unmap()
@@ -207,11 +208,7 @@ func populatePastEOF(c *populateChecker) {
 	}
 	defer f.Close()
 	r, err := NewFile(f, 0, 4*ps, Read|Write, Shared|Populate)
-	if err == nil {
-		err = r.Map()
-	}
-	if err != nil {
-		c.errorf("Map with Populate of a file of 4 pages: %v", err)
+	if r = c.mapped("Map with Populate of a file of 4 pages", r, err); r == nil {
 		return
 	}
 	defer r.Unmap()
@@ -286,49 +283,44 @@ func TestPopulateAdviceFaultsInWholeRegion(t *testing.T) {
 	needSmaps(t)
 	skipUnderEmulator(t, "smaps shows the host's mappings, which qemu-user places and merges itself")
 	const n = 8
-	for _, touch := range []bool{false, true} {
-		t.Run(fmt.Sprintf("touch=%v", touch), func(t *testing.T) {
-			old := testNoPopulateAdvice
-			testNoPopulateAdvice = touch
-			t.Cleanup(func() { testNoPopulateAdvice = old })
-			for _, tc := range []struct {
-				name   string
-				new    func() (*Region, error)
-				advice Advice
-			}{
-				{"anon-write", func() (*Region, error) { return NewAnon(n*pageSize, Read|Write, Private) }, PopulateWrite},
-				{"anon-shared-write", func() (*Region, error) { return NewAnon(n*pageSize, Read|Write, Shared) }, PopulateWrite},
-				{"file-read", func() (*Region, error) {
-					f, _ := tempFile(t, pattern(n*pageSize, 9), os.O_RDONLY)
-					return NewFile(f, 0, n*pageSize, Read, Private)
-				}, PopulateRead},
-				{"file-write", func() (*Region, error) {
-					f, _ := tempFile(t, pattern(n*pageSize, 9), os.O_RDWR)
-					return NewFile(f, 0, n*pageSize, Read|Write, Shared)
-				}, PopulateWrite},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					r, err := tc.new()
-					if err != nil {
-						t.Fatal(err)
-					}
-					r = mapRegion(t, r, nil)
-					if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 0 {
-						t.Fatalf("Rss %d before the advice, want 0", rss)
-					}
-					if err := r.Advise(tc.advice); err != nil {
-						t.Fatalf("Advise(%v): %v", tc.advice, err)
-					}
-					if rss := isolatedSmaps(t, r).counters["Rss"]; rss != int64(n*pageSize) {
-						t.Errorf("Rss %d after Advise(%v), want %d", rss, tc.advice, n*pageSize)
-					}
-					if r.file != nil {
-						checkContents(t, r, pattern(n*pageSize, 9))
-					}
-				})
-			}
-		})
-	}
+	withAndWithout(t, "touch", &testNoPopulateAdvice, func(t *testing.T, _ bool) {
+		for _, tc := range []struct {
+			name   string
+			new    func() (*Region, error)
+			advice Advice
+		}{
+			{"anon-write", func() (*Region, error) { return NewAnon(n*pageSize, Read|Write, Private) }, PopulateWrite},
+			{"anon-shared-write", func() (*Region, error) { return NewAnon(n*pageSize, Read|Write, Shared) }, PopulateWrite},
+			{"file-read", func() (*Region, error) {
+				f, _ := tempFile(t, pattern(n*pageSize, 9), os.O_RDONLY)
+				return NewFile(f, 0, n*pageSize, Read, Private)
+			}, PopulateRead},
+			{"file-write", func() (*Region, error) {
+				f, _ := tempFile(t, pattern(n*pageSize, 9), os.O_RDWR)
+				return NewFile(f, 0, n*pageSize, Read|Write, Shared)
+			}, PopulateWrite},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r, err := tc.new()
+				if err != nil {
+					t.Fatal(err)
+				}
+				r = mapRegion(t, r, nil)
+				if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 0 {
+					t.Fatalf("Rss %d before the advice, want 0", rss)
+				}
+				if err := r.Advise(tc.advice); err != nil {
+					t.Fatalf("Advise(%v): %v", tc.advice, err)
+				}
+				if rss := isolatedSmaps(t, r).counters["Rss"]; rss != int64(n*pageSize) {
+					t.Errorf("Rss %d after Advise(%v), want %d", rss, tc.advice, n*pageSize)
+				}
+				if r.file != nil {
+					checkContents(t, r, pattern(n*pageSize, 9))
+				}
+			})
+		}
+	})
 }
 
 // TestPopulateResizeFaultsInNewPages checks that Resize of a Populate
@@ -336,18 +328,13 @@ func TestPopulateAdviceFaultsInWholeRegion(t *testing.T) {
 func TestPopulateResizeFaultsInNewPages(t *testing.T) {
 	needSmaps(t)
 	skipUnderEmulator(t, "smaps shows the host's mappings, which qemu-user places and merges itself")
-	for _, touch := range []bool{false, true} {
-		t.Run(fmt.Sprintf("touch=%v", touch), func(t *testing.T) {
-			old := testNoPopulateAdvice
-			testNoPopulateAdvice = touch
-			t.Cleanup(func() { testNoPopulateAdvice = old })
-			r := mapAnon(t, 2*pageSize, Read|Write, Shared|Populate)
-			if err := r.Resize(8 * pageSize); err != nil {
-				t.Fatal(err)
-			}
-			if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 8*int64(pageSize) {
-				t.Errorf("Rss %d after Resize to 8 pages with Populate, want %d", rss, 8*pageSize)
-			}
-		})
-	}
+	withAndWithout(t, "touch", &testNoPopulateAdvice, func(t *testing.T, _ bool) {
+		r := mapAnon(t, 2*pageSize, Read|Write, Shared|Populate)
+		if err := r.Resize(8 * pageSize); err != nil {
+			t.Fatal(err)
+		}
+		if rss := isolatedSmaps(t, r).counters["Rss"]; rss != 8*int64(pageSize) {
+			t.Errorf("Rss %d after Resize to 8 pages with Populate, want %d", rss, 8*pageSize)
+		}
+	})
 }

@@ -587,6 +587,26 @@ func kernelAtLeast(major, minor int) bool {
 	return kmaj > major || kmaj == major && kmin >= minor
 }
 
+// setForTest sets the package variable at p to v until the end of the
+// test, for the variables that force a fallback path (testNoSecretMemory,
+// testNoPopulateAdvice...). Tests that use it must not run in parallel.
+func setForTest[T any](t testing.TB, p *T, v T) {
+	old := *p
+	*p = v
+	t.Cleanup(func() { *p = old })
+}
+
+// withAndWithout runs f as two subtests, name=false and name=true: the
+// second with the fallback path that the variable at force selects.
+func withAndWithout(t *testing.T, name string, force *bool, f func(t *testing.T, forced bool)) {
+	for _, forced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("%s=%v", name, forced), func(t *testing.T) {
+			setForTest(t, force, forced)
+			f(t, forced)
+		})
+	}
+}
+
 // Emulators.
 
 // emulated reports whether the test binary runs under an emulator
