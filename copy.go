@@ -90,7 +90,7 @@ func safeCopy(dst, src []byte) (n int) {
 		}
 	}()
 	n = copying
-	n = copy(dst, src)
+	n = copyForward(dst, src)
 	debug.SetPanicOnFault(old)
 	return n
 }
@@ -390,7 +390,7 @@ func tryCopy(dst, src []byte) (n int, fault uintptr) {
 		}
 	}()
 	n = -1
-	n = copy(dst, src)
+	n = copyForward(dst, src)
 	return n, 0
 }
 
@@ -432,4 +432,35 @@ func copyByPage(dst, src []byte) (int, uintptr, bool) {
 		return n, sPage, false
 	}
 	return total, 0, false
+}
+
+// copyForward copies src to dst as copy does, but never lets the runtime's
+// memmove copy backwards. On 386 and amd64, memmove copies backwards (with
+// the direction flag set) when dst starts inside src; a fault in such a copy
+// reaches the runtime with the flag still set, and the runtime's own copies
+// then run backwards and crash the program. So when dst starts inside src,
+// the bytes are copied in pieces no longer than the distance between the
+// two, the last piece first: each piece lies apart from its source, which
+// memmove copies forwards, and no piece reads a byte that an earlier one
+// wrote. When dst and src are the same memory there is nothing to change,
+// and nothing is copied.
+func copyForward(dst, src []byte) int {
+	n := min(len(dst), len(src))
+	if n == 0 {
+		return 0
+	}
+	d := uintptr(unsafe.Pointer(unsafe.SliceData(dst)))
+	s := uintptr(unsafe.Pointer(unsafe.SliceData(src)))
+	if d < s || d-s >= uintptr(n) {
+		return copy(dst, src)
+	}
+	if d == s {
+		return n
+	}
+	step := int(d - s) // less than n
+	for end := n; end > 0; end -= step {
+		start := max(0, end-step)
+		copy(dst[start:end], src[start:end])
+	}
+	return n
 }

@@ -760,7 +760,5 @@ func TestHostileSharedFileMachine(t *testing.T) {
 // that may also be the region's own memory (faulting when the region is
 // protected or its file truncated), and with Populate regions.
 func TestHostileSharedFileMachineOverlap(t *testing.T) {
-	skipUnfixed(t, "ReadAt and WriteAt retry forever when the fault is in the caller's buffer inside the region, "+
-		"and Populate's prefault at Resize is not fault-safe")
 	runHostileMachine(t, true)
 }

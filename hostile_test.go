@@ -20,18 +20,6 @@ func init() {
 	childFuncs["hostileOverlapFault"] = hostileChildOverlapFault
 }
 
-// unfixedEnv, set to 1, runs the tests that skipUnfixed skips.
-const unfixedEnv = "MMAP_TEST_UNFIXED"
-
-// skipUnfixed skips a test of a crash or hang that this tree does not fix
-// yet, saying which, unless unfixedEnv is 1.
-func skipUnfixed(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv(unfixedEnv) != "1" {
-		t.Skipf("not fixed yet: %s (%s=1 runs it)", why, unfixedEnv)
-	}
-}
-
 // childDeadline is how long a child process of runChild may run: one that
 // runs longer hangs.
 const childDeadline = time.Minute
@@ -161,6 +149,5 @@ func hostileChildOverlapFault() int {
 // amd64 without AVX) a fault in memmove's backward copy leaves the CPU's
 // direction flag set for the code that handles it.
 func TestReadAtIntoOwnReadOnlyMemory(t *testing.T) {
-	skipUnfixed(t, "ReadAt retries forever when the fault is in the caller's buffer inside the region")
 	runChild(t, "hostileOverlapFault", nil)
 }
