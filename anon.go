@@ -1,3 +1,5 @@
+// This file holds the constructor of anonymous regions.
+
 package mmap
 
 import "fmt"

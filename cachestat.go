@@ -1,3 +1,6 @@
+// This file holds the page-cache statistics of a file or a file region
+// (cachestat(2) on Linux), which need no mapping.
+
 package mmap
 
 import (

@@ -1,3 +1,6 @@
+// This file holds the constructors of file regions, NewFile and Open, and
+// the checks they make of the file.
+
 package mmap
 
 import (

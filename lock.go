@@ -1,3 +1,6 @@
+// This file holds a Region's lock: how ReadAt, WriteAt and Access run
+// beside each other and beside the methods that change the mapping.
+
 package mmap
 
 import (

@@ -1,3 +1,6 @@
+// This file holds the page size, the offset granularity and the
+// arithmetic of the alignment rule.
+
 package mmap
 
 import (

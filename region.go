@@ -1,3 +1,6 @@
+// This file holds the Region type, its invariants, and the methods that map,
+// unmap, flush, advise, lock and protect it.
+
 package mmap
 
 import (

@@ -1,3 +1,6 @@
+// This file holds what changes a region's size: Reserve, Resize and Grow,
+// and the geometry of a reservation.
+
 package mmap
 
 import (

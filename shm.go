@@ -1,3 +1,6 @@
+// This file holds memory shared between processes: NewSharedMemory and
+// memfd seals.
+
 package mmap
 
 import (

@@ -1,3 +1,5 @@
+// This file holds View, typed access to the records of a region in place.
+
 package mmap
 
 import (
