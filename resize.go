@@ -1,5 +1,5 @@
-// This file holds what changes a region's size: Reserve, Resize and Grow,
-// and the geometry of a reservation.
+// This file holds what changes a region's size: Reserve, Resize and Grow
+// (the geometry of a reservation is region.go's).
 
 package mmap
 
