@@ -77,9 +77,13 @@ func (r *Region) readAtAgain(p []byte, off int64, seq uint64, n int) (int, error
 }
 
 // safeCopy copies src to dst with panic-on-fault set, and returns the
-// number of bytes copied, or copying (-1) if the copy faulted. It leaves the
+// number of bytes copied, or copying (-1) if the copy faulted or dst and src
+// overlap (copyFault then copies with copyOverlapping). It leaves the
 // goroutine's panic-on-fault setting as it was.
 func safeCopy(dst, src []byte) (n int) {
+	if overlap(dst, src) {
+		return copying // for copyOverlapping, through the fault's path
+	}
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		if n == copying {
@@ -90,7 +94,7 @@ func safeCopy(dst, src []byte) (n int) {
 		}
 	}()
 	n = copying
-	n = copyForward(dst, src)
+	n = copy(dst, src)
 	debug.SetPanicOnFault(old)
 	return n
 }
@@ -329,7 +333,11 @@ func isFault(e any) bool {
 // at a time; then copyFault returns how many were copied and the error:
 // a fault in the region's memory, or one in the caller's buffer (EFAULT).
 func (r *Region) copyFault(op string, off int64, dst, src []byte, toRegion bool) (int, error) {
-	n, fault, inDst := copyByPage(dst, src)
+	copyPages := copyByPage
+	if overlap(dst, src) {
+		copyPages = copyOverlapping
+	}
+	n, fault, inDst := copyPages(dst, src)
 	if fault == 0 {
 		// Every page copied this time: the fault is gone (another process
 		// extended the file back). The bytes are all there.
@@ -372,9 +380,13 @@ type faultAddr interface{ Addr() uintptr }
 
 // tryCopy copies src to dst, turning a memory fault into a return value:
 // the faulting address, or ^uintptr(0) if the system did not give one, and 0
-// if the copy did not fault. It restores the goroutine's panic-on-fault
-// setting.
+// if the copy did not fault. dst and src that overlap are not copied and
+// count as a fault without an address, so that copyFault copies them with
+// copyOverlapping. It restores the goroutine's panic-on-fault setting.
 func tryCopy(dst, src []byte) (n int, fault uintptr) {
+	if overlap(dst, src) {
+		return 0, ^uintptr(0) // for copyOverlapping, through the fault's path
+	}
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
@@ -390,7 +402,7 @@ func tryCopy(dst, src []byte) (n int, fault uintptr) {
 		}
 	}()
 	n = -1
-	n = copyForward(dst, src)
+	n = copy(dst, src)
 	return n, 0
 }
 
@@ -434,33 +446,59 @@ func copyByPage(dst, src []byte) (int, uintptr, bool) {
 	return total, 0, false
 }
 
-// copyForward copies src to dst as copy does, but never lets the runtime's
-// memmove copy backwards. On 386 and amd64, memmove copies backwards (with
-// the direction flag set) when dst starts inside src; a fault in such a copy
-// reaches the runtime with the flag still set, and the runtime's own copies
-// then run backwards and crash the program. So when dst starts inside src,
-// the bytes are copied in pieces no longer than the distance between the
-// two, the last piece first: each piece lies apart from its source, which
-// memmove copies forwards, and no piece reads a byte that an earlier one
-// wrote. When dst and src are the same memory there is nothing to change,
-// and nothing is copied.
-func copyForward(dst, src []byte) int {
-	n := min(len(dst), len(src))
+// overlap reports whether dst and src share memory: the caller's buffer is
+// part of the region. safeCopy and tryCopy leave such copies to
+// copyOverlapping.
+func overlap(dst, src []byte) bool {
+	n := uintptr(min(len(dst), len(src)))
 	if n == 0 {
-		return 0
+		return false
 	}
 	d := uintptr(unsafe.Pointer(unsafe.SliceData(dst)))
 	s := uintptr(unsafe.Pointer(unsafe.SliceData(src)))
-	if d < s || d-s >= uintptr(n) {
-		return copy(dst, src)
+	return d < s+n && s < d+n
+}
+
+// overlapPiece is how many bytes copyOverlapping moves through its buffer at
+// a time.
+const overlapPiece = 64 << 10
+
+// copyOverlapping copies src to dst, which share memory, as memmove would,
+// and returns what copyByPage returns: the number of bytes at the start of
+// dst that now hold src's first bytes, the page that faulted, and whether it
+// is dst's. The runtime's memmove is not used for such a copy: it copies
+// backwards when dst starts inside src, and a fault there reaches the
+// runtime with the direction flag still set on 386 and amd64, which then
+// crashes the program.
+//
+// The bytes go through a buffer a piece at a time: from the end when dst lies
+// above src, from the start otherwise, so that each piece of src is read
+// before any write reaches it. A piece that faults while it is read or
+// written counts up to the fault; from the start, the copy stops there; from
+// the end, the pieces below it are still copied, and the lowest fault gives
+// the count. At most len/overlapPiece+1 pieces, each copied once.
+func copyOverlapping(dst, src []byte) (int, uintptr, bool) {
+	total := min(len(dst), len(src))
+	buf := make([]byte, min(total, overlapPiece))
+	down := uintptr(unsafe.Pointer(unsafe.SliceData(dst))) > uintptr(unsafe.Pointer(unsafe.SliceData(src)))
+	n, fault, inDst := total, uintptr(0), false
+	for i := 0; i < total; i += overlapPiece {
+		start, end := i, min(total, i+overlapPiece)
+		if down {
+			start, end = max(0, total-i-overlapPiece), total-i
+		}
+		read, rf, _ := copyByPage(buf[:end-start], src[start:end])
+		wrote, wf, _ := copyByPage(dst[start:start+read], buf[:read])
+		if wf == 0 && rf == 0 {
+			continue
+		}
+		n, fault, inDst = start+wrote, wf, true
+		if wf == 0 {
+			fault, inDst = rf, false
+		}
+		if !down {
+			break
+		}
 	}
-	if d == s {
-		return n
-	}
-	step := int(d - s) // less than n
-	for end := n; end > 0; end -= step {
-		start := max(0, end-step)
-		copy(dst[start:end], src[start:end])
-	}
-	return n
+	return n, fault, inDst
 }

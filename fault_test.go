@@ -180,20 +180,24 @@ func TestWriteAtFromTruncatedPages(t *testing.T) {
 	})
 }
 
-// TestCopyForwardMatchesCopy checks that copyForward, which keeps the
-// runtime's memmove from copying backwards, leaves the same bytes as copy for
-// every overlap of dst and src within one buffer, in both directions.
-func TestCopyForwardMatchesCopy(t *testing.T) {
-	const size = 600
-	for _, n := range []int{0, 1, 7, 64, 300, 513} {
-		for so := 0; so+n <= size; so += 37 {
-			for do := 0; do+n <= size; do += 41 {
+// TestCopyOverlappingMatchesCopy checks that copyOverlapping, which keeps
+// the runtime's memmove from copying backwards, leaves the same bytes as copy
+// for every overlap of dst and src within one buffer, in both directions and
+// across pieces of its buffer.
+func TestCopyOverlappingMatchesCopy(t *testing.T) {
+	size := 2*overlapPiece + 3000
+	for _, n := range []int{1, 7, 600, overlapPiece - 1, overlapPiece + 513, 2*overlapPiece + 11} {
+		for _, so := range []int{0, 1, 999, size - n} {
+			for _, do := range []int{0, 3, 1000, size - n, so} {
+				if so+n > size || do+n > size || so < 0 || do < 0 {
+					continue
+				}
 				want, got := pattern(size, 3), pattern(size, 3)
 				wn := copy(want[do:do+n], want[so:so+n])
-				gn := copyForward(got[do:do+n], got[so:so+n])
-				if gn != wn || !bytes.Equal(got, want) {
-					t.Fatalf("n %d, src at %d, dst at %d: copied %d bytes, want %d; bytes differ at %d",
-						n, so, do, gn, wn, firstDiff(got, want))
+				gn, fault, _ := copyOverlapping(got[do:do+n], got[so:so+n])
+				if gn != wn || fault != 0 || !bytes.Equal(got, want) {
+					t.Fatalf("n %d, src at %d, dst at %d: copied %d bytes (fault %#x), want %d; bytes differ at %d",
+						n, so, do, gn, fault, wn, firstDiff(got, want))
 				}
 			}
 		}
