@@ -412,7 +412,11 @@ func (r *Region) moveSecret(oldLen, newLen int, g geometry) error {
 			return fail(pathError("mprotect", r.name, err))
 		}
 	}
-	copy(unsafe.Slice((*byte)(dst), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
+	// Secret memory can fail to fault in (the kernel finds no page for it):
+	// a fault while copying leaves the region as it was.
+	if n, fault := tryCopy(unsafe.Slice((*byte)(dst), oldLen), unsafe.Slice((*byte)(r.addr), oldLen)); fault != 0 {
+		return fail(r.faultError("write", int64(n), fault, nil))
+	}
 	if r.cur != Read|Write {
 		if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
 			return fail(pathError("mprotect", r.name, err))
