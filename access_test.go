@@ -316,3 +316,35 @@ func TestAccessDuringUnmapAndMap(t *testing.T) {
 		t.Error("no Access call found the region mapped")
 	}
 }
+
+// TestAccessGoexitReleasesRegion calls runtime.Goexit inside fn, with
+// panic-on-fault off and on in the calling goroutine, and checks that the
+// setting is as it was when the deferred calls of that goroutine run, and
+// that Unmap does not wait for the ended Access.
+func TestAccessGoexitReleasesRegion(t *testing.T) {
+	r := mapAnon(t, 1*PageSize(), Read|Write, Private)
+	for _, before := range []bool{false, true} {
+		after := make(chan bool, 1)
+		reached := false
+		go func() {
+			defer func() {
+				old := debug.SetPanicOnFault(false)
+				after <- old
+			}()
+			debug.SetPanicOnFault(before)
+			r.Access(0, 8, func([]byte) error { runtime.Goexit(); return nil })
+			reached = true
+		}()
+		if got := <-after; got != before {
+			t.Errorf("panic-on-fault %v before an Access whose fn called Goexit, %v after", before, got)
+		}
+		if reached {
+			t.Error("Access returned after its fn called Goexit")
+		}
+	}
+	deadline(t, "Unmap after Goexit in Access", func() {
+		if err := r.Unmap(); err != nil {
+			t.Error(err)
+		}
+	})
+}
