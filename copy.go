@@ -351,27 +351,57 @@ func (r *Region) copyFault(op string, off int64, dst, src []byte, toRegion bool)
 
 // clearByPage sets b to zeros, a page at a time, skipping the pages that
 // cannot be written (a fault while clearing one ends the clear of that page
-// only): at most len(b)/pageSize+2 pieces, each cleared once.
-func clearByPage(b []byte) {
+// only): at most len(b)/pageSize+2 pieces, each cleared once. It returns the
+// offset in b of the first piece that faulted and the fault's address (see
+// faultSafe), or -1 and 0 if none did.
+func clearByPage(b []byte) (int, uintptr) {
+	first, addr := -1, uintptr(0)
 	mask := uintptr(pageSize - 1)
 	for n := 0; n < len(b); {
 		at := uintptr(unsafe.Pointer(&b[n]))
 		end := min(len(b), n+int((at|mask)+1-at))
-		tryClear(b[n:end])
+		if fault := faultSafe(func() { clear(b[n:end]) }); fault != 0 && first < 0 {
+			first, addr = n, fault
+		}
 		n = end
 	}
+	return first, addr
 }
 
-// tryClear sets b to zeros, turning a memory fault into a return.
-func tryClear(b []byte) {
+// knownAddr returns the address of a fault reported by faultSafe or
+// tryCopy, or 0 where the fault had no address.
+func knownAddr(fault uintptr) uintptr {
+	if fault == ^uintptr(0) {
+		return 0
+	}
+	return fault
+}
+
+// faultSafe runs fn, which touches mapped memory, with the goroutine's
+// panic-on-fault setting on, and returns the address of the memory fault
+// that ended it (^uintptr(0) for a fault without an address, as qemu-user
+// reports SIGBUS), or 0 if fn returned. It restores the setting. fn must
+// raise no runtime error other than a fault; other panics propagate.
+func faultSafe(fn func()) (fault uintptr) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
-		if e := recover(); e != nil && !isFault(e) {
+		if fault == 0 {
+			return
+		}
+		e := recover()
+		if f, ok := e.(faultAddr); ok {
+			fault = f.Addr()
+		} else if _, ok := e.(runtime.Error); !ok {
 			panic(e)
 		}
+		if fault == 0 {
+			fault = ^uintptr(0)
+		}
 	}()
-	clear(b)
+	fault = ^uintptr(0)
+	fn()
+	return 0
 }
 
 // faultAddr is the value of a panic caused by a memory fault while

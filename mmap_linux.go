@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -260,25 +259,9 @@ var sysHasGuardMarkers = sync.OnceValue(func() bool {
 	if sysGuard(p, uintptr(pageSize), true) != nil {
 		return false
 	}
-	return faults(p)
+	// A read of the guarded page must fault.
+	return faultSafe(func() { runtime.KeepAlive(*(*byte)(p)) }) != 0
 })
-
-// faults reports whether a read of the byte at p faults.
-func faults(p unsafe.Pointer) (fault bool) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if e := recover(); e != nil {
-			if _, ok := e.(runtime.Error); !ok {
-				panic(e)
-			}
-			fault = true
-		}
-	}()
-	b := *(*byte)(p)
-	runtime.KeepAlive(b)
-	return false
-}
 
 // sysGuard installs guard regions on the pages, which then fault at any
 // access while staying part of their mapping, or removes them, after

@@ -153,8 +153,8 @@ func populateFullTmpfs(c *populateChecker, dir string) {
 		c.errorf("the region is mapped after Map failed")
 		r.Unmap()
 	}
-	f.Truncate(0) // frees what the failed Map allocated
-	f.Truncate(size)
+	c.truncate(f, 0) // frees what the failed Map allocated
+	c.truncate(f, size)
 
 	// What fits maps and is populated; Resize beyond what fits fails and
 	// leaves the region as it was.
@@ -172,15 +172,15 @@ func populateFullTmpfs(c *populateChecker, dir string) {
 	}
 	// Grow allocates the file's blocks before mapping: the full tmpfs is
 	// its error.
-	f.Truncate(16 * int64(ps))
+	c.truncate(f, 16*ps)
 	if err := r.Grow(size); !errors.Is(err, syscall.ENOSPC) {
 		c.errorf("Grow with Populate beyond the tmpfs: %v, want ENOSPC", err)
 	}
 	if err := r.Unmap(); err != nil {
 		c.errorf("Unmap: %v", err)
 	}
-	f.Truncate(0)
-	f.Truncate(size)
+	c.truncate(f, 0)
+	c.truncate(f, size)
 
 	// The advice reports the pages it cannot fault in.
 	r, err = NewFile(f, 0, size, Read|Write, Shared)
@@ -191,6 +191,14 @@ func populateFullTmpfs(c *populateChecker, dir string) {
 	c.checkFault("PopulateWrite advice beyond the tmpfs", r.Advise(PopulateWrite), false)
 	c.checkFault("PopulateRead advice beyond the tmpfs", r.Advise(PopulateRead), false)
 	c.checkFault("AdviseRange(PopulateWrite) of the second MiB", r.AdviseRange(1<<20, 1<<20, PopulateWrite), false)
+}
+
+// truncate sets the size of f, reporting a failure: the steps after it
+// count on the size.
+func (c *populateChecker) truncate(f *os.File, size int) {
+	if err := f.Truncate(int64(size)); err != nil {
+		c.errorf("truncate to %d bytes: %v", size, err)
+	}
 }
 
 // populatePastEOF maps a file of 4 pages and cuts it to one.

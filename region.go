@@ -670,42 +670,6 @@ func (r *Region) unmapLocked() error {
 	return werr
 }
 
-// knownAddr returns the address of a fault reported by faultSafe or
-// tryCopy, or 0 where the fault had no address.
-func knownAddr(fault uintptr) uintptr {
-	if fault == ^uintptr(0) {
-		return 0
-	}
-	return fault
-}
-
-// faultSafe runs fn, which touches mapped memory, with the goroutine's
-// panic-on-fault setting on, and returns the address of the memory fault
-// that ended it (^uintptr(0) for a fault without an address, as qemu-user
-// reports SIGBUS), or 0 if fn returned. It restores the setting. fn must
-// raise no runtime error other than a fault; other panics propagate.
-func faultSafe(fn func()) (fault uintptr) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if fault == 0 {
-			return
-		}
-		e := recover()
-		if f, ok := e.(faultAddr); ok {
-			fault = f.Addr()
-		} else if _, ok := e.(runtime.Error); !ok {
-			panic(e)
-		}
-		if fault == 0 {
-			fault = ^uintptr(0)
-		}
-	}()
-	fault = ^uintptr(0)
-	fn()
-	return 0
-}
-
 // testHookWiped, when set by a test, sees the memory of a Secret region
 // after it is wiped and before it is unmapped.
 var testHookWiped func([]byte)
@@ -806,7 +770,8 @@ func (r *Region) FlushAsync() error {
 }
 
 // FlushRange is Flush for the n bytes at offset off, rounded out to whole
-// pages. The range must lie inside the region (fs.ErrInvalid otherwise).
+// pages. The range must lie inside the region (fs.ErrInvalid otherwise); its
+// other errors are those of Flush.
 func (r *Region) FlushRange(off, n int) error {
 	if err := checkRange("flush", off, n); err != nil {
 		return err
@@ -816,7 +781,7 @@ func (r *Region) FlushRange(off, n int) error {
 
 // FlushAsyncRange is FlushAsync for the n bytes at offset off, rounded out
 // to whole pages. The range must lie inside the region (fs.ErrInvalid
-// otherwise).
+// otherwise); its other errors are those of FlushAsync.
 func (r *Region) FlushAsyncRange(off, n int) error {
 	if err := checkRange("flush", off, n); err != nil {
 		return err
@@ -850,7 +815,8 @@ func (r *Region) Advise(a Advice) error {
 
 // AdviseRange is Advise for the n bytes at offset off, rounded out to whole
 // pages, such as the index part of a file. The range must lie inside the
-// region (fs.ErrInvalid otherwise).
+// region (fs.ErrInvalid otherwise); its
+// other errors are those of Advise.
 func (r *Region) AdviseRange(off, n int, a Advice) error {
 	if err := checkRange("madvise", off, n); err != nil {
 		return err
@@ -899,7 +865,8 @@ func (r *Region) Lock() error {
 }
 
 // LockRange is Lock for the n bytes at offset off, rounded out to whole
-// pages. The range must lie inside the region (fs.ErrInvalid otherwise).
+// pages. The range must lie inside the region (fs.ErrInvalid otherwise); its
+// other errors are those of Lock.
 func (r *Region) LockRange(off, n int) error {
 	if err := checkRange("mlock", off, n); err != nil {
 		return err
@@ -916,7 +883,8 @@ func (r *Region) Unlock() error {
 }
 
 // UnlockRange is Unlock for the n bytes at offset off, rounded out to whole
-// pages. The range must lie inside the region (fs.ErrInvalid otherwise).
+// pages. The range must lie inside the region (fs.ErrInvalid otherwise); its
+// other errors are those of Unlock.
 func (r *Region) UnlockRange(off, n int) error {
 	if err := checkRange("munlock", off, n); err != nil {
 		return err

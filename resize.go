@@ -243,15 +243,12 @@ func (r *Region) wipe(addr unsafe.Pointer, n int) error {
 	if faultSafe(func() { clear(b) }) == 0 {
 		return nil
 	}
-	var first error
-	for off := 0; off < n; off += pageSize {
-		page := b[off:min(off+pageSize, n)]
-		if fault := faultSafe(func() { clear(page) }); fault != 0 && first == nil {
-			at := int64(uintptr(addr) + uintptr(off) - uintptr(r.addr))
-			first = r.faultError("wipe", at, knownAddr(fault), nil)
-		}
+	off, fault := clearByPage(b)
+	if off < 0 {
+		return nil // the pages that faulted could be written this time
 	}
-	return first
+	at := int64(uintptr(addr) + uintptr(off) - uintptr(r.addr))
+	return r.faultError("wipe", at, knownAddr(fault), nil)
 }
 
 // shrink cuts the mapping from oldLen to newLen bytes, in place.
