@@ -160,8 +160,9 @@ func (r *Region) WriteAt(p []byte, off int64) (int, error) {
 	// which it returns.
 	c := r.mu.enter()
 	if !r.mapped {
+		err := r.notMappedErr() // before exit: Close may set closed after it
 		r.mu.exit(c)
-		return 0, r.notMappedErr()
+		return 0, err
 	}
 	if off < 0 || len(p) == 0 || r.cur&Write == 0 || off >= int64(r.length) {
 		err := r.writeAtRefused(p, off)
