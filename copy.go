@@ -33,25 +33,72 @@ import (
 // returns the region's bytes as they were mapped or ErrNotMapped; it never
 // returns bytes of whatever is mapped at that address next. See lock.go for
 // how the two do not wait for each other.
-func (r *Region) ReadAt(p []byte, off int64) (int, error) {
-	// The optimistic read of lock.go: no write to shared memory. The fields
-	// are read once each without the lock and may be torn by a concurrent
-	// Lock; the check of seq after the copy discards such a read. Everything
-	// but a successful copy goes to the counted path.
+func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
+	// ReadAt is small enough to be inlined, so that a caller's call goes
+	// straight to readAt's one frame, as a call of a plain ReadAt on
+	// memory would. The loop runs once, or twice when the optimistic read
+	// is not kept: readAt ends with n < 0 only on its optimistic attempt.
+	for n = tryOptimistic; n < 0; {
+		n, err = r.readAt(p, off, n)
+	}
+	return n, err
+}
+
+// The values of ReadAt's n that tell readAt what to do, and that readAt's
+// optimistic attempt returns when it does not finish the read.
+const (
+	tryOptimistic = -3 // read optimistically (lock.go)
+	tryCounted    = -2 // read on the counted path
+	tryCleared    = -1 // clear p (an optimistic copy faulted), then as tryCounted
+)
+
+// readAt is one attempt of ReadAt, chosen by how (above). The optimistic
+// read of lock.go writes no shared memory: the fields are read once each
+// without the lock and may be torn by a concurrent Lock, and the check of
+// seq after the copy discards such a read. Everything but a successful copy
+// that seq confirms goes on to the counted path: readAt returns tryCounted
+// at once where it cannot read optimistically, or after it cleared what an
+// unconfirmed copy left in p, and tryCleared if the copy faulted, in p, in a
+// page the region lost, or in memory it no longer owns.
+//
+// The copy, with panic-on-fault set, is in this frame rather than in
+// safeCopy's, so that the optimistic read costs one call.
+func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
+	if how != tryOptimistic {
+		return r.readAtAgain(p, off, how)
+	}
 	seq, ok := r.mu.readBegin()
 	if !ok {
-		return r.readAtCounted(p, off)
+		return tryCounted, nil
 	}
 	mapped, addr, length, cur, source := r.mapped, r.addr, r.length, r.cur, r.src
 	if !mapped || source == srcDevice || off < 0 || off >= int64(length) || cur&(Read|Write) == 0 {
-		return r.readAtCounted(p, off)
+		return tryCounted, nil
+	}
+	src := unsafe.Slice((*byte)(unsafe.Add(addr, off)), length-int(off))
+	if overlap(p, src) {
+		return tryCounted, nil // the counted path copies them apart
 	}
 	if testHookRead != nil {
 		testHookRead()
 	}
-	n := safeCopy(p, unsafe.Slice((*byte)(unsafe.Add(addr, off)), length-int(off)))
-	if n < 0 || !r.mu.readValid(seq) {
-		return r.readAtAgain(p, off, seq, n)
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		if n == copying {
+			debug.SetPanicOnFault(old)
+			if e := recover(); !isFault(e) {
+				panic(e)
+			}
+			n = tryCleared
+		}
+	}()
+	n = copying
+	n = copy(p, src)
+	debug.SetPanicOnFault(old)
+	if !r.mu.readValid(seq) {
+		// A Lock ran meanwhile: the bytes may be another mapping's.
+		clearByPage(p[:n])
+		return tryCounted, nil
 	}
 	if n < len(p) {
 		return n, io.EOF
@@ -59,16 +106,14 @@ func (r *Region) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// readAtAgain reads again on the counted path after the optimistic read
-// begun at seq copied n bytes, or faulted (n < 0): in p, in a page the region
-// lost, or in memory the region no longer owns. If a Lock ran meanwhile,
-// what was copied may be another mapping's bytes, and is cleared first.
-func (r *Region) readAtAgain(p []byte, off int64, seq uint64, n int) (int, error) {
-	if !r.mu.readValid(seq) {
-		if n < 0 {
-			n = len(p) // the copy may have written any part of p
-		}
-		clearByPage(p[:n])
+// readAtAgain reads on the counted path when the optimistic read did not
+// finish (how is tryCounted or tryCleared, as readAt returned it). After a
+// fault the copy may have written any part of p, maybe with the bytes of
+// another mapping placed at the region's address meanwhile, so p is cleared
+// first.
+func (r *Region) readAtAgain(p []byte, off int64, how int) (int, error) {
+	if how == tryCleared {
+		clearByPage(p)
 	}
 	if testHookDiscard != nil {
 		testHookDiscard()
@@ -334,11 +379,18 @@ func isFault(e any) bool {
 // at a time; then copyFault returns how many were copied and the error:
 // a fault in the region's memory, or one in the caller's buffer (EFAULT).
 func (r *Region) copyFault(op string, off int64, dst, src []byte, toRegion bool) (int, error) {
-	copyPages := copyByPage
+	// Direct calls, not a func value: dst and src (the caller's buffer)
+	// then do not escape, and a caller's buffer on its stack stays there.
+	var (
+		n     int
+		fault uintptr
+		inDst bool
+	)
 	if overlap(dst, src) {
-		copyPages = copyOverlapping
+		n, fault, inDst = copyOverlapping(dst, src)
+	} else {
+		n, fault, inDst = copyByPage(dst, src)
 	}
-	n, fault, inDst := copyPages(dst, src)
 	if fault == 0 {
 		// Every page copied this time: the fault is gone (another process
 		// extended the file back). The bytes are all there.
