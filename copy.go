@@ -199,10 +199,70 @@ func (r *Region) readAtCounted(p []byte, off int64) (n int, err error) {
 // before the fault copied and counted in n. It returns ErrNotMapped if the
 // region is not mapped, and a *FaultError wrapping fs.ErrPermission if its
 // protection does not allow writing.
-func (r *Region) WriteAt(p []byte, off int64) (int, error) {
-	// A write cannot be taken back, so WriteAt is always counted. Every
-	// return below ends the count; safeCopy cannot panic but with a fault,
-	// which it returns.
+func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
+	// As ReadAt: inlined, so that a write costs one call, readAt's.
+	for n = tryOptimistic; n < 0; {
+		n, err = r.writeAt(p, off, n)
+	}
+	return n, err
+}
+
+// writeAt is one attempt of WriteAt: the fast one (how is tryOptimistic),
+// or the one that handles everything else (tryCounted, as the fast one
+// returns when it does not finish the write). Both are counted: a write
+// cannot be taken back, so it must not run beside a Lock (lock.go).
+//
+// The fast attempt copies with panic-on-fault set in this frame. If the
+// copy faults, it ends its count and returns tryCounted: the second attempt
+// writes the same bytes to the same offsets again, a page at a time, and
+// finds the fault. Writing them twice is harmless: no Lock can have run
+// between the two writes that the caller could tell from one write made
+// after the Lock.
+func (r *Region) writeAt(p []byte, off int64, how int) (n int, err error) {
+	if how != tryOptimistic {
+		return r.writeAtCounted(p, off)
+	}
+	// enter and exit spelled out (lock.go): tryEnter and tryExit inline.
+	c := r.mu.tryEnter()
+	if c == nil {
+		return tryCounted, nil // the first call, or a Lock is held
+	}
+	length := r.length
+	if !r.mapped || off < 0 || len(p) == 0 || r.cur&Write == 0 || off >= int64(length) {
+		r.mu.exit(c)
+		return tryCounted, nil
+	}
+	dst := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), length-int(off))
+	if overlap(dst, p) {
+		r.mu.exit(c)
+		return tryCounted, nil // copyFault copies them apart
+	}
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		if n == copying {
+			debug.SetPanicOnFault(old)
+			r.mu.exit(c)
+			if e := recover(); !isFault(e) {
+				panic(e)
+			}
+			n = tryCounted
+		}
+	}()
+	n = copying
+	n = copy(dst, p)
+	debug.SetPanicOnFault(old)
+	if !r.mu.tryExit(c) {
+		r.mu.exitSlow(c)
+	}
+	if n < len(p) {
+		return n, shortWrite(len(p), off, length)
+	}
+	return n, nil
+}
+
+// writeAtCounted is WriteAt's attempt that handles every case: errors,
+// overlapping buffers, faults.
+func (r *Region) writeAtCounted(p []byte, off int64) (int, error) {
 	c := r.mu.enter()
 	if !r.mapped {
 		err := r.notMappedErr() // before exit: Close may set closed after it
@@ -221,7 +281,7 @@ func (r *Region) WriteAt(p []byte, off int64) (int, error) {
 		n, err = r.copyFault("write", off, dst, p, true)
 	}
 	if err == nil && n < len(p) {
-		err = r.shortWrite(len(p), off)
+		err = shortWrite(len(p), off, r.length)
 	}
 	r.mu.exit(c)
 	return n, err
@@ -242,9 +302,10 @@ func (r *Region) writeAtRefused(p []byte, off int64) error {
 	return fmt.Errorf("mmap: write at offset %d past the end of a %d-byte region: %w", off, r.length, io.ErrShortWrite)
 }
 
-// shortWrite is WriteAt's error for n bytes at off that do not fit.
-func (r *Region) shortWrite(n int, off int64) error {
-	return fmt.Errorf("mmap: write of %d bytes at offset %d past the end of a %d-byte region: %w", n, off, r.length, io.ErrShortWrite)
+// shortWrite is WriteAt's error for n bytes at off that do not fit in a
+// region of length bytes.
+func shortWrite(n int, off int64, length int) error {
+	return fmt.Errorf("mmap: write of %d bytes at offset %d past the end of a %d-byte region: %w", n, off, length, io.ErrShortWrite)
 }
 
 // Access calls fn with b set to the n bytes of the region at offset off,
@@ -276,49 +337,54 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 	if off < 0 || n < 0 {
 		return invalidf("access of %d bytes at offset %d", n, off)
 	}
-	c := r.mu.enter()
-	var (
-		b       []byte
-		start   uintptr
-		old     bool
-		running bool // fn was called and has not returned
-	)
+	// enter and exit spelled out (lock.go): tryEnter and tryExit inline.
+	c := r.mu.tryEnter()
+	if c == nil {
+		c = r.mu.enterSlow()
+	}
+	if !r.mapped {
+		err := r.notMappedErr()
+		r.mu.exit(c)
+		return err
+	}
+	if off > r.length || n > r.length-off {
+		err := invalidf("access of %d bytes at offset %d outside a %d-byte region", n, off, r.length)
+		r.mu.exit(c)
+		return err
+	}
+	b := []byte{}
+	if n > 0 {
+		b = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), n)
+	}
+	start := uintptr(r.addr)
+	old := debug.SetPanicOnFault(true)
+	running := true // fn was called and has not returned
 	defer func() {
-		if running {
-			debug.SetPanicOnFault(old)
-			e := recover()
-			if e == nil { // runtime.Goexit in fn
-				r.mu.exit(c)
-				return
-			}
-			if f, ok := e.(faultAddr); ok && f.Addr()-start < r.mappedLen() {
-				err = r.faultError("access", int64(f.Addr()-start), f.Addr(), nil)
-			} else if at, ok := faultInB(e, b); ok {
-				err = r.faultError("access", int64(off+at), 0, nil)
-			} else {
-				r.mu.exit(c)
-				panic(e)
-			}
+		if !running {
+			return
+		}
+		debug.SetPanicOnFault(old)
+		e := recover()
+		if e == nil { // runtime.Goexit in fn
+			r.mu.exit(c)
+			return
+		}
+		if f, ok := e.(faultAddr); ok && f.Addr()-start < r.mappedLen() {
+			err = r.faultError("access", int64(f.Addr()-start), f.Addr(), nil)
+		} else if at, ok := faultInB(e, b); ok {
+			err = r.faultError("access", int64(off+at), 0, nil)
+		} else {
+			r.mu.exit(c)
+			panic(e)
 		}
 		r.mu.exit(c)
 	}()
-	if !r.mapped {
-		return r.notMappedErr()
-	}
-	if off > r.length || n > r.length-off {
-		return invalidf("access of %d bytes at offset %d outside a %d-byte region", n, off, r.length)
-	}
-	if n == 0 {
-		b = []byte{}
-	} else {
-		b = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), n)
-	}
-	start = uintptr(r.addr)
-	old = debug.SetPanicOnFault(true)
-	running = true
 	err = fn(b)
 	running = false
 	debug.SetPanicOnFault(old)
+	if !r.mu.tryExit(c) {
+		r.mu.exitSlow(c)
+	}
 	return err
 }
 

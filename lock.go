@@ -100,6 +100,7 @@ type regionLock struct {
 // readerState is what enter and exit use, made by the first enter.
 type readerState struct {
 	count []readerCount // a power of two of them
+	mask  uintptr       // len(count)-1
 	// wake wakes a Lock waiting for the calls in flight to return: a call
 	// that returns while a Lock is held or waited for sends to it.
 	wake  chan struct{}
@@ -151,21 +152,49 @@ func (l *regionLock) RUnlock() { l.rw.RUnlock() }
 // enter counts a call in flight and returns the counter it used: while a
 // Lock is held or waited for, it takes rw for reading instead and returns
 // nil. The caller passes the result to exit.
+//
+// enter is tryEnter, then enterSlow if that did not count the call; exit is
+// tryExit, then exitSlow if that did not finish. The hot paths (WriteAt,
+// Access) spell the pairs out: tryEnter and tryExit are small enough to be
+// inlined, and make no call.
 func (l *regionLock) enter() *readerCount {
+	if c := l.tryEnter(); c != nil {
+		return c
+	}
+	return l.enterSlow()
+}
+
+// tryEnter counts a call in a counter chosen by the calling goroutine's
+// stack and returns it, or returns nil, having counted nothing, if no
+// counter exists yet or a Lock is held or waited for. A caller that gets
+// nil goes on with enterSlow, directly or through enter: a Lock may have
+// seen the count before it was taken back, and enterSlow wakes it.
+func (l *regionLock) tryEnter() *readerCount {
 	s := l.readers.Load()
 	if s == nil {
-		s = l.makeReaders()
+		return nil
 	}
 	var here byte
-	at := uintptr(unsafe.Pointer(&here)) // this goroutine's stack
-	c := &s.count[int((at>>13)^(at>>19))&(len(s.count)-1)]
+	at := uintptr(unsafe.Pointer(&here))
+	c := &s.count[(at>>13^at>>19)&s.mask]
 	c.n.Add(1)
 	if l.writers.Load() == 0 {
 		return c
 	}
 	c.n.Add(-1)
-	// A Lock may have counted this call before it was taken back.
-	s.signal()
+	return nil
+}
+
+// enterSlow is enter when tryEnter did not count the call: it makes the
+// counters if there are none and tries again, or it blocks in RLock until
+// the Lock is released.
+func (l *regionLock) enterSlow() *readerCount {
+	if l.readers.Load() == nil {
+		l.makeReaders()
+		return l.enter()
+	}
+	// A Lock may have counted the call before tryEnter took it back.
+	l.readers.Load().signal()
 	l.rw.RLock()
 	return nil
 }
@@ -180,14 +209,29 @@ func (s *readerState) signal() {
 
 // exit ends a call that enter began.
 func (l *regionLock) exit(c *readerCount) {
+	if !l.tryExit(c) {
+		l.exitSlow(c)
+	}
+}
+
+// tryExit ends a call counted in c, and reports whether that is all there
+// is to do: it is not if c is nil (the call holds rw) or a Lock waits.
+func (l *regionLock) tryExit(c *readerCount) bool {
+	if c == nil {
+		return false
+	}
+	c.n.Add(-1)
+	return l.writers.Load() == 0
+}
+
+// exitSlow is exit when tryExit reported false: it releases rw (c is nil),
+// or wakes the Lock that waits.
+func (l *regionLock) exitSlow(c *readerCount) {
 	if c == nil {
 		l.rw.RUnlock()
 		return
 	}
-	c.n.Add(-1)
-	if l.writers.Load() != 0 {
-		l.readers.Load().signal()
-	}
+	l.readers.Load().signal()
 }
 
 func (l *regionLock) makeReaders() *readerState {
@@ -195,7 +239,7 @@ func (l *regionLock) makeReaders() *readerState {
 	for n < 4*runtime.GOMAXPROCS(0) {
 		n *= 2
 	}
-	s := &readerState{count: make([]readerCount, n), wake: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+	s := &readerState{count: make([]readerCount, n), mask: uintptr(n - 1), wake: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
 	s.timer.Stop()
 	if l.readers.CompareAndSwap(nil, s) {
 		return s
