@@ -62,7 +62,7 @@ const (
 // page the region lost, or in memory it no longer owns.
 //
 // The copy, with panic-on-fault set, is in this frame rather than in
-// safeCopy's, so that the optimistic read costs one call.
+// tryCopy's, so that the optimistic read costs one call.
 func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
 	if how != tryOptimistic {
 		return r.readAtAgain(p, off, how)
@@ -119,29 +119,6 @@ func (r *Region) readAtAgain(p []byte, off int64, how int) (int, error) {
 		testHookDiscard()
 	}
 	return r.readAtCounted(p, off)
-}
-
-// safeCopy copies src to dst with panic-on-fault set, and returns the
-// number of bytes copied, or copying (-1) if the copy faulted or dst and src
-// overlap (copyFault then copies with copyOverlapping). It leaves the
-// goroutine's panic-on-fault setting as it was.
-func safeCopy(dst, src []byte) (n int) {
-	if overlap(dst, src) {
-		return copying // for copyOverlapping, through the fault's path
-	}
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		if n == copying {
-			debug.SetPanicOnFault(old)
-			if e := recover(); !isFault(e) {
-				panic(e)
-			}
-		}
-	}()
-	n = copying
-	n = copy(dst, src)
-	debug.SetPanicOnFault(old)
-	return n
 }
 
 // testHookRead, when set by a test, is called by an optimistic ReadAt
@@ -208,16 +185,13 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 }
 
 // writeAt is one attempt of WriteAt: the fast one (how is tryOptimistic),
-// or the one that handles everything else (tryCounted, as the fast one
-// returns when it does not finish the write). Both are counted: a write
-// cannot be taken back, so it must not run beside a Lock (lock.go).
+// or the one that handles every case (tryCounted, which the fast one
+// returns when it leaves the write to it). Both are counted: a write cannot
+// be taken back, so it must not run beside a Lock (lock.go).
 //
 // The fast attempt copies with panic-on-fault set in this frame. If the
-// copy faults, it ends its count and returns tryCounted: the second attempt
-// writes the same bytes to the same offsets again, a page at a time, and
-// finds the fault. Writing them twice is harmless: no Lock can have run
-// between the two writes that the caller could tell from one write made
-// after the Lock.
+// copy faults, its deferred function finds the fault with copyFault under
+// the same count, so that no Lock runs between the copy and the answer.
 func (r *Region) writeAt(p []byte, off int64, how int) (n int, err error) {
 	if how != tryOptimistic {
 		return r.writeAtCounted(p, off)
@@ -239,13 +213,17 @@ func (r *Region) writeAt(p []byte, off int64, how int) (n int, err error) {
 	}
 	old := debug.SetPanicOnFault(true)
 	defer func() {
-		if n == copying {
-			debug.SetPanicOnFault(old)
-			r.mu.exit(c)
-			if e := recover(); !isFault(e) {
-				panic(e)
-			}
-			n = tryCounted
+		if n != copying {
+			return
+		}
+		debug.SetPanicOnFault(old)
+		e := recover()
+		if isFault(e) {
+			n, err = r.writeAtFault(p, off, dst)
+		}
+		r.mu.exit(c)
+		if !isFault(e) {
+			panic(e)
 		}
 	}()
 	n = copying
@@ -258,6 +236,16 @@ func (r *Region) writeAt(p []byte, off int64, how int) (n int, err error) {
 		return n, shortWrite(len(p), off, length)
 	}
 	return n, nil
+}
+
+// writeAtFault is WriteAt's answer, with the call counted, when copying p
+// to dst at offset off of the region faulted.
+func (r *Region) writeAtFault(p []byte, off int64, dst []byte) (int, error) {
+	n, err := r.copyFault("write", off, dst, p, true)
+	if err == nil && n < len(p) {
+		err = shortWrite(len(p), off, r.length)
+	}
+	return n, err
 }
 
 // writeAtCounted is WriteAt's attempt that handles every case: errors,
@@ -275,12 +263,11 @@ func (r *Region) writeAtCounted(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	dst := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), r.length-int(off))
-	n := safeCopy(dst, p)
+	n, fault := tryCopy(dst, p)
 	var err error
-	if n < 0 {
-		n, err = r.copyFault("write", off, dst, p, true)
-	}
-	if err == nil && n < len(p) {
+	if fault != 0 {
+		n, err = r.writeAtFault(p, off, dst)
+	} else if n < len(p) {
 		err = shortWrite(len(p), off, r.length)
 	}
 	r.mu.exit(c)
@@ -596,8 +583,8 @@ func copyByPage(dst, src []byte) (int, uintptr, bool) {
 }
 
 // overlap reports whether dst and src share memory: the caller's buffer is
-// part of the region. safeCopy and tryCopy leave such copies to
-// copyOverlapping.
+// part of the region. tryCopy and the fast copies of readAt and writeAt
+// leave such copies to copyOverlapping.
 func overlap(dst, src []byte) bool {
 	n := uintptr(min(len(dst), len(src)))
 	if n == 0 {

@@ -20,6 +20,41 @@ import (
 	"unsafe"
 )
 
+// TestReadWriteDoNotAllocate checks that ReadAt, WriteAt and Access allocate
+// nothing, and keep a caller's buffer on the caller's stack: the buffer does
+// not escape through them, as it would not through a plain copy.
+func TestReadWriteDoNotAllocate(t *testing.T) {
+	r := mapAnon(t, PageSize(), Read|Write, Private)
+	var err error
+	keep := func(e error) {
+		if e != nil && err == nil {
+			err = e
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		var b [64]byte
+		b[7] = 7
+		_, e := r.WriteAt(b[:], 8)
+		keep(e)
+		_, e = r.ReadAt(b[:], 1)
+		keep(e)
+		sink = b[6]
+		keep(r.Access(0, 16, func(m []byte) error {
+			sink = m[15]
+			return nil
+		}))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sink != 7 {
+		t.Errorf("byte read back = %d, want 7", sink)
+	}
+	if allocs != 0 {
+		t.Errorf("WriteAt, ReadAt and Access of a stack buffer allocate %v times, want 0", allocs)
+	}
+}
+
 // TestPrivateWritesStayPrivate writes to private file regions: the writes
 // reach neither the file nor a shared region of it, also after a flush, and
 // the region mapped again shows the file.
@@ -254,41 +289,6 @@ func TestReadAtDuringUnmap(t *testing.T) {
 // TestReadWriteParallel runs ReadAt and WriteAt from 8 goroutines at once:
 // each writes its own page and reads it back, and reads a page nobody
 // writes.
-// TestReadWriteDoNotAllocate checks that ReadAt, WriteAt and Access allocate
-// nothing, and keep a caller's buffer on the caller's stack: the buffer does
-// not escape through them, as it would not through a plain copy.
-func TestReadWriteDoNotAllocate(t *testing.T) {
-	r := mapAnon(t, PageSize(), Read|Write, Private)
-	var err error
-	keep := func(e error) {
-		if e != nil && err == nil {
-			err = e
-		}
-	}
-	allocs := testing.AllocsPerRun(100, func() {
-		var b [64]byte
-		b[7] = 7
-		_, e := r.WriteAt(b[:], 8)
-		keep(e)
-		_, e = r.ReadAt(b[:], 1)
-		keep(e)
-		sink = b[6]
-		keep(r.Access(0, 16, func(m []byte) error {
-			sink = m[15]
-			return nil
-		}))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sink != 7 {
-		t.Errorf("byte read back = %d, want 7", sink)
-	}
-	if allocs != 0 {
-		t.Errorf("WriteAt, ReadAt and Access of a stack buffer allocate %v times, want 0", allocs)
-	}
-}
-
 func TestReadWriteParallel(t *testing.T) {
 	ps := PageSize()
 	const workers = 8
