@@ -98,6 +98,9 @@ func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
 	if !r.mu.readValid(seq) {
 		// A Lock ran meanwhile: the bytes may be another mapping's.
 		clearByPage(p[:n])
+		if testHookDiscard != nil {
+			testHookDiscard()
+		}
 		return tryCounted, nil
 	}
 	if n < len(p) {
@@ -114,9 +117,9 @@ func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
 func (r *Region) readAtAgain(p []byte, off int64, how int) (int, error) {
 	if how == tryCleared {
 		clearByPage(p)
-	}
-	if testHookDiscard != nil {
-		testHookDiscard()
+		if testHookDiscard != nil {
+			testHookDiscard()
+		}
 	}
 	return r.readAtCounted(p, off)
 }
