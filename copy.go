@@ -68,14 +68,11 @@ func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
 		return r.readAtAgain(p, off, how)
 	}
 	seq, ok := r.mu.readBegin()
-	if !ok {
-		return tryCounted, nil
+	mem := r.readable
+	if !ok || uint64(off) >= uint64(len(mem)) {
+		return tryCounted, nil // and off < 0, and the errors
 	}
-	mapped, addr, length, cur, source := r.mapped, r.addr, r.length, r.cur, r.src
-	if !mapped || source == srcDevice || off < 0 || off >= int64(length) || cur&(Read|Write) == 0 {
-		return tryCounted, nil
-	}
-	src := unsafe.Slice((*byte)(unsafe.Add(addr, off)), length-int(off))
+	src := mem[int(off):]
 	if overlap(p, src) {
 		return tryCounted, nil // the counted path copies them apart
 	}
@@ -180,65 +177,72 @@ func (r *Region) readAtCounted(p []byte, off int64) (n int, err error) {
 // region is not mapped, and a *FaultError wrapping fs.ErrPermission if its
 // protection does not allow writing.
 func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
-	// As ReadAt: inlined, so that a write costs one call, readAt's.
+	// As ReadAt: inlined, so that a write costs one call, writeAt's. c
+	// carries a count from the fast attempt to the next one when its copy
+	// faulted.
+	var c *readerCount
 	for n = tryOptimistic; n < 0; {
-		n, err = r.writeAt(p, off, n)
+		n, c, err = r.writeAt(p, off, n, c)
 	}
-	return n, err
+	return
 }
 
-// writeAt is one attempt of WriteAt: the fast one (how is tryOptimistic),
-// or the one that handles every case (tryCounted, which the fast one
-// returns when it leaves the write to it). Both are counted: a write cannot
-// be taken back, so it must not run beside a Lock (lock.go).
+// writeAt is one attempt of WriteAt, chosen by how: the fast one
+// (tryOptimistic); the one that handles every case (tryCounted), which the
+// fast one leaves the write to; or, when the fast one's copy faulted
+// (tryCleared), the one that finds the fault with copyFault while the call
+// is still counted in held, so that no Lock runs between the copy and the
+// answer. Every write is counted: it cannot be taken back, so it must not
+// run beside a Lock (lock.go).
 //
-// The fast attempt copies with panic-on-fault set in this frame. If the
-// copy faults, its deferred function finds the fault with copyFault under
-// the same count, so that no Lock runs between the copy and the answer.
-func (r *Region) writeAt(p []byte, off int64, how int) (n int, err error) {
-	if how != tryOptimistic {
-		return r.writeAtCounted(p, off)
+// The fast attempt copies with panic-on-fault set in this frame, and
+// returns held, still counted, only with tryCleared.
+func (r *Region) writeAt(p []byte, off int64, how int, c *readerCount) (n int, held *readerCount, err error) {
+	switch how {
+	case tryCounted:
+		n, err = r.writeAtCounted(p, off)
+		return n, nil, err
+	case tryCleared:
+		n, err = r.writeAtFault(p, off, r.writable[int(off):])
+		r.mu.exit(c)
+		return n, nil, err
 	}
 	// enter and exit spelled out (lock.go): tryEnter and tryExit inline.
-	c := r.mu.tryEnter()
+	c = r.mu.tryEnter()
 	if c == nil {
-		return tryCounted, nil // the first call, or a Lock is held
+		return tryCounted, nil, nil // the first call, or a Lock is held
 	}
-	length := r.length
-	if !r.mapped || off < 0 || len(p) == 0 || r.cur&Write == 0 || off >= int64(length) {
+	mem := r.writable
+	if uint64(off) >= uint64(len(mem)) {
 		r.mu.exit(c)
-		return tryCounted, nil
+		return tryCounted, nil, nil // and off < 0, and the errors
 	}
-	dst := unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), length-int(off))
+	dst := mem[int(off):]
 	if overlap(dst, p) {
 		r.mu.exit(c)
-		return tryCounted, nil // copyFault copies them apart
+		return tryCounted, nil, nil // copyFault copies them apart
 	}
+	held = c
 	old := debug.SetPanicOnFault(true)
 	defer func() {
-		if n != copying {
-			return
-		}
-		debug.SetPanicOnFault(old)
-		e := recover()
-		if isFault(e) {
-			n, err = r.writeAtFault(p, off, dst)
-		}
-		r.mu.exit(c)
-		if !isFault(e) {
-			panic(e)
+		if n == tryCleared {
+			debug.SetPanicOnFault(old)
+			if e := recover(); !isFault(e) {
+				r.mu.exit(held)
+				panic(e)
+			}
 		}
 	}()
-	n = copying
+	n = tryCleared // what writeAt returns, with held, if the copy faults
 	n = copy(dst, p)
 	debug.SetPanicOnFault(old)
 	if !r.mu.tryExit(c) {
 		r.mu.exitSlow(c)
 	}
 	if n < len(p) {
-		return n, shortWrite(len(p), off, length)
+		return n, nil, shortWrite(len(p), off, len(mem))
 	}
-	return n, nil
+	return n, nil, nil
 }
 
 // writeAtFault is WriteAt's answer, with the call counted, when copying p
@@ -589,10 +593,7 @@ func copyByPage(dst, src []byte) (int, uintptr, bool) {
 // part of the region. tryCopy and the fast copies of readAt and writeAt
 // leave such copies to copyOverlapping.
 func overlap(dst, src []byte) bool {
-	n := uintptr(min(len(dst), len(src)))
-	if n == 0 {
-		return false
-	}
+	n := uintptr(min(len(dst), len(src))) // 0: false, as d < s && s < d cannot hold
 	d := uintptr(unsafe.Pointer(unsafe.SliceData(dst)))
 	s := uintptr(unsafe.Pointer(unsafe.SliceData(src)))
 	return d < s+n && s < d+n

@@ -158,7 +158,7 @@ func Open(name string) (*Region, error) {
 	}
 	r.mu.Lock()
 	r.file, r.src = nil, srcOpened
-	r.mu.Unlock()
+	r.endLock()
 	return r, nil
 }
 

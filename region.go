@@ -56,6 +56,30 @@ type Region struct {
 	reserve int
 	guards  guardKind // how the guard pages are made, chosen at Map
 	secret  *os.File  // memfd_secret file holding a Secret region's memory while mapped, or nil
+
+	// readable and writable are what the fast paths of ReadAt and WriteAt
+	// (copy.go) read instead of the fields above: the mapped bytes they may
+	// copy from and to, or nil where they must take the path that checks
+	// everything (not mapped, no such access, a device for reads). unlock
+	// sets them from the fields above whenever mu is released, so they never
+	// describe a state that a Lock has ended.
+	readable, writable []byte
+}
+
+// endLock sets readable and writable from the region's state, and unlocks
+// r.mu. Every Lock of r.mu ends with endLock.
+func (r *Region) endLock() {
+	r.readable, r.writable = nil, nil
+	if r.mapped && r.length > 0 {
+		mem := unsafe.Slice((*byte)(r.addr), r.length)
+		if r.cur&(Read|Write) != 0 && r.src != srcDevice {
+			r.readable = mem
+		}
+		if r.cur&Write != 0 {
+			r.writable = mem
+		}
+	}
+	r.mu.Unlock()
 }
 
 // guardKind is how a region's guard pages are made.
@@ -310,7 +334,7 @@ func (r *Region) File() *os.File {
 // the region again where its file allows it.
 func (r *Region) Map() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.endLock()
 	if r.mapped {
 		return ErrMapped
 	}
@@ -632,7 +656,7 @@ func (r *Region) checkEOFLen(length int, size int64) error {
 // After Unmap, every slice returned by Bytes is invalid.
 func (r *Region) Unmap() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.endLock()
 	return r.unmapLocked()
 }
 
@@ -687,7 +711,7 @@ func (r *Region) Close() error {
 		return r.closeOwned()
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.endLock()
 	err := r.unmapLocked()
 	if !r.mapped {
 		r.closed = true
@@ -933,7 +957,7 @@ func (r *Region) Protect(p Prot) error {
 		return invalidf("unknown protection bits %#x", uint8(p&^protMask))
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.endLock()
 	if !r.mapped {
 		return r.notMappedErr()
 	}

@@ -47,7 +47,7 @@ var (
 // works there, moving the region.
 func (r *Region) Reserve(max int) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.endLock()
 	if r.mapped {
 		return ErrMapped
 	}
@@ -113,7 +113,7 @@ func (r *Region) Reserve(max int) error {
 // memory: it keeps its contents and its new pages read as zeros.
 func (r *Region) Resize(length int) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.endLock()
 	return r.resizeLocked(length)
 }
 
@@ -632,7 +632,7 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // into stop faulting.
 func (r *Region) Grow(length int) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.endLock()
 	if !r.mapped {
 		return r.notMappedErr()
 	}

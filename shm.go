@@ -97,7 +97,7 @@ func NewSharedMemoryFlags(name string, length int, flags Flag) (*Region, error) 
 // closeOwned unmaps a region from NewSharedMemory and closes its file.
 func (r *Region) closeOwned() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.endLock()
 	if r.file == nil {
 		return errClosed
 	}
