@@ -68,8 +68,11 @@ func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
 		return r.readAtAgain(p, off, how)
 	}
 	seq, ok := r.mu.readBegin()
+	if !ok {
+		return tryCounted, nil
+	}
 	mem := r.readable
-	if !ok || uint64(off) >= uint64(len(mem)) {
+	if uint64(off) >= uint64(len(mem)) {
 		return tryCounted, nil // and off < 0, and the errors
 	}
 	src := mem[int(off):]
