@@ -41,9 +41,10 @@ import (
 // while no Lock is held and odd while one is: Lock adds 1 after it has
 // excluded the other Locks and before it changes anything, Unlock adds 1
 // after every change. ReadAt loads seq (s1), and if it is odd takes the
-// counted path; else it reads the region's fields (mapped, addr, length,
-// cur, src) without the lock, copies under panic-on-fault, and loads seq
-// again (s2). If s2 == s1 the copy is kept; otherwise, or if the copy
+// counted path; else it reads the region's field readable without the
+// lock (the mapped bytes a read may copy, or nil where it must be counted:
+// Region.endLock sets it from the region's state before every Unlock),
+// copies under panic-on-fault, and loads seq again (s2). If s2 == s1 the copy is kept; otherwise, or if the copy
 // faulted, the bytes are cleared from p (they may be another mapping's) and
 // the read is done again on the counted path, which waits for the Lock: one
 // optimistic attempt, then one counted one.
@@ -53,14 +54,15 @@ import (
 //   - Every change to the fields and to the mapping (mmap, munmap, mremap,
 //     mprotect) happens between Lock's and Unlock's adds to seq, by the
 //     goroutine holding the Lock: no field is written outside Lock (Open of
-//     an empty file sets them before the Region is shared). The adds are
+//     an empty file sets them before the Region is shared, and leaves
+//     readable nil). The adds are
 //     locked instructions: each is visible to every processor before the
 //     writer's next load or store, and before it enters the kernel.
 //   - amd64 does not reorder a load with an earlier load (x86-TSO). ReadAt's
 //     loads of the fields and of the mapped memory come after its load of s1
 //     and before its load of s2, in program order and in the order they take
 //     effect; the Go compiler does not move loads across the atomic loads of
-//     seq, and each field is loaded once.
+//     seq, and readable (a pointer and a length) is loaded once.
 //   - Suppose s2 == s1, even, and some load of ReadAt saw a change of a Lock
 //     (a field's new value, or the new page tables: unmapped, other memory,
 //     another protection). That change follows the Lock's odd add, which
