@@ -44,12 +44,15 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 	return n, err
 }
 
-// The values of ReadAt's n that tell readAt what to do, and that readAt's
-// optimistic attempt returns when it does not finish the read.
+// The values of ReadAt's and WriteAt's n that tell readAt and writeAt which
+// attempt to make, and that their first attempt returns when it does not
+// finish the call. After tryCleared (a fault in the fast attempt's copy: it
+// is copying's value), readAt clears p and reads as after tryCounted, and
+// writeAt finds the fault under the count the fast attempt still holds.
 const (
-	tryOptimistic = -3 // read optimistically (lock.go)
-	tryCounted    = -2 // read on the counted path
-	tryCleared    = -1 // clear p (an optimistic copy faulted), then as tryCounted
+	tryOptimistic = -3 // the first, fast attempt (lock.go)
+	tryCounted    = -2 // the attempt on the counted path, which handles every case
+	tryCleared    = -1 // the fast attempt's copy faulted
 )
 
 // readAt is one attempt of ReadAt, chosen by how (above). The optimistic
