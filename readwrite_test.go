@@ -55,6 +55,49 @@ func TestReadWriteDoNotAllocate(t *testing.T) {
 	}
 }
 
+// TestFastPathsFollowState checks readable and writable, the fields that
+// ReadAt's and WriteAt's fast paths read instead of the region's state,
+// after each method that changes that state: they cover the mapped bytes
+// exactly when the access is allowed, and are nil otherwise.
+func TestFastPathsFollowState(t *testing.T) {
+	ps := PageSize()
+	r := mapAnon(t, 2*ps, Read|Write, Private)
+	check := func(step string, readable, writable int) {
+		t.Helper()
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		if len(r.readable) != readable || len(r.writable) != writable {
+			t.Fatalf("after %s: %d readable and %d writable bytes, want %d and %d",
+				step, len(r.readable), len(r.writable), readable, writable)
+		}
+		for _, b := range [][]byte{r.readable, r.writable} {
+			if len(b) > 0 && unsafe.Pointer(unsafe.SliceData(b)) != r.addr {
+				t.Fatalf("after %s: the fast paths' bytes do not start at the mapping", step)
+			}
+		}
+	}
+	check("Map", 2*ps, 2*ps)
+	steps := []struct {
+		name               string
+		do                 func() error
+		readable, writable int
+	}{
+		{"Protect(Read)", func() error { return r.Protect(Read) }, 2 * ps, 0},
+		{"Protect(0)", func() error { return r.Protect(0) }, 0, 0},
+		{"Protect(Read|Write)", func() error { return r.Protect(Read | Write) }, 2 * ps, 2 * ps},
+		{"Resize", func() error { return r.Resize(3 * ps) }, 3 * ps, 3 * ps},
+		{"Unmap", r.Unmap, 0, 0},
+		{"Map", r.Map, 3 * ps, 3 * ps},
+		{"Close", r.Close, 0, 0},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		check(s.name, s.readable, s.writable)
+	}
+}
+
 // TestPrivateWritesStayPrivate writes to private file regions: the writes
 // reach neither the file nor a shared region of it, also after a flush, and
 // the region mapped again shows the file.
