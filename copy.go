@@ -356,28 +356,13 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 	if n > 0 {
 		b = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), n)
 	}
-	start := uintptr(r.addr)
 	old := debug.SetPanicOnFault(true)
 	running := true // fn was called and has not returned
 	defer func() {
-		if !running {
-			return
+		if running {
+			debug.SetPanicOnFault(old)
+			err = r.accessPanicked(recover(), off, n, c)
 		}
-		debug.SetPanicOnFault(old)
-		e := recover()
-		if e == nil { // runtime.Goexit in fn
-			r.mu.exit(c)
-			return
-		}
-		if f, ok := e.(faultAddr); ok && f.Addr()-start < r.mappedLen() {
-			err = r.faultError("access", int64(f.Addr()-start), f.Addr(), nil)
-		} else if at, ok := faultInB(e, b); ok {
-			err = r.faultError("access", int64(off+at), 0, nil)
-		} else {
-			r.mu.exit(c)
-			panic(e)
-		}
-		r.mu.exit(c)
 	}()
 	err = fn(b)
 	running = false
@@ -386,6 +371,28 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 		r.mu.exitSlow(c)
 	}
 	return err
+}
+
+// accessPanicked ends an Access whose fn did not return, with the call still
+// counted in c: e is what recover returned in Access's deferred function,
+// nil after runtime.Goexit. It releases the region and returns Access's
+// error for a memory fault in the region's memory or in the n bytes at off
+// given to fn, and panics again with anything else.
+func (r *Region) accessPanicked(e any, off, n int, c *readerCount) error {
+	defer r.mu.exit(c)
+	if e == nil {
+		return nil // runtime.Goexit: Access's caller never sees a result
+	}
+	start := uintptr(r.addr)
+	if f, ok := e.(faultAddr); ok && f.Addr()-start < r.mappedLen() {
+		return r.faultError("access", int64(f.Addr()-start), f.Addr(), nil)
+	}
+	if n > 0 {
+		if at, ok := faultInB(e, unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), n)); ok {
+			return r.faultError("access", int64(off+at), 0, nil)
+		}
+	}
+	panic(e)
 }
 
 // faultInB is Access's answer to a panic e of fn whose address does not
