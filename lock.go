@@ -44,10 +44,11 @@ import (
 // counted path; else it reads the region's field readable without the
 // lock (the mapped bytes a read may copy, or nil where it must be counted:
 // Region.endLock sets it from the region's state before every Unlock),
-// copies under panic-on-fault, and loads seq again (s2). If s2 == s1 the copy is kept; otherwise, or if the copy
-// faulted, the bytes are cleared from p (they may be another mapping's) and
-// the read is done again on the counted path, which waits for the Lock: one
-// optimistic attempt, then one counted one.
+// copies under panic-on-fault, and loads seq again (s2). If s2 == s1 the
+// copy is kept; otherwise, or if the copy faulted, the bytes are cleared
+// from p (they may be another mapping's) and the read is done again on the
+// counted path, which waits for the Lock: one optimistic attempt, then one
+// counted one.
 //
 // Why a kept copy is right (linux/amd64, without the race detector):
 //
@@ -55,9 +56,9 @@ import (
 //     mprotect) happens between Lock's and Unlock's adds to seq, by the
 //     goroutine holding the Lock: no field is written outside Lock (Open of
 //     an empty file sets them before the Region is shared, and leaves
-//     readable nil). The adds are
-//     locked instructions: each is visible to every processor before the
-//     writer's next load or store, and before it enters the kernel.
+//     readable nil). The adds are locked instructions: each is visible to
+//     every processor before the writer's next load or store, and before it
+//     enters the kernel.
 //   - amd64 does not reorder a load with an earlier load (x86-TSO). ReadAt's
 //     loads of the fields and of the mapped memory come after its load of s1
 //     and before its load of s2, in program order and in the order they take
