@@ -250,6 +250,15 @@ func TestAccessUnmapAndResizeWait(t *testing.T) {
 					t.Errorf("%s: %v", name, err)
 				}
 			})
+			// And it did its work once fn had returned.
+			switch {
+			case name == "Unmap" && r.Mapped():
+				t.Error("still mapped after Unmap returned")
+			case name == "Resize" && r.Len() != ps:
+				t.Errorf("Len() = %d after Resize(%d)", r.Len(), ps)
+			case name == "Protect" && r.Prot() != Read:
+				t.Errorf("Prot() = %v after Protect(Read)", r.Prot())
+			}
 		})
 	}
 }

@@ -104,6 +104,7 @@ func TestSecondCloseMatchesErrClosed(t *testing.T) {
 	}
 	shared, err := NewSharedMemory("close", ps)
 	if errors.Is(err, errors.ErrUnsupported) {
+		t.Logf("NewSharedMemory: %v; only the region of Open is checked", err)
 		shared = nil
 	} else if err != nil {
 		t.Fatal(err)

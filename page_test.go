@@ -126,13 +126,14 @@ func TestPageSizeIsSystems(t *testing.T) {
 	if p < 4096 || p&(p-1) != 0 {
 		t.Fatalf("PageSize() = %d, want a power of two of at least 4096", p)
 	}
-	if aux, ok := auxPageSize(t); ok && aux != p {
+	// The kernel's own word, where /proc gives it; Granularity is checked
+	// by TestAlign/granularity.
+	aux, ok := auxPageSize(t)
+	if !ok {
+		t.Logf("no auxiliary vector here: PageSize %d is checked against os.Getpagesize only", p)
+	} else if aux != p {
 		t.Fatalf("PageSize() = %d, AT_PAGESZ = %d", p, aux)
 	}
-	if runtime.GOOS != "windows" && Granularity() != p {
-		t.Fatalf("Granularity() = %d, want the page size %d", Granularity(), p)
-	}
-	t.Logf("page size %d, granularity %d", p, Granularity())
 }
 
 // auxPageSize returns AT_PAGESZ from the auxiliary vector that the

@@ -144,4 +144,7 @@ func TestReadAtNeverReturnsAnotherMappingsBytes(t *testing.T) {
 	if reused == 0 && !emulated() {
 		t.Fatal("no other region was ever placed at the target's address: the test did not exercise the race")
 	}
+	if optimisticReads && discarded.Load() == 0 {
+		t.Fatal("no optimistic read was thrown away: the test did not reach the code that discards one")
+	}
 }

@@ -36,9 +36,11 @@ func TestReadWriteDoNotAllocate(t *testing.T) {
 		b[7] = 7
 		_, e := r.WriteAt(b[:], 8)
 		keep(e)
-		_, e = r.ReadAt(b[:], 1)
+		_, e = r.ReadAt(b[:], 1) // region byte 15 lands in b[14]
 		keep(e)
-		sink = b[6]
+		if b[14] != 7 {
+			keep(fmt.Errorf("ReadAt read back %d at offset 15, want 7", b[14]))
+		}
 		keep(r.Access(0, 16, func(m []byte) error {
 			sink = m[15]
 			return nil
@@ -48,7 +50,7 @@ func TestReadWriteDoNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sink != 7 {
-		t.Errorf("byte read back = %d, want 7", sink)
+		t.Errorf("Access saw %d at offset 15, want 7", sink)
 	}
 	if allocs != 0 {
 		t.Errorf("WriteAt, ReadAt and Access of a stack buffer allocate %v times, want 0", allocs)
@@ -544,19 +546,20 @@ func TestUnmapWaitsForReaders(t *testing.T) {
 
 // checkAccess checks one Access of n bytes at off of a region of want's
 // content that another goroutine maps and unmaps: fn sees exactly the right
-// bytes, or Access returns ErrNotMapped.
-func checkAccess(r *Region, want []byte, off, n int) error {
+// bytes, or Access returns ErrNotMapped. It reports whether fn ran.
+func checkAccess(r *Region, want []byte, off, n int) (ran bool, err error) {
 	n = min(n, len(want)-off)
-	err := r.Access(off, n, func(b []byte) error {
+	err = r.Access(off, n, func(b []byte) error {
+		ran = true
 		if !bytes.Equal(b, want[off:off+n]) {
 			return fmt.Errorf("Access(%d, %d) saw bytes that are not the file's", off, n)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrNotMapped) {
-		return err
+		return ran, err
 	}
-	return nil
+	return ran, nil
 }
 
 // TestUnmapWaitsForReadersBeyondProcs reads with more Ps than there were
@@ -574,7 +577,7 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	if err := checkRead(r, want, buf, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkAccess(r, want, 0, 4096); err != nil {
+	if _, err := checkAccess(r, want, 0, 4096); err != nil {
 		t.Fatal(err)
 	}
 	if r.mu.readers.Load() == nil {
@@ -582,9 +585,10 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	}
 	runtime.GOMAXPROCS(4)
 	var (
-		stop atomic.Bool
-		wg   sync.WaitGroup
-		errs = make(chan error, 4)
+		stop  atomic.Bool
+		calls atomic.Int64 // Access calls whose fn ran on the mapped region
+		wg    sync.WaitGroup
+		errs  = make(chan error, 4)
 	)
 	for range 4 {
 		wg.Add(1)
@@ -596,9 +600,13 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 					errs <- err
 					return
 				}
-				if err := checkAccess(r, want, off, 4096); err != nil {
+				ran, err := checkAccess(r, want, off, 4096)
+				if err != nil {
 					errs <- err
 					return
+				}
+				if ran {
+					calls.Add(1)
 				}
 			}
 		}()
@@ -612,12 +620,20 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 			t.Error(err)
 			break
 		}
+		// Let a call run on this mapping, so that Unmap meets calls in
+		// flight, counted on Ps beyond the first counters.
+		for before := calls.Load(); calls.Load() == before && len(errs) == 0; {
+			runtime.Gosched()
+		}
 	}
 	stop.Store(true)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	if calls.Load() == 0 {
+		t.Error("no Access found the region mapped: the test exercised nothing")
 	}
 	var sum int64
 	c := r.mu.readers.Load().count

@@ -272,6 +272,9 @@ func TestTruncatedFile(t *testing.T) {
 				old := debug.SetPanicOnFault(before)
 				_, err := r.ReadAt(buf, int64(ps))
 				_, werr := r.WriteAt(buf, int64(ps))
+				if !errors.Is(err, ErrFault) || !errors.Is(werr, ErrFault) {
+					t.Errorf("ReadAt and WriteAt past the new end = %v, %v; want faults", err, werr)
+				}
 				if after := debug.SetPanicOnFault(old); after != before {
 					t.Errorf("panic-on-fault was %v before ReadAt and WriteAt, %v after (errors %v, %v)", before, after, err, werr)
 				}
