@@ -30,8 +30,9 @@ type CacheStat struct {
 // "cachestat". It matches fs.ErrInvalid for a nil file or a negative off or
 // n, fs.ErrPermission where the caller may not know what is cached (the
 // file can be neither written nor owned by the caller, and the caller lacks
-// CAP_SYS_ADMIN), and errors.ErrUnsupported where the kernel lacks
-// cachestat or the system is not Linux.
+// CAP_SYS_ADMIN), fs.ErrClosed for a closed file, and
+// errors.ErrUnsupported where the kernel lacks cachestat or the system is
+// not Linux.
 func FileCacheStat(f *os.File, off, n int64) (CacheStat, error) {
 	if f == nil {
 		return CacheStat{}, &fs.PathError{Op: "cachestat", Path: "", Err: invalidf("nil file")}
@@ -63,10 +64,6 @@ func (r *Region) CacheStat() (CacheStat, error) {
 		return CacheStat{}, &fs.PathError{Op: "cachestat", Path: r.name, Err: invalidf("anonymous memory has no file")}
 	case f == nil:
 		return CacheStat{}, &fs.PathError{Op: "cachestat", Path: r.name, Err: fs.ErrClosed}
-	}
-	if n == 0 {
-		// A zero length asks for the rest of the file.
-		return CacheStat{}, nil
 	}
 	return FileCacheStat(f, off, int64(n))
 }

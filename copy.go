@@ -46,9 +46,10 @@ func (r *Region) ReadAt(p []byte, off int64) (n int, err error) {
 
 // The values of ReadAt's and WriteAt's n that tell readAt and writeAt which
 // attempt to make, and that their first attempt returns when it does not
-// finish the call. After tryCleared (a fault in the fast attempt's copy: it
-// is copying's value), readAt clears p and reads as after tryCounted, and
-// writeAt finds the fault under the count the fast attempt still holds.
+// finish the call. tryCleared is also their n while the fast attempt copies,
+// so that it is what they return if the copy faults: then readAt clears p
+// and reads as after tryCounted, and writeAt finds the fault under the
+// count the fast attempt still holds.
 const (
 	tryOptimistic = -3 // the first, fast attempt (lock.go)
 	tryCounted    = -2 // the attempt on the counted path, which handles every case
@@ -87,15 +88,14 @@ func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
 	}
 	old := debug.SetPanicOnFault(true)
 	defer func() {
-		if n == copying {
+		if n == tryCleared {
 			debug.SetPanicOnFault(old)
 			if e := recover(); !isFault(e) {
 				panic(e)
 			}
-			n = tryCleared
 		}
 	}()
-	n = copying
+	n = tryCleared // what readAt returns if the copy faults
 	n = copy(p, src)
 	debug.SetPanicOnFault(old)
 	if !r.mu.readValid(seq) {
@@ -432,9 +432,6 @@ func (r *Region) faultError(op string, off int64, addr uintptr, cause error) err
 	}
 	return &FaultError{Op: op, Offset: off, Addr: addr, Err: cause}
 }
-
-// copying is the value of ReadAt's and WriteAt's n while they copy.
-const copying = -1
 
 // isFault reports whether e, a value recovered while copying with
 // panic-on-fault set, is a memory fault. A fault panics with a runtime.Error

@@ -1,7 +1,7 @@
 //go:build !(linux && amd64 && !race)
 
-// This file keeps ReadAt on the counted path of lock.go wherever
-// lock_optimistic.go's argument does not hold: weakly ordered architectures,
+// This file keeps ReadAt on the counted path of lock.go wherever lock.go's
+// argument for the optimistic read does not hold: weakly ordered architectures,
 // systems other than Linux, and builds with the race detector.
 
 package mmap

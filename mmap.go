@@ -388,10 +388,12 @@ var (
 	// *FaultError that matches ErrPastEOF (and not fs.ErrInvalid).
 	ErrPastEOF error = &sentinel{"mmap: region extends past the end of the file", []error{fs.ErrInvalid}}
 
-	// ErrFault is matched by the error of a memory fault caught while
-	// copying in ReadAt or WriteAt: the file was truncated underneath the
-	// mapping, the disk is full, or the region does not allow the access.
-	// The error is a *FaultError that tells where.
+	// ErrFault is matched by the error of a memory fault caught by the
+	// package: in ReadAt, WriteAt and Access, in the pages Populate, Resize
+	// and Grow touch or copy, and in the wipe of a Secret region. The file
+	// was truncated underneath the mapping, the disk is full, or the region
+	// does not allow the access. The error is a *FaultError that tells where,
+	// or, from the populate advice, an *fs.PathError.
 	ErrFault = errors.New("mmap: memory fault")
 )
 
@@ -405,7 +407,8 @@ var (
 	errFaultPastEOF error = &sentinel{"page beyond the end of the file", []error{ErrPastEOF}}
 )
 
-// FaultError reports a memory access that failed inside a copying method.
+// FaultError reports a memory access that failed inside a method of the
+// package (see ErrFault).
 // It matches ErrFault with errors.Is, and unwraps to its cause where it has
 // one: fs.ErrPermission when the region's protection forbids the access, an
 // error matching ErrPastEOF when the faulting page lies beyond the end of

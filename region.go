@@ -23,7 +23,7 @@ import (
 //
 // All methods are safe for concurrent use. A Region must not be copied.
 type Region struct {
-	mu regionLock // see lock.go: ReadAt and WriteAt do not take it
+	mu regionLock // see lock.go: ReadAt, WriteAt and Access count themselves instead of locking
 
 	// Set by the constructor and never changed.
 	src   source // where the memory comes from
@@ -60,9 +60,9 @@ type Region struct {
 	// readable and writable are what the fast paths of ReadAt and WriteAt
 	// (copy.go) read instead of the fields above: the mapped bytes they may
 	// copy from and to, or nil where they must take the path that checks
-	// everything (not mapped, no such access, a device for reads). unlock
-	// sets them from the fields above whenever mu is released, so they never
-	// describe a state that a Lock has ended.
+	// everything (not mapped, no such access, a device for reads). endLock
+	// sets them from the fields above each time a Lock of mu ends, so they
+	// never describe a state that a Lock has ended.
 	readable, writable []byte
 }
 
