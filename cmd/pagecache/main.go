@@ -11,7 +11,7 @@
 // the size, the number of pages (the size divided by the page size, rounded
 // up), how many of them are resident, their size and the percentage. For a
 // directory it prints the total and the files with the most pages in
-// memory (-top); for files named one by one, or with -v, every file.
+// memory (-top); for files named one by one, or with -v or -json, every file.
 //
 // On Linux 6.5 and later it asks the kernel with cachestat(2), which maps
 // nothing and also counts dirty, written-back and evicted pages. Elsewhere
@@ -113,9 +113,9 @@ const usageText = `Usage: pagecache [flags] [PATH...] [flags]
 Pagecache reports how much of each regular file under the PATHs (default: the
 current directory) is in the page cache: size, pages, resident pages, their
 size and percent. For a directory it prints the total and the files with the
-most pages in memory; for files named one by one, or with -v, every file. It
-can also load the files into the page cache, evict them, or lock them in
-memory.
+most pages in memory; for files named one by one, or with -v or -json, every
+file. It can also load the files into the page cache, evict them, or lock
+them in memory.
 
 Where the kernel will not say what is cached of a file (Linux tells only the
 file's owner, a user who may write it, or root), its residency is shown as
@@ -156,7 +156,7 @@ func parse(args []string, stderr io.Writer) (options, []string, int, bool) {
 			return fmt.Errorf("want a count of files, 0 for all")
 		}
 		return nil
-	}), "top", "list the `N` files with the most pages in memory; 0 lists all (default: 10 for a directory, all for files named one by one or with -v)")
+	}), "top", "list the `N` files with the most pages in memory; 0 lists all (default: 10 for a directory, all for files named one by one, or with -v or -json)")
 	fs.BoolVar(&o.json, "json", false, "print JSON lines: one object per file, then a total with \"total\":true")
 	fs.BoolVar(&o.bytes, "bytes", false, "print sizes in bytes rather than human-readable")
 	fs.BoolVar(&o.raw, "raw", false, "print numbers only, for scripts: sizes in bytes, percent without '%', no header")
@@ -320,7 +320,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	wk := &worker{act: count, rng: o.rng, max: o.max}
+	wk := &worker{act: count, rng: o.rng, max: o.max, follow: o.follow}
 	switch {
 	case o.lock:
 		wk.act = lock

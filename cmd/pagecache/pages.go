@@ -83,6 +83,7 @@ type worker struct {
 	prog     *progress // nil: no progress bar
 	rng      span      // the part of each file to work on
 	max      int64     // files larger than this are skipped; 0: no limit
+	follow   bool      // -follow: any file may be reached twice, through links
 
 	locked  []*mmap.Region      // the windows kept locked until release
 	seen    map[devIno]struct{} // files with several names, done once
@@ -149,7 +150,7 @@ func (w *worker) process(ctx context.Context, e entry) (res result, err error) {
 		if e.hasRoot && e.root != st.id.dev {
 			return res, errOtherDevice
 		}
-		if st.nlink > 1 || e.follow {
+		if st.nlink > 1 || e.follow || w.follow {
 			if _, dup := w.seen[st.id]; dup {
 				return res, errDuplicate
 			}
