@@ -202,6 +202,27 @@ func TestAccessPassesErrorsAndPanics(t *testing.T) {
 	})
 }
 
+// TestAccessRuntimeErrorOverMissingPage checks that a runtime error of fn
+// that is not a memory fault propagates even when b holds a page that
+// would fault (past the end of the file): Access does not turn it into a
+// *FaultError by finding that page.
+func TestAccessRuntimeErrorOverMissingPage(t *testing.T) {
+	ps := PageSize()
+	r, _, _ := pastEOFRegion(t, 2, 0)
+	got := func() (e any) {
+		defer func() { e = recover() }()
+		err := r.Access(0, 2*ps, func(b []byte) error {
+			var s []byte
+			sink = s[len(b)%7] // index out of range
+			return nil
+		})
+		return err
+	}()
+	if re, ok := got.(runtime.Error); !ok || isMemoryFault(re) {
+		t.Errorf("Access whose fn indexed out of range over a missing page = %v (%T), want fn's runtime error", got, got)
+	}
+}
+
 // TestAccessUnmapAndResizeWait starts Unmap or Resize from inside fn and
 // checks that it has not returned, and b is still mapped, until fn returns.
 func TestAccessUnmapAndResizeWait(t *testing.T) {

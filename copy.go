@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"unsafe"
 )
 
@@ -402,9 +403,11 @@ func (r *Region) accessPanicked(e any, off, n int, c *readerCount) error {
 // reads b a 4 KiB piece at a time and returns the offset in b of the first page
 // that faults, if one does. A real system gives the faulting address, and
 // there a fault outside the region, or a nil dereference with b intact,
-// propagates as fn's panic. One pass over b, a byte read per 4 KiB.
+// propagates as fn's panic. Only a memory fault is looked for: any other
+// runtime error of fn (an index out of range, a division by zero)
+// propagates without b being read. One pass over b, a byte read per 4 KiB.
 func faultInB(e any, b []byte) (int, bool) {
-	if !isFault(e) || len(b) == 0 {
+	if !isMemoryFault(e) || len(b) == 0 {
 		return 0, false
 	}
 	var one [1]byte
@@ -440,6 +443,15 @@ func (r *Region) faultError(op string, off int64, addr uintptr, cause error) err
 func isFault(e any) bool {
 	_, ok := e.(runtime.Error)
 	return ok
+}
+
+// isMemoryFault reports whether e, a value recovered from a panic, is the
+// runtime's report of a memory access that faulted (a SIGSEGV or SIGBUS
+// turned into a panic), as opposed to any other runtime error. The runtime
+// gives both the same type, so its message tells them apart.
+func isMemoryFault(e any) bool {
+	re, ok := e.(runtime.Error)
+	return ok && strings.Contains(re.Error(), "invalid memory address")
 }
 
 // copyFault is called, with the call counted, when copying src to dst
