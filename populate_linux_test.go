@@ -59,6 +59,9 @@ func (c *populateChecker) checkFault(what string, err error, pastEOF bool) {
 	if errors.Is(err, ErrPastEOF) != pastEOF {
 		c.errorf("%s: %v: matches ErrPastEOF %v, want %v", what, err, errors.Is(err, ErrPastEOF), pastEOF)
 	}
+	if errors.Is(err, fs.ErrInvalid) {
+		c.errorf("%s: %v matches fs.ErrInvalid; a fault is not an invalid argument", what, err)
+	}
 }
 
 // checkRss checks that the smaps entry of r's memory has an Rss of its

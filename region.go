@@ -11,7 +11,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
 )
@@ -530,7 +529,7 @@ func (r *Region) populate(mem unsafe.Pointer, off, n int, write bool) error {
 			if fault {
 				class := ErrFault
 				if r.pastEOF(int64(off + n - pageSize)) { // the last page
-					class = errors.Join(ErrFault, ErrPastEOF)
+					class = errors.Join(ErrFault, errFaultPastEOF)
 				}
 				err = &osError{err, class}
 			}
@@ -548,46 +547,31 @@ func (r *Region) populate(mem unsafe.Pointer, off, n int, write bool) error {
 // touch faults in the n bytes at offset off of the region's memory, which
 // starts at mem, by touching each page with memory faults caught: a read of
 // a byte, or an atomic add of zero to a word, which leaves the contents as
-// they are even while other threads write them. A fault is returned as a
-// *FaultError, which wraps ErrPastEOF where the page lies past the end of
-// the file.
-func (r *Region) touch(mem unsafe.Pointer, off, n int, write bool) (err error) {
-	at := -1 // offset of the page being touched
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if at < 0 {
-			return
-		}
-		e := recover()
-		var addr uintptr
-		if f, ok := e.(faultAddr); ok {
-			addr = f.Addr()
-		} else if _, ok := e.(runtime.Error); !ok {
-			panic(e)
-		} // else a fault without an address (qemu-user gives none for SIGBUS)
-		fe := &FaultError{Op: "read", Offset: int64(at), Addr: addr}
-		if write {
-			fe.Op = "write"
-		}
-		if r.pastEOF(int64(at)) {
-			fe.Err = ErrPastEOF
-		}
-		err = fe
-	}()
+// they are even while other threads write them. A fault is returned as
+// faultError's *FaultError, which matches ErrPastEOF where the page lies
+// past the end of the file.
+func (r *Region) touch(mem unsafe.Pointer, off, n int, write bool) error {
+	at := off // offset of the page being touched
 	var s uint32
-	for i := off; i < off+n; i += pageSize {
-		at = i
-		p := unsafe.Add(mem, i)
-		if write {
-			atomic.AddUint32((*uint32)(p), 0)
-		} else {
-			s += uint32(*(*byte)(p))
+	fault := faultSafe(func() {
+		for ; at < off+n; at += pageSize {
+			p := unsafe.Add(mem, at)
+			if write {
+				atomic.AddUint32((*uint32)(p), 0)
+			} else {
+				s += uint32(*(*byte)(p))
+			}
 		}
-	}
-	at = -1
+	})
 	runtime.KeepAlive(s) // keeps the loads from being removed
-	return nil
+	if fault == 0 {
+		return nil
+	}
+	op := "read"
+	if write {
+		op = "write"
+	}
+	return r.faultError(op, int64(at), knownAddr(fault), nil)
 }
 
 // inFile returns how many of the n bytes at offset at in the region lie in
