@@ -282,3 +282,30 @@ func TestPastEOFLocksOnlyPagesInsideFile(t *testing.T) {
 		t.Errorf("Unmap: %v", err)
 	}
 }
+
+// TestResizeCopyPastEOF grows a private region over a file that ends
+// inside it, where Resize must copy the old memory (remap unavailable): the
+// copy faults on the first page past the end of the file, and Resize says
+// so, at that page's offset, and leaves the region as it was.
+func TestResizeCopyPastEOF(t *testing.T) {
+	old := remap
+	remap = func(unsafe.Pointer, uintptr, unsafe.Pointer, uintptr) (unsafe.Pointer, error) {
+		return nil, errors.ErrUnsupported
+	}
+	t.Cleanup(func() { remap = old })
+	skipUnderLargePages(t, whyNoPastEOF)
+	ps := PageSize()
+	r, _, _ := mapFile(t, pattern(ps, 1), os.O_RDWR, 0, ps, Read|Write, Private|PastEOF)
+	if err := r.Resize(4 * ps); err != nil { // grows in place: nothing to copy
+		t.Logf("Resize(4 pages): %v", err)
+	}
+	if r.Len() != 4*ps {
+		t.Skip("the region could not grow past the file's end here")
+	}
+	err := r.Resize(8 * ps)
+	checkPastEOFFault(t, "Resize that copies past the end of the file", err, int64(ps))
+	if r.Len() != 4*ps || !r.Mapped() {
+		t.Errorf("after the failed Resize: Len %d, Mapped %v; want %d, true", r.Len(), r.Mapped(), 4*ps)
+	}
+}
+

@@ -334,17 +334,8 @@ func (r *Region) copyMarked(oldLen, newLen int) error {
 	if err := r.installGuards(base, addr, newLen); err != nil {
 		return fail(err)
 	}
-	if r.cur&(Read|Write) == 0 {
-		if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
-			return fail(pathError("mprotect", r.name, err))
-		}
-	}
-	n, fault := tryCopy(unsafe.Slice((*byte)(addr), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
-	if r.cur&(Read|Write) == 0 {
-		sysProtect(r.addr, uintptr(oldLen), r.cur)
-	}
-	if fault != 0 {
-		return fail(&FaultError{Op: "read", Offset: int64(n), Addr: fault})
+	if err := r.copyOut(addr, oldLen); err != nil {
+		return fail(err)
 	}
 	if err := sysProtect(base, span, r.cur); err != nil {
 		return fail(pathError("mprotect", r.name, err))
@@ -404,15 +395,10 @@ func (r *Region) moveSecret(oldLen, newLen int, g geometry) error {
 	if err != nil {
 		return fail(pathError("mmap", r.name, err))
 	}
-	if r.cur&(Read|Write) == 0 {
-		if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
-			return fail(pathError("mprotect", r.name, err))
-		}
-	}
 	// Secret memory can fail to fault in (the kernel finds no page for it):
 	// a fault while copying leaves the region as it was.
-	if n, fault := tryCopy(unsafe.Slice((*byte)(dst), oldLen), unsafe.Slice((*byte)(r.addr), oldLen)); fault != 0 {
-		return fail(r.faultError("write", int64(n), fault, nil))
+	if err := r.copyOut(dst, oldLen); err != nil {
+		return fail(err)
 	}
 	if r.cur != Read|Write {
 		if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
@@ -559,6 +545,36 @@ func (r *Region) moveView(oldLen, newLen int) error {
 	return nil
 }
 
+// copyOut copies the first n bytes of the region's memory to dst, new
+// writable memory, with memory faults caught. Memory that the region's
+// protection keeps from being read is made readable for the copy, and
+// protected again after it whatever happens. A fault is found again by
+// copying a page at a time, and returned as faultError's *FaultError at the
+// offset it was reached: "read" for the region's memory, which may lie past
+// the end of its file, "write" for dst (secret memory the kernel could not
+// give).
+func (r *Region) copyOut(dst unsafe.Pointer, n int) error {
+	if r.cur&(Read|Write) == 0 {
+		if err := sysProtect(r.addr, uintptr(n), Read); err != nil {
+			return pathError("mprotect", r.name, err)
+		}
+		defer sysProtect(r.addr, uintptr(n), r.cur)
+	}
+	d, s := unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(r.addr), n)
+	if _, fault := tryCopy(d, s); fault == 0 {
+		return nil
+	}
+	done, page, inDst := copyByPage(d, s)
+	if page == 0 {
+		return nil // every page copied this time
+	}
+	op := "read"
+	if inDst {
+		op = "write"
+	}
+	return r.faultError(op, int64(done), knownAddr(page), nil)
+}
+
 // copyTo maps newLen bytes of the region at dst, over a reservation, or
 // where the system chooses if dst is nil, and copies the first oldLen bytes
 // of the region's contents there unless the file holds them. It returns
@@ -575,17 +591,8 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 		return nil, pathError("mmap", r.name, err)
 	}
 	if copying {
-		if r.cur&(Read|Write) == 0 {
-			if err := sysProtect(r.addr, uintptr(oldLen), Read); err != nil {
-				return dst, pathError("mprotect", r.name, err)
-			}
-		}
-		n, fault := tryCopy(unsafe.Slice((*byte)(dst), oldLen), unsafe.Slice((*byte)(r.addr), oldLen))
-		if r.cur&(Read|Write) == 0 {
-			sysProtect(r.addr, uintptr(oldLen), r.cur)
-		}
-		if fault != 0 {
-			return dst, r.faultError("read", int64(n), knownAddr(fault), nil)
+		if err := r.copyOut(dst, oldLen); err != nil {
+			return dst, err
 		}
 		if prot != r.cur {
 			if err := sysProtect(dst, uintptr(newLen), r.cur); err != nil {
