@@ -454,6 +454,19 @@ func isMemoryFault(e any) bool {
 	return ok && strings.Contains(re.Error(), "invalid memory address")
 }
 
+// faultOf returns the address of the memory fault that e, a value recovered
+// with panic-on-fault set, reports, or ^uintptr(0) for a fault without an
+// address (qemu-user's SIGBUS). It panics again with e if e is not a fault.
+func faultOf(e any) uintptr {
+	if !isFault(e) {
+		panic(e)
+	}
+	if f, ok := e.(faultAddr); ok && f.Addr() != 0 {
+		return f.Addr()
+	}
+	return ^uintptr(0)
+}
+
 // copyFault is called, with the call counted, when copying src to dst
 // faulted at offset off of the region (dst is the region's memory if
 // toRegion, src otherwise). The copy may have written bytes in any order
@@ -521,17 +534,8 @@ func faultSafe(fn func()) (fault uintptr) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
-		if fault == 0 {
-			return
-		}
-		e := recover()
-		if f, ok := e.(faultAddr); ok {
-			fault = f.Addr()
-		} else if _, ok := e.(runtime.Error); !ok {
-			panic(e)
-		}
-		if fault == 0 {
-			fault = ^uintptr(0)
+		if fault != 0 {
+			fault = faultOf(recover())
 		}
 	}()
 	fault = ^uintptr(0)
@@ -556,14 +560,7 @@ func tryCopy(dst, src []byte) (n int, fault uintptr) {
 	defer func() {
 		debug.SetPanicOnFault(old)
 		if n < 0 {
-			e := recover()
-			if !isFault(e) {
-				panic(e)
-			}
-			n, fault = 0, ^uintptr(0)
-			if f, ok := e.(faultAddr); ok && f.Addr() != 0 {
-				fault = f.Addr()
-			}
+			n, fault = 0, faultOf(recover())
 		}
 	}()
 	n = -1

@@ -308,4 +308,3 @@ func TestResizeCopyPastEOF(t *testing.T) {
 		t.Errorf("after the failed Resize: Len %d, Mapped %v; want %d, true", r.Len(), r.Mapped(), 4*ps)
 	}
 }
-
