@@ -22,8 +22,10 @@ func NewAnon(length int, prot Prot, flags Flag) (*Region, error) {
 	if length%pageSize != 0 {
 		return nil, fmt.Errorf("mmap: length %d is not a multiple of the page size %d: %w", length, pageSize, ErrUnaligned)
 	}
-	if hs := HugePageSize(); flags&HugeTLB != 0 && length%hs != 0 {
-		return nil, fmt.Errorf("mmap: length %d is not a multiple of the huge page size %d: %w", length, hs, ErrUnaligned)
+	if flags&HugeTLB != 0 {
+		if err := checkHugeTLBLength("", length); err != nil {
+			return nil, err
+		}
 	}
 	return &Region{name: anonName, length: length, prot: prot, cur: prot, flags: flags}, nil
 }

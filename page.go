@@ -4,6 +4,7 @@
 package mmap
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"sync"
@@ -29,6 +30,22 @@ func Granularity() int { return granularity() }
 // once. It returns 0 where the system has no huge page pool (every system
 // but Linux, and Linux kernels built without huge pages).
 func HugePageSize() int { return hugeTLBSize() }
+
+// checkHugeTLBLength returns the error for a HugeTLB region of length bytes
+// that cannot be made: no huge page pool on this system
+// (errors.ErrUnsupported), or a length that is not a whole number of huge
+// pages (ErrUnaligned). prefix, if not empty, names the region in the
+// message and ends with ": ".
+func checkHugeTLBLength(prefix string, length int) error {
+	hs := HugePageSize()
+	if hs == 0 {
+		return unsupportedf("HugeTLB: no huge pages on this system")
+	}
+	if length%hs != 0 {
+		return fmt.Errorf("mmap: %slength %d is not a multiple of the huge page size %d: %w", prefix, length, hs, ErrUnaligned)
+	}
+	return nil
+}
 
 // AlignOffset rounds off down to a multiple of Granularity. A negative off
 // rounds towards negative infinity.

@@ -150,8 +150,10 @@ func (r *Region) resizeLocked(length int) error {
 	} else if length != newLen {
 		return fmt.Errorf("mmap: %s: length %d is not a multiple of the page size %d: %w", r.name, length, pageSize, ErrUnaligned)
 	}
-	if hs := HugePageSize(); r.flags&HugeTLB != 0 && length%hs != 0 {
-		return fmt.Errorf("mmap: %s: length %d is not a multiple of the huge page size %d: %w", r.name, length, hs, ErrUnaligned)
+	if r.flags&HugeTLB != 0 {
+		if err := checkHugeTLBLength(r.name+": ", length); err != nil {
+			return err
+		}
 	}
 	oldLen := int(r.mappedLen())
 	var err error

@@ -71,12 +71,8 @@ func NewSharedMemoryFlags(name string, length int, flags Flag) (*Region, error) 
 	}
 	huge := flags&HugeTLB != 0
 	if huge {
-		hs := HugePageSize()
-		if hs == 0 {
-			return nil, unsupportedf("HugeTLB: no huge pages on this system")
-		}
-		if length%hs != 0 {
-			return nil, fmt.Errorf("mmap: shared memory %q: length %d is not a multiple of the huge page size %d: %w", name, length, hs, ErrUnaligned)
+		if err := checkHugeTLBLength(fmt.Sprintf("shared memory %q: ", name), length); err != nil {
+			return nil, err
 		}
 	}
 	f, err := sysSharedMemory(name, int64(length), huge)
