@@ -237,17 +237,15 @@ func (l *regionLock) exitSlow(c *readerCount) {
 	l.readers.Load().signal()
 }
 
-func (l *regionLock) makeReaders() *readerState {
+// makeReaders makes the counters of enter, once.
+func (l *regionLock) makeReaders() {
 	n := 8
 	for n < 4*runtime.GOMAXPROCS(0) {
 		n *= 2
 	}
 	s := &readerState{count: make([]readerCount, n), mask: uintptr(n - 1), wake: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
 	s.timer.Stop()
-	if l.readers.CompareAndSwap(nil, s) {
-		return s
-	}
-	return l.readers.Load()
+	l.readers.CompareAndSwap(nil, s) // or another call made them first
 }
 
 // drain waits until the counters add up to zero. Every call counted in them

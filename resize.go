@@ -627,14 +627,14 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // file system is an *fs.PathError (Op "fallocate" or "write") keeping its
 // errno, as in errors.Is(err, syscall.ENOSPC) for a full disk; the region
 // is then left as it was, and the file may have grown by part of the
-// request. Grow returns
-// ErrNotMapped if the region is not mapped, an error matching fs.ErrClosed
-// for a region from Open or whose file is closed, and the errors of Resize.
-// Like Resize, it waits for WriteAt and Access calls in flight. Inside a
-// reservation, the memory of a region never moves and slices from Bytes stay
-// valid across Resize and Grow for the part that remains mapped; without a
-// reservation, Resize and Grow may move it. Growing beyond the size given to
-// Reserve is refused (fs.ErrInvalid) before the file is touched.
+// request. Grow returns ErrNotMapped if the region is not mapped, an error
+// matching fs.ErrClosed for a region from Open or whose file is closed, and
+// the errors of Resize. Like Resize, it waits for WriteAt and Access calls
+// in flight. Inside a reservation, the memory of a region never moves and
+// slices from Bytes stay valid across Resize and Grow for the part that
+// remains mapped; without a reservation, Resize and Grow may move it.
+// Growing beyond the size given to Reserve is refused (fs.ErrInvalid) before
+// the file is touched.
 //
 // A PastEOF region may already reach past the file's end: Grow(r.Len())
 // then allocates the file up to the region's end, and the pages it grows

@@ -10,16 +10,15 @@ import (
 	"unsafe"
 )
 
-// View returns the n values of type T at byte offset off of a mapped
-// region, as a slice over the region's memory itself: writing to it writes
-// the region. The slice is valid only until Unmap. Inside a reservation, the
-// memory of a region never moves and slices from Bytes stay valid across
-// Resize and Grow for the part that remains mapped; without a reservation,
-// Resize and Grow may move it (the same holds for slices from View). Using a
-// slice that is no longer valid crashes the program or, worse, reads or
-// writes whatever is mapped there next. Access to it is subject to the
-// region's protection and to the file's end, as for Bytes, and is the
-// caller's to synchronize.
+// View returns the n values of type T at byte offset off of a mapped region,
+// as a slice over the region's memory itself: writing to it writes the
+// region. The slice is valid only until Unmap. Inside a reservation, the
+// memory of a region never moves and slices from Bytes and View stay valid
+// across Resize and Grow for the part that remains mapped; without a
+// reservation, Resize and Grow may move it. Using a slice that is no longer
+// valid crashes the program or, worse, reads or writes whatever is mapped
+// there next. Access to it is subject to the region's protection and to the
+// file's end, as for Bytes, and is the caller's to synchronize.
 //
 // T must hold no Go pointers, since the garbage collector does not see
 // mapped memory: pointers, strings, slices, maps, interfaces, channels,
