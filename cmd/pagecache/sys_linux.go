@@ -18,13 +18,9 @@ import (
 // what FileCacheStat's do: fs.ErrPermission where the kernel refuses,
 // errors.ErrUnsupported where it lacks cachestat.
 func cacheStat(h *handle, off, n int64) (mmap.CacheStat, error) {
-	fd := h.fd
-	if h.f != nil {
-		fd = int(h.f.Fd())
-	}
 	rng := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
 	var cs unix.Cachestat_t
-	if err := unix.Cachestat(uint(fd), &rng, &cs, 0); err != nil {
+	if err := unix.Cachestat(uint(h.fd), &rng, &cs, 0); err != nil {
 		return mmap.CacheStat{}, &fs.PathError{Op: "cachestat", Path: h.path, Err: err}
 	}
 	return mmap.CacheStat{
@@ -51,11 +47,7 @@ func mincoreTrusted(h *handle, st fileStat) bool {
 // (posix_fadvise POSIX_FADV_DONTNEED; n 0: to the end). Dirty pages are
 // written back first and stay cached until the write completes.
 func evict(h *handle, off, n int64) error {
-	fd := h.fd
-	if h.f != nil {
-		fd = int(h.f.Fd())
-	}
-	if err := unix.Fadvise(fd, off, n, unix.FADV_DONTNEED); err != nil {
+	if err := unix.Fadvise(h.fd, off, n, unix.FADV_DONTNEED); err != nil {
 		return &fs.PathError{Op: "fadvise", Path: h.path, Err: err}
 	}
 	return nil
