@@ -41,6 +41,37 @@ func checkMapped(t *testing.T, r *Region, length int, want []byte) {
 	}
 }
 
+// checkMappedPastEOF checks a mapped PastEOF region of length bytes whose
+// first inFile bytes (possibly none) lie in pages of the file: those hold
+// want followed by zeros, and a read of the page after them is a fault
+// matching ErrPastEOF.
+func checkMappedPastEOF(t *testing.T, r *Region, length int, want []byte, inFile int64) {
+	t.Helper()
+	if r.Len() != length || len(r.Bytes()) != length {
+		t.Fatalf("Len() = %d, len(Bytes()) = %d; want %d", r.Len(), len(r.Bytes()), length)
+	}
+	if r.Prot()&(Read|Write) == 0 {
+		if err := r.Protect(Read); err != nil {
+			t.Fatalf("Protect(Read): %v", err)
+		}
+	}
+	n := int(max(0, min(int64(length), inFile)))
+	got := make([]byte, n)
+	if m, err := r.ReadAt(got, 0); m != n || err != nil {
+		t.Fatalf("ReadAt of the %d bytes in the file's pages = %d, %v", n, m, err)
+	}
+	full := make([]byte, n)
+	copy(full, want)
+	if !bytes.Equal(got, full) {
+		t.Fatalf("region differs from the file (-want +got):\n%s", diff(got, full))
+	}
+	if n < length {
+		if _, err := r.ReadAt(make([]byte, 1), int64(n)); !errors.Is(err, ErrFault) || !errors.Is(err, ErrPastEOF) {
+			t.Fatalf("ReadAt of the first page past the end of the file: %v, want a fault matching ErrPastEOF", err)
+		}
+	}
+}
+
 // mapValid maps r, which a constructor accepted, and reports whether it is
 // mapped. The arguments are valid, so only the system may refuse, with an
 // error of the operating system or errors.ErrUnsupported.
@@ -101,12 +132,13 @@ func FuzzNewFile(f *testing.F) {
 			return
 		}
 		g, mapLen := int64(Granularity()), int64(AlignLength(length))
+		pastEOF := Flag(flags)&PastEOF != 0 // pages past the file's end allowed
 		switch {
 		case off < 0 || off%g != 0:
 			t.Fatalf("NewFile accepted offset %d", off)
 		case length <= 0 || (length%ps != 0 && off+int64(length) != size):
 			t.Fatalf("NewFile accepted length %d at offset %d of a %d-byte file", length, off, size)
-		case off+mapLen > int64(AlignLength(int(size))):
+		case !pastEOF && off+mapLen > int64(AlignLength(int(size))):
 			t.Fatalf("NewFile accepted %d bytes at offset %d of a %d-byte file: a page past the end", length, off, size)
 		case Prot(prot)&^(Read|Write|Exec) != 0:
 			t.Fatalf("NewFile accepted protection %v", Prot(prot))
@@ -118,7 +150,12 @@ func FuzzNewFile(f *testing.F) {
 		if r.Offset() != off || r.Flags() != Flag(flags) || r.Prot() != Prot(prot) {
 			t.Fatalf("Offset, Flags, Prot = %d, %v, %v; want %d, %v, %v", r.Offset(), r.Flags(), r.Prot(), off, Flag(flags), Prot(prot))
 		}
-		checkMapped(t, r, length, content[off:min(off+int64(length), size)])
+		if pastEOF {
+			skipUnderLargePages(t, whyNoPastEOF)
+			checkMappedPastEOF(t, r, length, content[min(off, size):min(off+int64(length), size)], int64(AlignLength(int(size)))-off)
+		} else {
+			checkMapped(t, r, length, content[off:min(off+int64(length), size)])
+		}
 		if err := r.Unmap(); err != nil {
 			t.Fatalf("Unmap: %v", err)
 		}
