@@ -396,16 +396,14 @@ func (m *resizeMachine) Grow(t *rapid.T) {
 }
 
 // AppendFile grows the file from outside the region, as another writer
-// would.
+// would. It is an action only of file regions. It does nothing while a
+// private region holds the file's last page: whether that page shows the
+// new bytes depends on whether it was copied on write yet. (A skip would
+// do the same, but rapid gives up on a run whose actions all skip.)
 func (m *resizeMachine) AppendFile(t *rapid.T) {
-	if m.f == nil {
-		t.Skip("anonymous memory has no file")
-	}
 	mapEnd := m.off + AlignLength(len(m.model))
 	if !m.shared && mapEnd > len(m.file) {
-		// Whether the private page that holds the file's end shows the
-		// new bytes depends on whether it was copied on write yet.
-		t.Skip("private region holds the file's last page")
+		return
 	}
 	n := rapid.IntRange(1, 2*PageSize()).Draw(t, "n")
 	if largePagesEmulated() {
@@ -576,14 +574,17 @@ func runResizeMachine(t *rapid.T, dir string) {
 	m.model = m.resized(0)
 	m.model = m.resized(pages * ps)
 	m.base = unsafe.SliceData(r.Bytes())
-	t.Repeat(map[string]func(*rapid.T){
+	actions := map[string]func(*rapid.T){
 		"Resize":  m.Resize,
 		"Grow":    m.Grow,
 		"WriteAt": m.WriteAt,
 		"ReadAt":  m.ReadAt,
 		"Flush":   m.Flush,
 		"Remap":   m.Remap,
-		"Append":  m.AppendFile,
 		"":        m.check,
-	})
+	}
+	if m.f != nil {
+		actions["Append"] = m.AppendFile
+	}
+	t.Repeat(actions)
 }
