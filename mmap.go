@@ -399,8 +399,10 @@ var (
 
 var (
 	// errClosed is what the methods that need the mapping return after
-	// Close (see Region.notMappedErr).
-	errClosed error = &sentinel{"mmap: region is closed", []error{ErrNotMapped, fs.ErrClosed}}
+	// Close (see Region.notMappedErr). Its text is golang.org/x/exp/mmap's
+	// for the same case, so that code moved from that package which
+	// compares the text keeps working.
+	errClosed error = &sentinel{"mmap: closed", []error{ErrNotMapped, fs.ErrClosed}}
 
 	// errFaultPastEOF is the cause of a fault on a page beyond the end of
 	// the file (see Region.faultError).
