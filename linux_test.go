@@ -1,8 +1,8 @@
 //go:build linux
 
 // This file holds the tests of what only Linux has: transparent huge pages,
-// the RLIMIT_MEMLOCK limit, and a file system that runs out of space under
-// Grow.
+// the RLIMIT_MEMLOCK limit, a file system that runs out of space under
+// Grow, and the size of a file that Open closed, found through its mapping.
 
 package mmap
 
@@ -226,4 +226,44 @@ func smallFS(t *testing.T) string {
 		}
 	})
 	return dir
+}
+
+// TestOpenedRegionFaultMatchesPastEOF checks that a fault past the end of
+// the file in a region from Open, whose file is closed once mapped, matches
+// ErrPastEOF as it does for NewFile: the size comes from the file the
+// mapping leads to, not from the path, which by then names another, larger
+// file.
+func TestOpenedRegionFaultMatchesPastEOF(t *testing.T) {
+	skipUnderEmulator(t, "the emulator's /proc/self/maps shows the guest's addresses, /proc/self/map_files the host's")
+	ps := PageSize()
+	_, name := tempFile(t, pattern(4*ps, 3), os.O_RDONLY)
+	r, err := Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := os.Truncate(name, int64(ps)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(name, name+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, pattern(16*ps, 4), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	buf := make([]byte, 2*ps)
+	n, err := r.ReadAt(buf, int64(ps/2))
+	checkPastEOFFault(t, "ReadAt across the end", err, int64(ps))
+	if n != ps/2 {
+		t.Errorf("ReadAt across the end copied %d bytes, want the %d before the end", n, ps/2)
+	}
+	err = r.Access(2*ps, 10, func(b []byte) error {
+		sink = b[3] // faults
+		return nil
+	})
+	checkPastEOFFault(t, "Access past the end", err, int64(2*ps+3))
+	if err := r.Advise(PopulateRead); !errors.Is(err, ErrFault) || !errors.Is(err, ErrPastEOF) {
+		t.Errorf("Advise(PopulateRead) past the end = %v, want an error matching ErrFault and ErrPastEOF", err)
+	}
 }

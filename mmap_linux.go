@@ -2,9 +2,9 @@
 // full set of madvise advice, MAP_POPULATE and the populate advice,
 // transparent huge pages and MADV_COLLAPSE, the huge page pool (HugeTLB),
 // mincore, cachestat, the checks behind the memory flags, MADV_WIPEONFORK,
-// guard regions, memfd_secret, fallocate, mremap and memfd shared memory
-// with seals. Its stand-ins for other systems are in
-// mmap_notlinux.go.
+// guard regions, memfd_secret, fallocate, mremap, memfd shared memory with
+// seals, and the size of a mapped file whose descriptor is closed. Its
+// stand-ins for other systems are in mmap_notlinux.go.
 
 package mmap
 
@@ -406,4 +406,35 @@ func sysGetSeals(f *os.File) (Seal, error) {
 		}
 	}
 	return s, nil
+}
+
+// sysMappedFileSize returns the size of the file mapped at addr, found
+// through the mapping itself: the line of /proc/self/maps whose range holds
+// addr names an entry of /proc/self/map_files, a link to the very file that
+// is mapped (renamed, unlinked or replaced at its path since, it does not
+// matter). It serves a region from Open, whose descriptor is closed, when a
+// fault must be classified: a cold path.
+func sysMappedFileSize(addr uintptr) (int64, error) {
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(maps)) {
+		span, _, _ := strings.Cut(line, " ")
+		lo, hi, ok := strings.Cut(span, "-")
+		if !ok {
+			continue
+		}
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil || uint64(addr) < start || uint64(addr) >= end {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/map_files/"+span, &st); err != nil {
+			return 0, err
+		}
+		return st.Size, nil
+	}
+	return 0, unix.ENOENT
 }

@@ -7,9 +7,10 @@
 // blocks as well), no mremap (Resize maps the region again and copies what
 // the file does not hold), no memfd (NewSharedMemory and seals report
 // errors.ErrUnsupported), no cachestat (FileCacheStat reports
-// errors.ErrUnsupported), no populate advice, guard regions, collapse into
-// huge pages or secret memory (the portable paths take over), and no huge
-// page pool (HugeTLB is refused).
+// errors.ErrUnsupported), no way to a mapped file whose descriptor is closed
+// (a fault in a region from Open cannot tell ErrPastEOF), no populate
+// advice, guard regions, collapse into huge pages or secret memory (the
+// portable paths take over), and no huge page pool (HugeTLB is refused).
 
 package mmap
 
@@ -53,6 +54,8 @@ func sysAddSeals(*os.File, Seal) error                      { return errNoShm }
 func sysGetSeals(*os.File) (Seal, error)                    { return 0, errNoShm }
 
 func linuxSupports(Flag) error { return nil }
+
+func sysMappedFileSize(uintptr) (int64, error) { return 0, errors.ErrUnsupported }
 
 func sysCachestat(uintptr, int64, int64) (CacheStat, error) {
 	return CacheStat{}, errors.ErrUnsupported

@@ -596,13 +596,27 @@ func (r *Region) inFile(at, n int) (int, error) {
 }
 
 // pastEOF reports whether the byte at offset off of the region lies beyond
-// the end of its file now, for a region with a file it can ask.
+// the end of its file now. It asks the region's file, or, for a region from
+// Open (whose file is closed once mapped), the file the mapping leads to,
+// where the system tells (sysMappedFileSize). It reports false when it
+// cannot tell. The region is mapped and held (locked or counted).
 func (r *Region) pastEOF(off int64) bool {
-	if !r.src.checksEOF() || r.file == nil {
+	if !r.src.checksEOF() || off < 0 {
 		return false
 	}
-	size, err := sysFileSize(r.file.Fd())
-	return err == nil && off >= 0 && r.off+off >= size
+	var (
+		size int64
+		err  error
+	)
+	switch {
+	case r.file != nil:
+		size, err = sysFileSize(r.file.Fd())
+	case r.src == srcOpened && r.mapped && off < int64(r.length):
+		size, err = sysMappedFileSize(uintptr(r.addr) + uintptr(off))
+	default:
+		return false
+	}
+	return err == nil && r.off+off >= size
 }
 
 // checkEOF returns ErrPastEOF if the region has a whole page beyond size.
