@@ -355,12 +355,33 @@ func TestPagecacheProcessFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	files, _ := pcJSONFiles(t, "-pid", strconv.Itoa(os.Getpid()))
-	if _, ok := files[exe]; !ok {
-		t.Errorf("-pid of the test: no record of its binary %s (mapped) in %v", exe, files)
+	// A live file whose name ends as the kernel marks deleted ones counts as
+	// any other; a file deleted while held open is left out, and said so.
+	odd, err := os.Create(filepath.Join(t.TempDir(), "odd (deleted)"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := files[held.Name()]; !ok {
-		t.Errorf("-pid of the test: no record of %s (held open)", held.Name())
+	defer odd.Close()
+	gone, err := os.CreateTemp(t.TempDir(), "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gone.Close()
+	if err := os.Remove(gone.Name()); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errs := pcRun(t, "-json", "-pid", strconv.Itoa(os.Getpid()))
+	if code != exitOK || !strings.Contains(errs, "files not measured: deleted or replaced") {
+		t.Fatalf("pagecache -pid of the test: exit %d, stderr %q; want 0 and a word on the deleted file", code, errs)
+	}
+	for _, want := range []string{exe, held.Name(), odd.Name()} {
+		if !strings.Contains(out, strconv.Quote(want)) {
+			t.Errorf("-pid of the test: no record of %s (mapped or held open) in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, filepath.Base(gone.Name())) {
+		t.Errorf("-pid of the test: a record of the deleted %s in\n%s", gone.Name(), out)
 	}
 }
 
@@ -405,6 +426,53 @@ func TestPagecacheDaemon(t *testing.T) {
 	dir := t.TempDir()
 	pcWriteFile(t, dir, "f", 5*pageSize, false)
 	pidfile := filepath.Join(t.TempDir(), "pid")
+	pid, out := pcDaemon(t, pidfile, dir)
+	if got := pcLocked(t, pid); got < 5*pageSize {
+		t.Errorf("the daemon has %d bytes locked, want at least %d", got, 5*pageSize)
+	}
+	if !strings.Contains(out, "total (1 file") {
+		t.Errorf("pid %d, stdout %q", pid, out)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(pidfile); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pidfile still there 30s after SIGTERM")
+		}
+	}
+}
+
+// TestPagecacheDaemonKeepsSuccessorsPidfile starts two daemons with one
+// pidfile: the second writes its ID there, and the first, stopped, leaves
+// the file to it.
+func TestPagecacheDaemonKeepsSuccessorsPidfile(t *testing.T) {
+	dir := t.TempDir()
+	pcWriteFile(t, dir, "f", pageSize, false)
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	first, _ := pcDaemon(t, pidfile, dir)
+	second, _ := pcDaemon(t, pidfile, dir)
+	if err := syscall.Kill(first, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); pcRunning(first); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon %d still running 30s after SIGTERM", first)
+		}
+	}
+	if b, err := os.ReadFile(pidfile); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(second) {
+		t.Errorf("pidfile after the first daemon (%d) stopped = %q, %v; want the second's ID %d", first, b, err, second)
+	}
+}
+
+// pcDaemon runs pagecache -lock -d -pidfile pidfile dir, and returns the
+// daemon's process ID, read from the pidfile, and what the command printed.
+// The daemon is killed at the end of the test.
+func pcDaemon(t *testing.T, pidfile, dir string) (int, string) {
+	t.Helper()
 	cmd := pcCommand(t, "-lock", "-d", "-pidfile", pidfile, dir)
 	var out, errs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
@@ -416,29 +484,21 @@ func TestPagecacheDaemon(t *testing.T) {
 		t.Fatalf("no pidfile once -d returned: %v", err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid == cmd.Process.Pid {
+		t.Fatalf("pidfile %q (the command was %d)", b, cmd.Process.Pid)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	return pid, out.String()
+}
+
+// pcRunning reports whether process pid still runs: it exists and is not
+// a zombie waiting for its parent.
+func pcRunning(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		t.Fatalf("pidfile %q", b)
+		return false
 	}
-	proc, err := os.FindProcess(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Kill()
-	if got := pcLocked(t, pid); got < 5*pageSize {
-		t.Errorf("the daemon has %d bytes locked, want at least %d", got, 5*pageSize)
-	}
-	if pid == cmd.Process.Pid || !strings.Contains(out.String(), "total (1 file") {
-		t.Errorf("pid %d (the command's %d), stdout %q", pid, cmd.Process.Pid, out.String())
-	}
-	if err := proc.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(pidfile); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pidfile still there 30s after SIGTERM")
-		}
-	}
+	// pid (comm) state ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }

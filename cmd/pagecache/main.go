@@ -45,6 +45,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -165,8 +166,8 @@ func parse(args []string, stderr io.Writer) (options, []string, int, bool) {
 	fs.BoolVar(&o.evict, "evict", false, "evict the files' pages from the page cache (posix_fadvise DONTNEED; dirty pages stay until written back)")
 	fs.BoolVar(&o.lock, "lock", false, "lock the files in memory (mlock), print the table, and wait for SIGINT or SIGTERM to unlock and exit")
 	fs.BoolVar(&o.daemon, "d", false, "with -lock: once locked, go on as a daemon in the background")
-	fs.StringVar(&o.pidfile, "pidfile", "", "with -lock: write the process ID to `file` once locked, and remove it on exit")
-	fs.IntVar(&o.pid, "pid", 0, "add the files that process `PID` maps or holds open (Linux: /proc/PID/maps and /proc/PID/fd)")
+	fs.StringVar(&o.pidfile, "pidfile", "", "with -lock: write the process ID to `file` once locked, and remove it on exit unless another pagecache has written its own since")
+	fs.IntVar(&o.pid, "pid", 0, "add the files that process `PID` maps or holds open (Linux: /proc/PID/maps and /proc/PID/fd); files deleted since it opened them are counted on stderr, not measured")
 	fs.Var(funcFlag(func(s string) (err error) { o.rng, err = parseRange(s); return err }), "range", "work on `OFF:LEN` of each file only: LEN bytes from OFF (OFF: or LEN alone: to the end, from the start)")
 	fs.Var(funcFlag(func(s string) (err error) { o.max, err = parseSize(s); return err }), "max", "skip files larger than `size`")
 	fs.Var(&o.include, "include", "only files whose name matches `pattern` (as -i); repeatable")
@@ -222,8 +223,8 @@ func parse(args []string, stderr io.Writer) (options, []string, int, bool) {
 		return bad("-d and -pidfile go with -lock")
 	case o.nul && o.filesFrom == "":
 		return bad("-0 goes with -files-from")
-	case o.pid < 0:
-		return bad("-pid %d: want a process ID", o.pid)
+	case o.pid < 0 || (o.pid == 0 && flagSet(fs, "pid")):
+		return bad("-pid %d: want a process ID above 0", o.pid)
 	}
 	if len(paths) == 0 && o.pid == 0 && o.filesFrom == "" {
 		paths = []string{"."}
@@ -302,10 +303,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		paths = append(paths, more...)
 	}
 	if o.pid != 0 {
-		more, err := processFiles(o.pid)
+		more, gone, err := processFiles(o.pid)
 		if err != nil {
 			fmt.Fprintf(stderr, "pagecache: -pid %d: %v\n", o.pid, err)
 			return exitSkipped
+		}
+		if gone > 0 {
+			fmt.Fprintf(stderr, "pagecache: -pid %d: %d of its files not measured: deleted or replaced since it opened them\n", o.pid, gone)
 		}
 		paths = append(paths, more...)
 	}
@@ -427,6 +431,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// removePidfile removes the pidfile at exit if it still names this
+// process: another pagecache started since with the same -pidfile has
+// written its own ID there, and its file must stay.
+func removePidfile(name string) {
+	b, err := os.ReadFile(name)
+	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+		os.Remove(name)
+	}
+}
+
 // waitLocked keeps the locked files locked until ctx is done, as a daemon
 // with -d, and writes and removes the pidfile.
 func waitLocked(ctx context.Context, wk *worker, o options, code int, stderr io.Writer) int {
@@ -441,7 +455,7 @@ func waitLocked(ctx context.Context, wk *worker, o options, code int, stderr io.
 			wk.unlock(0)
 			return exitSkipped
 		}
-		defer os.Remove(o.pidfile)
+		defer removePidfile(o.pidfile)
 	}
 	fmt.Fprintf(stderr, "pagecache: %d pages (%s) locked in memory; waiting for SIGINT or SIGTERM\n", n/pageSize, humanSize(n))
 	if os.Getenv(daemonEnv) != "" {
@@ -537,42 +551,76 @@ func readList(file string, nul bool) ([]string, error) {
 }
 
 // processFiles returns the regular files that process pid maps or holds
-// open, from /proc/PID/maps and /proc/PID/fd, each once. Files deleted since
-// they were opened are left out: they have no path to open.
-func processFiles(pid int) ([]string, error) {
+// open, from /proc/PID/maps and /proc/PID/fd, each once, and how many more
+// it leaves out because the path the kernel gives for them no longer leads
+// to them: deleted since they were opened (the kernel then adds
+// " (deleted)" to the name; memfd files are such), or replaced. A file is
+// taken by its path only if the file there is the one the process has: the
+// same inode as in /proc/PID/maps, the same file as /proc/PID/fd/N, so that
+// a file whose name happens to end in " (deleted)" counts as any other.
+func processFiles(pid int) (paths []string, gone int, err error) {
 	dir := "/proc/" + strconv.Itoa(pid)
 	maps, err := os.ReadFile(dir + "/maps")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	seen := make(map[string]bool)
-	var paths []string
-	addPath := func(p string) {
-		if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, " (deleted)") || seen[p] {
+	// add takes the path p of a file of the process, if same says that the
+	// file at p now is that file.
+	add := func(p string, same func(fs.FileInfo) bool) {
+		if !strings.HasPrefix(p, "/") || seen[p] {
 			return
 		}
 		seen[p] = true
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			paths = append(paths, p)
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && same(fi):
+			if fi.Mode().IsRegular() {
+				paths = append(paths, p)
+			}
+		case err == nil || errors.Is(err, fs.ErrNotExist):
+			gone++
 		}
 	}
 	for line := range strings.SplitSeq(string(maps), "\n") {
 		// address perms offset dev inode pathname; the pathname may hold spaces.
 		f := strings.SplitN(line, " ", 6)
-		if len(f) == 6 && f[4] != "0" {
-			addPath(strings.TrimLeft(f[5], " "))
+		if len(f) < 6 || f[4] == "0" {
+			continue
 		}
+		ino, err := strconv.ParseUint(f[4], 10, 64)
+		if err != nil {
+			continue
+		}
+		add(strings.TrimLeft(f[5], " "), func(fi fs.FileInfo) bool {
+			id, _, ok := fileID(fi)
+			return !ok || id.ino == ino
+		})
 	}
 	fds, err := os.ReadDir(dir + "/fd")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, fd := range fds {
-		if p, err := os.Readlink(dir + "/fd/" + fd.Name()); err == nil {
-			addPath(p)
+		link := dir + "/fd/" + fd.Name()
+		p, err := os.Readlink(link)
+		if err != nil {
+			continue
 		}
+		held, err := os.Stat(link) // the open file itself, deleted or not
+		if err != nil || !held.Mode().IsRegular() {
+			continue
+		}
+		add(p, func(fi fs.FileInfo) bool { return os.SameFile(fi, held) })
 	}
-	return paths, nil
+	return paths, gone, nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // anyDir reports whether one of paths is a directory.

@@ -153,6 +153,8 @@ func TestPagecacheUsage(t *testing.T) {
 		{[]string{""}, exitUsage, "empty path"},
 		{[]string{"-xdev=maybe"}, exitUsage, "invalid boolean"},
 		{[]string{"-i", "[", "."}, exitUsage, "bad pattern"},
+		{[]string{"-pid", "0"}, exitUsage, "want a process ID above 0"},
+		{[]string{"-pid", "-3"}, exitUsage, "want a process ID above 0"},
 		{[]string{"-h"}, exitOK, "-xdev"},
 	} {
 		code, out, errs := pcRun(t, tc.args...)
