@@ -132,7 +132,8 @@ const (
 	// transparent huge pages, where they are disabled for the kind of memory
 	// (on Linux: "never" in /sys/kernel/mm/transparent_hugepage/enabled, or
 	// "never" or "deny" in its shmem_enabled for a Shared region), and on
-	// every system but Linux.
+	// every system but Linux and FreeBSD (where the aligned mapping gets the
+	// superpages FreeBSD gives anonymous memory unasked).
 	HugePages
 	// NoReserve maps the region without reserving swap space for it
 	// (MAP_NORESERVE), so that a large sparse region costs nothing until it

@@ -1,5 +1,6 @@
 // This file exists for what DragonFly BSD adds to the portable unix calls:
-// MADV_FREE, and MADV_NOCORE and MADV_CORE, which also make Secret possible.
+// MADV_FREE, and MADV_NOCORE and MADV_CORE (Secret, which also needs memory
+// kept from a forked child, is refused: see sysSupports).
 // Programs cannot ask it for huge pages.
 
 package mmap

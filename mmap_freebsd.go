@@ -1,7 +1,8 @@
 // This file exists for what FreeBSD adds to the portable unix calls:
-// MADV_FREE, MADV_NOCORE and MADV_CORE (which also make Secret possible),
-// and superpages. FreeBSD promotes anonymous memory to superpages by
-// itself wherever a whole, aligned superpage of it is in use, so HugePages
+// MADV_FREE, MADV_NOCORE and MADV_CORE (Secret, which also needs memory kept
+// from a forked child, is refused: see sysSupports), and superpages.
+// FreeBSD promotes anonymous memory to superpages by itself wherever a
+// whole, aligned superpage of it is in use, so HugePages
 // needs only the alignment that Map gives it inside its reservation
 // (MAP_ALIGNED_SUPER would do the same, but has no effect on the MAP_FIXED
 // mapping made there), and the HugePage advice has nothing to call.

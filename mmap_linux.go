@@ -24,6 +24,10 @@ import (
 
 // The flags of mmap behind Populate, NoReserve, Secret and HugeTLB here (0:
 // none).
+// wipesOnFork tells whether sysWipeOnFork keeps memory from a child created
+// by a raw fork (MADV_WIPEONFORK), which Secret needs.
+const wipesOnFork = true
+
 const mapPopulate, mapNoReserve, mapConceal, mapHugeTLB = unix.MAP_POPULATE, unix.MAP_NORESERVE, 0, unix.MAP_HUGETLB
 
 var adviceTable = posixAdvice(map[Advice]int{

@@ -20,6 +20,10 @@ import (
 	"unsafe"
 )
 
+// wipesOnFork tells whether sysWipeOnFork keeps memory from a child created
+// by a raw fork: not here, so sysSupports refuses Secret.
+const wipesOnFork = false
+
 func sysWipeOnFork(unsafe.Pointer, uintptr) error { return nil }
 func sysDontFork(unsafe.Pointer, uintptr) error   { return nil }
 

@@ -1,6 +1,7 @@
 // This file exists for what OpenBSD does differently from the other unix:
 // MADV_FREE, no madvise to leave memory out of core dumps but MAP_CONCEAL
-// at mmap for Secret (conceal_openbsd.go), no huge pages, and no mincore:
+// at mmap (Secret, which also needs memory kept from a forked child, is
+// refused: see sysSupports), no huge pages, and no mincore:
 // OpenBSD only lets programs make system calls through its C library, and
 // Go reaches mincore there by no other way.
 

@@ -21,13 +21,14 @@ var errBadAddress error = syscall.EFAULT
 
 // sysSupports rejects the flags that the system has no means to honour: huge
 // pages where the system offers none, Secret where nothing keeps memory out
-// of core dumps, and what Linux checks at run time (linuxSupports).
+// of core dumps or out of a child created by a raw fork (sysWipeOnFork), and
+// what Linux checks at run time (linuxSupports).
 func sysSupports(f Flag, _ bool) error {
 	if f&HugePages != 0 && hugePageSize() <= pageSize {
 		return unsupportedf("HugePages on this system")
 	}
-	if f&Secret != 0 && adviceTable[DontDump] == adviceMissing && mapConceal == 0 {
-		return unsupportedf("Secret on this system, which cannot keep memory out of core dumps")
+	if f&Secret != 0 && (!wipesOnFork || adviceTable[DontDump] == adviceMissing && mapConceal == 0) {
+		return unsupportedf("Secret on this system, which cannot keep memory out of core dumps and of a forked child")
 	}
 	return linuxSupports(f)
 }
