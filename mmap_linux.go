@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,7 +123,60 @@ func linuxSupports(f Flag) error {
 			return unsupportedf("NoReserve: vm.overcommit_memory is 2 (strict), the kernel reserves swap regardless")
 		}
 	}
+	if f&(HugePages|Secret) != 0 {
+		a := adviceTakesEffect()
+		if f&HugePages != 0 && !a.hugePage {
+			return unsupportedf("HugePages: MADV_HUGEPAGE is accepted but has no effect here (an emulator?)")
+		}
+		if f&Secret != 0 && !a.dontDumpWipe {
+			return unsupportedf("Secret: MADV_DONTDUMP and MADV_WIPEONFORK are accepted but have no effect here (an emulator?)")
+		}
+	}
 	return nil
+}
+
+// adviceTakesEffect tells whether the advice behind HugePages
+// (MADV_HUGEPAGE) and Secret's plain layout (MADV_DONTDUMP,
+// MADV_WIPEONFORK) takes effect: whether the flags they set show in
+// /proc/self/smaps ("hg", "dd", "wf") on a page advised once. A kernel
+// either refuses advice it lacks or sets them, but an emulator (qemu-user)
+// may accept advice and do nothing, and a flag must not be a silent no-op.
+// Where smaps cannot tell (no /proc), the advice is taken to work.
+var adviceTakesEffect = sync.OnceValue(func() (a struct{ hugePage, dontDumpWipe bool }) {
+	a.hugePage = adviceSets(unix.MADV_HUGEPAGE, "hg")
+	a.dontDumpWipe = adviceSets(unix.MADV_DONTDUMP, "dd") && adviceSets(unix.MADV_WIPEONFORK, "wf")
+	return a
+})
+
+// adviceSets reports whether advice, given to a page of private anonymous
+// memory, sets the flag in the page's VmFlags in /proc/self/smaps. It
+// reports false if the kernel refuses the advice, true if smaps cannot be
+// read or does not show the page.
+func adviceSets(advice int, flag string) bool {
+	p, err := unix.MmapPtr(-1, 0, nil, uintptr(pageSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+	if err != nil {
+		return false
+	}
+	defer unix.MunmapPtr(p, uintptr(pageSize))
+	if unix.Madvise(mem(p, uintptr(pageSize)), advice) != nil {
+		return false
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return true
+	}
+	start := fmt.Sprintf("%08x-", uintptr(p)) // as smaps writes it
+	in := false
+	for line := range strings.Lines(string(smaps)) {
+		if strings.HasPrefix(line, start) {
+			in = true
+		} else if in {
+			if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok {
+				return slices.Contains(strings.Fields(rest), flag)
+			}
+		}
+	}
+	return true
 }
 
 // thpMode returns the transparent huge page mode that applies to pages of
