@@ -133,7 +133,8 @@ const (
 	// (on Linux: "never" in /sys/kernel/mm/transparent_hugepage/enabled, or
 	// "never" or "deny" in its shmem_enabled for a Shared region), and on
 	// every system but Linux and FreeBSD (where the aligned mapping gets the
-	// superpages FreeBSD gives anonymous memory unasked).
+	// superpages FreeBSD gives anonymous memory unasked), and where the huge
+	// page advice is accepted but has no effect (qemu-user).
 	HugePages
 	// NoReserve maps the region without reserving swap space for it
 	// (MAP_NORESERVE), so that a large sparse region costs nothing until it
@@ -198,8 +199,9 @@ const (
 	//
 	// Secret is only allowed for anonymous Private regions (fs.ErrInvalid
 	// otherwise), and gives an error matching errors.ErrUnsupported where
-	// memory cannot be kept out of core dumps (every system but Linux, for
-	// now). Locking counts against RLIMIT_MEMLOCK, as for Locked (secret
+	// memory cannot be kept out of core dumps and out of a forked child
+	// (every system but Linux, for now; and where the advice that does so is
+	// accepted but has no effect, as under qemu-user). Locking counts against RLIMIT_MEMLOCK, as for Locked (secret
 	// memory counts against it too).
 	//
 	// Secret does not protect against: copies the program makes of the
