@@ -201,8 +201,9 @@ const (
 	// otherwise), and gives an error matching errors.ErrUnsupported where
 	// memory cannot be kept out of core dumps and out of a forked child
 	// (every system but Linux, for now; and where the advice that does so is
-	// accepted but has no effect, as under qemu-user). Locking counts against RLIMIT_MEMLOCK, as for Locked (secret
-	// memory counts against it too).
+	// accepted but has no effect, as under qemu-user). Locking counts
+	// against RLIMIT_MEMLOCK, as for Locked (secret memory counts against
+	// it too).
 	//
 	// Secret does not protect against: copies the program makes of the
 	// secret (strings, buffers, the Go heap and stacks, registers: none of
