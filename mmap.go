@@ -416,10 +416,13 @@ var (
 // FaultError reports a memory access that failed inside a method of the
 // package (see ErrFault).
 // It matches ErrFault with errors.Is, and unwraps to its cause where it has
-// one: fs.ErrPermission when the region's protection forbids the access, an
-// error matching ErrPastEOF when the faulting page lies beyond the end of
-// the file (the file's size is looked up when the fault is caught; for a
-// region from Open, whose file is closed, only on Linux).
+// one: fs.ErrPermission when ReadAt or WriteAt find that the region's
+// protection forbids the access (they check it before copying; a fault of
+// Access's fn under a protection that forbids what fn did has no cause, as
+// the hardware does not tell a read from a write), an error matching
+// ErrPastEOF when the faulting page lies beyond the end of the file (the
+// file's size is looked up when the fault is caught; for a region from
+// Open, whose file is closed, only on Linux).
 type FaultError struct {
 	Op     string  // "read", "write", "access", or "wipe" (of a Secret region's memory)
 	Offset int64   // offset in the region of the first byte not copied
