@@ -8,19 +8,10 @@
 # skips. BBOLT_VERSION picks another version (default: the one last checked).
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prog=test-bbolt
+. "$(dirname "${BASH_SOURCE[0]}")/lib-module.sh"
 version=${BBOLT_VERSION:-v1.5.0}
-work=$(mktemp -d)
-trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
-
-cd "$work"
-if ! dir=$(go mod download -json "go.etcd.io/bbolt@$version" 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || [ -z "$dir" ]; then
-	echo "test-bbolt: skipped: go.etcd.io/bbolt@$version cannot be downloaded (no module proxy?)"
-	exit 0
-fi
-cp -r "$dir" bbolt
-chmod -R u+w bbolt
-cd bbolt
+fetch_module go.etcd.io/bbolt "$version" bbolt
 
 # Put bbolt's own mmap, munmap, mlock and munlock for unix out of use, and
 # give DB a field for the region.

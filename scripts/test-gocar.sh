@@ -8,20 +8,11 @@
 # the one last checked). GOCAR_PKGS picks the packages (default: all).
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prog=test-gocar
 version=${GOCAR_VERSION:-v2.17.0}
 pkgs=${GOCAR_PKGS:-./...}
-work=$(mktemp -d)
-trap 'chmod -R u+w "$work"; rm -rf "$work"' EXIT
-
-cd "$work"
-if ! dir=$(go mod download -json "github.com/ipld/go-car/v2@$version" 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || [ -z "$dir" ]; then
-	echo "test-gocar: skipped: github.com/ipld/go-car/v2@$version cannot be downloaded (no module proxy?)"
-	exit 0
-fi
-cp -r "$dir" gocar
-chmod -R u+w gocar
-cd gocar
+. "$(dirname "${BASH_SOURCE[0]}")/lib-module.sh"
+fetch_module github.com/ipld/go-car/v2 "$version" gocar
 
 # The port: every import of golang.org/x/exp/mmap becomes this package.
 files=$(grep -rl --include='*.go' '"golang.org/x/exp/mmap"' . || true)
