@@ -169,7 +169,7 @@ func parse(args []string, stderr io.Writer) (options, []string, int, bool) {
 	fs.StringVar(&o.pidfile, "pidfile", "", "with -lock: write the process ID to `file` once locked, and remove it on exit unless another pagecache has written its own since")
 	fs.IntVar(&o.pid, "pid", 0, "add the files that process `PID` maps or holds open (Linux: /proc/PID/maps and /proc/PID/fd); files deleted since it opened them are counted on stderr, not measured")
 	fs.Var(funcFlag(func(s string) (err error) { o.rng, err = parseRange(s); return err }), "range", "work on `OFF:LEN` of each file only: LEN bytes from OFF (OFF: or LEN alone: to the end, from the start)")
-	fs.Var(funcFlag(func(s string) (err error) { o.max, err = parseSize(s); return err }), "max", "skip files larger than `size`")
+	fs.Var(funcFlag(func(s string) (err error) { o.max, err = parseSize(s); return err }), "max", "skip files larger than `size` (0: no limit)")
 	fs.Var(&o.include, "include", "only files whose name matches `pattern` (as -i); repeatable")
 	fs.StringVar(&o.filesFrom, "files-from", "", "also read PATHs from `file`, one per line ('-': standard input)")
 	fs.BoolVar(&o.nul, "0", false, "with -files-from: the PATHs end with NUL bytes, not newlines")

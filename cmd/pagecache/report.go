@@ -281,8 +281,8 @@ func (t *textReporter) total(s totals) {
 	t.rowOf(s.size, s.pages, s.pages-s.unknownPages, from, s.stat.cached, s.stat.dirty, s.stat.writeback,
 		s.stat.evicted, s.stat.recent, bar, path)
 	if s.unknown > 0 && !t.raw {
-		fmt.Fprintf(t.w, "residency unknown for %s (%d pages), left out of the resident total and percent: the kernel tells only their owner, a user who may write them, or root\n",
-			plural(s.unknown, "file"), s.unknownPages)
+		fmt.Fprintf(t.w, "residency unknown for %s (%s), left out of the resident total and percent: the kernel tells only their owner, a user who may write them, or root\n",
+			plural(s.unknown, "file"), plural(s.unknownPages, "page"))
 	}
 }
 
@@ -480,14 +480,15 @@ func humanSize(n int64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64) + units[i:i+1]
 }
 
-func plural(n int, word string) string {
+// plural returns n and word, in the plural unless n is 1.
+func plural[N int | int64](n N, word string) string {
 	if n != 1 {
 		if strings.HasSuffix(word, "y") {
 			word = word[:len(word)-1] + "ie"
 		}
 		word += "s"
 	}
-	return strconv.Itoa(n) + " " + word
+	return strconv.FormatInt(int64(n), 10) + " " + word
 }
 
 // quotePath quotes a path that holds control characters or bytes that are
