@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -285,5 +286,29 @@ func TestAdviceProbeReadsSmaps(t *testing.T) {
 	}
 	if a := adviceTakesEffect(); !a.dontDumpWipe {
 		t.Errorf("adviceTakesEffect = %+v on a kernel that honours MADV_DONTDUMP and MADV_WIPEONFORK", a)
+	}
+}
+
+// TestVMAAt checks that vmaAt finds the mapping that holds an address in
+// the text of smaps, with the fields that follow its line, and no mapping
+// for an address between two.
+func TestVMAAt(t *testing.T) {
+	const text = "00400000-00452000 r-xp 00000000 08:02 173521 /usr/bin/dbus-daemon\n" +
+		"Size:                328 kB\n" +
+		"VmFlags: rd ex mr mw me dw\n" +
+		"f7001000-f7003000 rw-p 00000000 00:00 0 \n" +
+		"Size:                  8 kB\n" +
+		"VmFlags: rd wr mr mw me ac dd\n"
+	span, after, ok := vmaAt(text, 0xf7002fff)
+	if !ok || span != "f7001000-f7003000" || !strings.HasPrefix(after, "Size:                  8 kB\nVmFlags: rd wr mr mw me ac dd") {
+		t.Errorf("vmaAt(0xf7002fff) = %q, %q, %v; want the second mapping", span, after, ok)
+	}
+	if span, _, ok := vmaAt(text, 0x400000); !ok || span != "00400000-00452000" {
+		t.Errorf("vmaAt(0x400000) = %q, %v; want the first mapping", span, ok)
+	}
+	for _, addr := range []uintptr{0x452000, 0xf7000fff, 0xf7003000} {
+		if span, _, ok := vmaAt(text, addr); ok {
+			t.Errorf("vmaAt(%#x) = %q; want no mapping", addr, span)
+		}
 	}
 }

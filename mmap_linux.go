@@ -25,11 +25,11 @@ import (
 
 // The flags of mmap behind Populate, NoReserve, Secret and HugeTLB here (0:
 // none).
+const mapPopulate, mapNoReserve, mapConceal, mapHugeTLB = unix.MAP_POPULATE, unix.MAP_NORESERVE, 0, unix.MAP_HUGETLB
+
 // wipesOnFork tells whether sysWipeOnFork keeps memory from a child created
 // by a raw fork (MADV_WIPEONFORK), which Secret needs.
 const wipesOnFork = true
-
-const mapPopulate, mapNoReserve, mapConceal, mapHugeTLB = unix.MAP_POPULATE, unix.MAP_NORESERVE, 0, unix.MAP_HUGETLB
 
 var adviceTable = posixAdvice(map[Advice]int{
 	HugePage:   unix.MADV_HUGEPAGE,
@@ -165,18 +165,39 @@ func adviceSets(advice int, flag string) bool {
 	if err != nil {
 		return true
 	}
-	start := fmt.Sprintf("%08x-", uintptr(p)) // as smaps writes it
-	in := false
-	for line := range strings.Lines(string(smaps)) {
-		if strings.HasPrefix(line, start) {
-			in = true
-		} else if in {
-			if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-				return slices.Contains(strings.Fields(rest), flag)
-			}
+	_, fields, ok := vmaAt(string(smaps), uintptr(p))
+	if !ok {
+		return true
+	}
+	for line := range strings.Lines(fields) {
+		if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok {
+			return slices.Contains(strings.Fields(rest), flag)
 		}
 	}
 	return true
+}
+
+// vmaAt finds, in the text of /proc/self/maps or /proc/self/smaps, the
+// line of the mapping that holds addr. It returns the address range that
+// starts the line ("start-end", as /proc/self/map_files names the mapping)
+// and the text after the line, which in smaps begins with the mapping's
+// fields; ok is false if no mapping holds addr.
+func vmaAt(text string, addr uintptr) (span, after string, ok bool) {
+	for len(text) > 0 {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		span, _, _ = strings.Cut(line, " ")
+		lo, hi, found := strings.Cut(span, "-")
+		if !found {
+			continue // a field of smaps
+		}
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 == nil && err2 == nil && uint64(addr) >= start && uint64(addr) < end {
+			return span, text, true
+		}
+	}
+	return "", "", false
 }
 
 // thpMode returns the transparent huge page mode that applies to pages of
@@ -477,22 +498,13 @@ func sysMappedFileSize(addr uintptr) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for line := range strings.Lines(string(maps)) {
-		span, _, _ := strings.Cut(line, " ")
-		lo, hi, ok := strings.Cut(span, "-")
-		if !ok {
-			continue
-		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil || uint64(addr) < start || uint64(addr) >= end {
-			continue
-		}
-		var st unix.Stat_t
-		if err := unix.Stat("/proc/self/map_files/"+span, &st); err != nil {
-			return 0, err
-		}
-		return st.Size, nil
+	span, _, ok := vmaAt(string(maps), addr)
+	if !ok {
+		return 0, unix.ENOENT
 	}
-	return 0, unix.ENOENT
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/map_files/"+span, &st); err != nil {
+		return 0, err
+	}
+	return st.Size, nil
 }
