@@ -85,3 +85,54 @@ func floorCopy(dst, src []byte) (n int) {
 	debug.SetPanicOnFault(old)
 	return n
 }
+
+// floorCounter is a counter of calls in flight on a cache line of its own,
+// as the package's are.
+type floorCounter struct {
+	n atomic.Int64
+	_ [56]byte
+}
+
+// floorCountedCopy is floorCopy counted in c, as the package's WriteAt
+// counts a write so that Unmap waits for it: the least a write that is both
+// fault-safe and Unmap-safe costs.
+//
+//go:noinline
+func floorCountedCopy(c *floorCounter, dst, src []byte) (n int) {
+	c.n.Add(1)
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		if n < 0 {
+			debug.SetPanicOnFault(old)
+			recover()
+			c.n.Add(-1)
+		}
+	}()
+	n = -1
+	n = copy(dst, src)
+	debug.SetPanicOnFault(old)
+	c.n.Add(-1)
+	return n
+}
+
+// floorAccess calls fn with b, counted in c and with panic-on-fault set,
+// recovering from a fault: the least a fault-safe, Unmap-safe Access costs.
+//
+//go:noinline
+func floorAccess(c *floorCounter, b []byte, fn func([]byte) error) (err error) {
+	c.n.Add(1)
+	old := debug.SetPanicOnFault(true)
+	running := true
+	defer func() {
+		if running {
+			debug.SetPanicOnFault(old)
+			recover()
+			c.n.Add(-1)
+		}
+	}()
+	err = fn(b)
+	running = false
+	debug.SetPanicOnFault(old)
+	c.n.Add(-1)
+	return err
+}

@@ -3,6 +3,7 @@ package bench
 import (
 	"io"
 	"os"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -149,6 +150,58 @@ func readAt(b *testing.B, parallel bool) {
 						}
 					})
 				}},
+				impl{"safe-floor", func(b *testing.B) {
+					// The least a fault-safe read costs: floorCopy (floor_test.go).
+					m := rawMap(b, openFixture(b, rwFileSize, os.O_RDONLY), rwFileSize, unix.PROT_READ)
+					b.ReportAllocs()
+					b.SetBytes(int64(n))
+					if !parallel {
+						buf := make([]byte, n)
+						for b.Loop() {
+							if floorCopy(buf, m[0:]) < len(buf) {
+								b.Fatal(io.EOF)
+							}
+						}
+						return
+					}
+					b.RunParallel(func(pb *testing.PB) {
+						buf := make([]byte, n)
+						for pb.Next() {
+							if floorCopy(buf, m[0:]) < len(buf) {
+								panic(io.EOF)
+							}
+						}
+					})
+				}},
+				impl{"safe-floor-access", func(b *testing.B) {
+					// The least a fault-safe, counted call of a callback costs:
+					// floorAccess (floor_test.go), with the callback of
+					// mmapkit-access.
+					m := rawMap(b, openFixture(b, rwFileSize, os.O_RDONLY), rwFileSize, unix.PROT_READ)
+					b.ReportAllocs()
+					b.SetBytes(int64(n))
+					if !parallel {
+						var c floorCounter
+						buf := make([]byte, n)
+						for b.Loop() {
+							if err := floorAccess(&c, m[:n], func(m []byte) error { copy(buf, m); return nil }); err != nil {
+								b.Fatal(err)
+							}
+						}
+						return
+					}
+					cs := make([]floorCounter, 64)
+					var next atomic.Int64
+					b.RunParallel(func(pb *testing.PB) {
+						c := &cs[next.Add(1)%int64(len(cs))]
+						buf := make([]byte, n)
+						for pb.Next() {
+							if err := floorAccess(c, m[:n], func(m []byte) error { copy(buf, m); return nil }); err != nil {
+								panic(err)
+							}
+						}
+					})
+				}},
 				impl{"pread", func(b *testing.B) {
 					f := openFixture(b, rwFileSize, os.O_RDONLY)
 					b.ReportAllocs()
@@ -209,6 +262,20 @@ func BenchmarkWriteAt(b *testing.B) {
 					buf := make([]byte, n)
 					for b.Loop() {
 						if copy(m[0:], buf) < len(buf) {
+							b.Fatal(io.ErrShortWrite)
+						}
+					}
+				}},
+				impl{"safe-floor", func(b *testing.B) {
+					// The least a fault-safe write that Unmap waits for costs:
+					// floorCountedCopy (floor_test.go).
+					m := rawMap(b, openFixture(b, rwFileSize, os.O_RDWR), rwFileSize, unix.PROT_READ|unix.PROT_WRITE)
+					var c floorCounter
+					b.ReportAllocs()
+					b.SetBytes(int64(n))
+					buf := make([]byte, n)
+					for b.Loop() {
+						if floorCountedCopy(&c, m[0:], buf) < len(buf) {
 							b.Fatal(io.ErrShortWrite)
 						}
 					}
