@@ -247,8 +247,8 @@ func TestAccessUnmapAndResizeWait(t *testing.T) {
 					returned.Store(true)
 					done <- err
 				}()
-				// Wait until the call has announced itself and is waiting.
-				for r.mu.writers.Load() == 0 {
+				// Wait until the call holds the lock and waits for fn (seq is odd).
+				for r.mu.seq.Load()&1 == 0 {
 					runtime.Gosched()
 				}
 				for range 100 {

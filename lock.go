@@ -19,20 +19,41 @@ import (
 // # The counted path (WriteAt, Access, and ReadAt where it must)
 //
 // enter adds 1 to one of several counters, each on a cache line of its own,
-// and exit takes it back from the same counter; Lock waits until the
-// counters add up to zero. The counter is chosen by the address of the
-// calling goroutine's stack, so that goroutines running at once mostly use
-// different cache lines (as they would not with RLock and RUnlock, whose
-// reader count is one line written by every call); two that share a counter
-// are slower, never wrong. The adds are atomic: on amd64 two of them cost
-// less than pinning the goroutine to its processor twice to use plain adds.
+// and exit takes it back from the same counter. The counter is chosen by the
+// address of the calling goroutine's stack, so that goroutines running at
+// once mostly use different cache lines (as they would not with RLock and
+// RUnlock, whose reader count is one line written by every call); two that
+// share a counter are slower, never wrong. The adds are atomic: on amd64
+// two of them cost less than pinning the goroutine to its processor twice
+// to use plain adds.
 //
-// enter adds, then loads writers; Lock adds to writers, then sums the
-// counters. Go's atomics are sequentially consistent, so either enter sees
-// the Lock (it takes its add back and blocks in RLock, as on a
-// sync.RWMutex, so that a stream of calls cannot starve a Lock) or Lock's
-// sum sees the add and waits for the exit. A call that returns while a Lock
-// waits wakes it through wake.
+// Lock, once it holds rw, adds lockMark (a large negative number) to every
+// counter, then waits until the counters add up to the marks alone. A call
+// is admitted only if the value its add returns is positive, that is if no
+// mark is on its counter; else it takes its add back and blocks in RLock
+// until Unlock has taken the marks away, as on a sync.RWMutex, so that a
+// stream of calls cannot starve a Lock. Each call thus learns everything it
+// needs from the one add it makes, with no second load after it (a load
+// after a locked add waits for the add; measured on amd64, two such loads
+// per call cost more than the adds). Why no call is in flight when Lock's
+// wait ends:
+//
+//   - The adds to one counter are atomic read-modify-writes of one word, so
+//     they take effect in one order. A call whose add comes before the mark
+//     is in every later value of its counter, so in every read of the sum,
+//     until its exit takes it back. A call whose add comes after the mark
+//     sees the mark and does not touch the mapping.
+//   - The sum is read one counter at a time. Each counter holds its mark,
+//     the admitted calls still in flight, and at most a moment's add of a
+//     call about to take it back: never less than the mark and the calls in
+//     flight. So a sum equal to the marks means that no counter held an
+//     admitted call when it was read, and none admits one after its mark.
+//   - A call that exits after the marks were added finds its add's value
+//     negative and wakes the Lock through wake, as does a call that took its
+//     add back (the Lock may have counted it).
+//
+// The counters are made by the first counted call, under RLock, so never
+// while a Lock is held: a Lock marks every counter there is.
 //
 // # The optimistic path (ReadAt where optimisticReads is set)
 //
@@ -96,8 +117,8 @@ import (
 type regionLock struct {
 	seq     atomic.Uint64 // odd while Lock is held: see above
 	rw      sync.RWMutex
-	writers atomic.Int32                // Locks held or waited for
 	readers atomic.Pointer[readerState] // made by the first enter
+	marked  *readerState                // the counters Lock marked; only the holder of Lock uses it
 }
 
 // readerState is what enter and exit use, made by the first enter.
@@ -105,34 +126,45 @@ type readerState struct {
 	count []readerCount // a power of two of them
 	mask  uintptr       // len(count)-1
 	// wake wakes a Lock waiting for the calls in flight to return: a call
-	// that returns while a Lock is held or waited for sends to it.
+	// that returns, or takes its add back, while its counter is marked
+	// sends to it.
 	wake  chan struct{}
 	timer *time.Timer // drain's, stopped when not in use
 }
 
-// readerCount counts calls in flight, on a cache line of its own.
+// readerCount counts calls in flight, on a cache line of its own, plus
+// lockMark while a Lock is held.
 type readerCount struct {
 	n atomic.Int64
 	_ [56]byte
 }
 
-// Lock announces itself first, so that calls that start from then on block
-// in RLock and leave the processors to the goroutines in flight and to this
-// one, then takes rw, makes seq odd, and waits for the counted calls to
+// lockMark is what Lock adds to every counter: far below any count of calls,
+// so that a counter with it is negative.
+const lockMark = -1 << 40
+
+// Lock takes rw, makes seq odd, marks the counters so that calls that start
+// from then on block in RLock, and waits for the counted calls in flight to
 // return.
 func (l *regionLock) Lock() {
-	l.writers.Add(1)
 	l.rw.Lock()
 	l.seq.Add(1)
 	if s := l.readers.Load(); s != nil {
 		s.drain()
+		l.marked = s
 	}
 }
 
+// Unlock takes the marks away, makes seq even and releases rw.
 func (l *regionLock) Unlock() {
+	if s := l.marked; s != nil {
+		l.marked = nil
+		for i := range s.count {
+			s.count[i].n.Add(-lockMark)
+		}
+	}
 	l.seq.Add(1)
 	l.rw.Unlock()
-	l.writers.Add(-1)
 }
 
 // readBegin starts an optimistic read: it returns seq and whether the read
@@ -169,9 +201,9 @@ func (l *regionLock) enter() *readerCount {
 
 // tryEnter counts a call in a counter chosen by the calling goroutine's
 // stack and returns it, or returns nil, having counted nothing, if no
-// counter exists yet or a Lock is held or waited for. A caller that gets
-// nil goes on with enterSlow, directly or through enter: a Lock may have
-// seen the count before it was taken back, and enterSlow wakes it.
+// counter exists yet or a Lock is held. A caller that gets nil goes on with
+// enterSlow, directly or through enter: a Lock may have seen the count
+// before it was taken back, and enterSlow wakes it.
 func (l *regionLock) tryEnter() *readerCount {
 	s := l.readers.Load()
 	if s == nil {
@@ -180,8 +212,7 @@ func (l *regionLock) tryEnter() *readerCount {
 	var here byte
 	at := uintptr(unsafe.Pointer(&here))
 	c := &s.count[(at>>13^at>>19)&s.mask]
-	c.n.Add(1)
-	if l.writers.Load() == 0 {
+	if c.n.Add(1) > 0 {
 		return c
 	}
 	c.n.Add(-1)
@@ -193,7 +224,11 @@ func (l *regionLock) tryEnter() *readerCount {
 // the Lock is released.
 func (l *regionLock) enterSlow() *readerCount {
 	if l.readers.Load() == nil {
+		// Under RLock, so that no Lock is held: every Lock from now on
+		// finds the counters and marks them.
+		l.rw.RLock()
 		l.makeReaders()
+		l.rw.RUnlock()
 		return l.enter()
 	}
 	// A Lock may have counted the call before tryEnter took it back.
@@ -218,13 +253,10 @@ func (l *regionLock) exit(c *readerCount) {
 }
 
 // tryExit ends a call counted in c, and reports whether that is all there
-// is to do: it is not if c is nil (the call holds rw) or a Lock waits.
+// is to do: it is not if c is nil (the call holds rw) or a Lock waits (it
+// marked c).
 func (l *regionLock) tryExit(c *readerCount) bool {
-	if c == nil {
-		return false
-	}
-	c.n.Add(-1)
-	return l.writers.Load() == 0
+	return c != nil && c.n.Add(-1) >= 0
 }
 
 // exitSlow is exit when tryExit reported false: it releases rw (c is nil),
@@ -237,7 +269,8 @@ func (l *regionLock) exitSlow(c *readerCount) {
 	l.readers.Load().signal()
 }
 
-// makeReaders makes the counters of enter, once.
+// makeReaders makes the counters of enter, once. The caller holds rw for
+// reading.
 func (l *regionLock) makeReaders() {
 	n := 8
 	for n < 4*runtime.GOMAXPROCS(0) {
@@ -248,18 +281,23 @@ func (l *regionLock) makeReaders() {
 	l.readers.CompareAndSwap(nil, s) // or another call made them first
 }
 
-// drain waits until the counters add up to zero. Every call counted in them
-// before Lock announced itself is in the sum, and sends to wake when it
-// returns after the sum was taken; a call that starts later sees writers and
-// blocks in RLock. The loop ends when the calls in flight have returned: it
-// waits for them, it does not retry anything.
+// drain marks every counter, then waits until the counters add up to the
+// marks alone (see regionLock). Every call counted before its counter was
+// marked is in the sum, and sends to wake when it returns after the sum was
+// taken; a call that starts later sees the mark and blocks in RLock. The
+// loop ends when the calls in flight have returned: it waits for them, it
+// does not retry anything. The caller holds rw.
 func (s *readerState) drain() {
+	for j := range s.count {
+		s.count[j].n.Add(lockMark)
+	}
+	marks := lockMark * int64(len(s.count))
 	for {
 		var sum int64
 		for j := range s.count {
 			sum += s.count[j].n.Load()
 		}
-		if sum == 0 {
+		if sum == marks {
 			return
 		}
 		// Every call counted in sum sends to wake when it returns; the

@@ -17,7 +17,7 @@ if ! command -v valgrind >/dev/null; then
 	(apt-get update -qq && apt-get install -y -qq valgrind) >/dev/null
 fi
 
-calls=1000000
+calls=${CALLS:-1000000}
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 (cd bench && go test -c -o "$bin/bench.test" .)
@@ -37,6 +37,8 @@ printf '%-45s %s\n' "path (64 bytes)" "instructions per call"
 printf '%-45s %s\n' "plain copy (runtime.memmove)" "$(count 'ReadAt$/64B/copy$' 'runtime.memmove')"
 printf '%-45s %s\n' "x/exp/mmap ReaderAt.ReadAt" "$(count 'ReadAt$/64B/exp$' 'golang.org/x/exp/mmap.(*ReaderAt).ReadAt')"
 printf '%-45s %s\n' "fault-safe floor (bench floorCopy)" "$(count 'SafetyCost/64B/recover$' 'github.com/mmapkit/mmap/bench.floorCopy')"
+printf '%-45s %s\n' "counted fault-safe floor (floorCountedCopy)" "$(count 'WriteAt/64B/safe-floor$' 'github.com/mmapkit/mmap/bench.floorCountedCopy')"
+printf '%-45s %s\n' "counted fault-safe call (floorAccess)" "$(count 'ReadAt$/64B/safe-floor-access$' 'github.com/mmapkit/mmap/bench.floorAccess')"
 printf '%-45s %s\n' "mmapkit ReadAt (inlined; its readAt)" "$(count 'ReadAt$/64B/mmapkit$' 'github.com/mmapkit/mmap.(*Region).readAt')"
 printf '%-45s %s\n' "mmapkit WriteAt (inlined; its writeAt)" "$(count 'WriteAt/64B/mmapkit$' 'github.com/mmapkit/mmap.(*Region).writeAt')"
 printf '%-45s %s\n' "mmapkit Access (callback copies)" "$(count 'ReadAt$/64B/mmapkit-access$' 'github.com/mmapkit/mmap.(*Region).Access')"
