@@ -645,6 +645,63 @@ func TestUnmapWaitsForReadersBeyondProcs(t *testing.T) {
 	}
 }
 
+// TestCountedCallStandsAsideWhileLocked checks the counters' protocol of
+// lock.go step by step: Lock waits for a call counted before it, marks every
+// counter so that a call trying to count itself meanwhile takes its add
+// back, and Unlock takes the marks away, leaving the counters at the calls
+// in flight.
+func TestCountedCallStandsAsideWhileLocked(t *testing.T) {
+	var l regionLock
+	sum := func() int64 {
+		var n int64
+		c := l.readers.Load().count
+		for i := range c {
+			n += c[i].n.Load()
+		}
+		return n
+	}
+	c := l.enter() // the first call makes the counters
+	if c == nil || sum() != 1 {
+		t.Fatalf("enter: counter %v, counters add up to %d; want a counter and 1", c, sum())
+	}
+	locked := make(chan struct{})
+	go func() {
+		l.Lock()
+		close(locked)
+	}()
+	for l.seq.Load()&1 == 0 {
+		runtime.Gosched() // until Lock holds rw and waits for c
+	}
+	for range 100 {
+		runtime.Gosched()
+	}
+	select {
+	case <-locked:
+		t.Fatal("Lock returned while a counted call was in flight")
+	default:
+	}
+	if l.tryEnter() != nil {
+		t.Fatal("tryEnter counted a call while a Lock waits")
+	}
+	l.exit(c)
+	deadline(t, "Lock after the call returned", func() { <-locked })
+	marks := lockMark * int64(len(l.readers.Load().count))
+	if got := sum(); got != marks {
+		t.Fatalf("counters add up to %d while locked, want the marks alone, %d", got, marks)
+	}
+	if l.tryEnter() != nil {
+		t.Fatal("tryEnter counted a call while a Lock is held")
+	}
+	l.Unlock()
+	if c = l.tryEnter(); c == nil || sum() != 1 {
+		t.Fatalf("tryEnter after Unlock: counter %v, counters add up to %d; want a counter and 1", c, sum())
+	}
+	l.exit(c)
+	if got := sum(); got != 0 {
+		t.Fatalf("counters add up to %d with no call in flight, want 0", got)
+	}
+}
+
 // TestFaultLeavesRegionUsable truncates the file under a mapping: ReadAt and WriteAt
 // across the end return ErrFault with the bytes before the missing page
 // copied, and the region stays usable.
