@@ -195,23 +195,16 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 }
 
 // writeAt is one attempt of WriteAt, chosen by how: the fast one
-// (tryOptimistic); the one that handles every case (tryCounted), which the
-// fast one leaves the write to; or, when the fast one's copy faulted
-// (tryCleared), the one that finds the fault with copyFault while the call
-// is still counted in held, so that no Lock runs between the copy and the
-// answer. Every write is counted: it cannot be taken back, so it must not
-// run beside a Lock (lock.go).
-//
-// The fast attempt copies with panic-on-fault set in this frame, and
-// returns held, still counted, only with tryCleared.
+// (tryOptimistic), or what writeAtAgain does after it. Every write is
+// counted: it cannot be taken back, so it must not run beside a Lock
+// (lock.go). The fast attempt leaves the write to the counted path
+// (tryCounted) where it cannot go ahead, and copies with panic-on-fault set
+// in this frame. If the copy faults it returns tryCleared and, in held, the
+// count it still holds, so that the fault is found under that count: no Lock
+// runs between the copy and the answer.
 func (r *Region) writeAt(p []byte, off int64, how int, c *readerCount) (n int, held *readerCount, err error) {
-	switch how {
-	case tryCounted:
-		n, err = r.writeAtCounted(p, off)
-		return n, nil, err
-	case tryCleared:
-		n, err = r.writeAtFault(p, off, r.writable[int(off):])
-		r.mu.exit(c)
+	if how != tryOptimistic {
+		n, err = r.writeAtAgain(p, off, how, c)
 		return n, nil, err
 	}
 	// enter and exit spelled out (lock.go): tryEnter and tryExit inline.
@@ -231,11 +224,13 @@ func (r *Region) writeAt(p []byte, off int64, how int, c *readerCount) (n int, h
 	}
 	held = c
 	old := debug.SetPanicOnFault(true)
+	// The deferred function captures n, old and held only: each capture
+	// costs every call a store.
 	defer func() {
 		if n == tryCleared {
 			debug.SetPanicOnFault(old)
 			if e := recover(); !isFault(e) {
-				r.mu.exit(held)
+				held.release()
 				panic(e)
 			}
 		}
@@ -250,6 +245,18 @@ func (r *Region) writeAt(p []byte, off int64, how int, c *readerCount) (n int, h
 		return n, nil, shortWrite(len(p), off, len(mem))
 	}
 	return n, nil, nil
+}
+
+// writeAtAgain is WriteAt after its fast attempt returned how: on the
+// counted path (tryCounted), or, after a fault (tryCleared), the answer
+// found with copyFault while the call is still counted in c.
+func (r *Region) writeAtAgain(p []byte, off int64, how int, c *readerCount) (int, error) {
+	if how == tryCounted {
+		return r.writeAtCounted(p, off)
+	}
+	n, err := r.writeAtFault(p, off, r.writable[int(off):])
+	r.mu.exit(c)
+	return n, err
 }
 
 // writeAtFault is WriteAt's answer, with the call counted, when copying p

@@ -135,8 +135,9 @@ type readerState struct {
 // readerCount counts calls in flight, on a cache line of its own, plus
 // lockMark while a Lock is held.
 type readerCount struct {
-	n atomic.Int64
-	_ [56]byte
+	n     atomic.Int64
+	state *readerState // the counters this one is one of
+	_     [48]byte
 }
 
 // lockMark is what Lock adds to every counter: far below any count of calls,
@@ -259,6 +260,14 @@ func (l *regionLock) tryExit(c *readerCount) bool {
 	return c != nil && c.n.Add(-1) >= 0
 }
 
+// release is exit for a call counted in c (not nil), for a caller that has
+// c but not the lock: a deferred function that captures as little as it can.
+func (c *readerCount) release() {
+	if c.n.Add(-1) < 0 {
+		c.state.signal()
+	}
+}
+
 // exitSlow is exit when tryExit reported false: it releases rw (c is nil),
 // or wakes the Lock that waits.
 func (l *regionLock) exitSlow(c *readerCount) {
@@ -277,6 +286,9 @@ func (l *regionLock) makeReaders() {
 		n *= 2
 	}
 	s := &readerState{count: make([]readerCount, n), mask: uintptr(n - 1), wake: make(chan struct{}, 1), timer: time.NewTimer(time.Hour)}
+	for i := range s.count {
+		s.count[i].state = s
+	}
 	s.timer.Stop()
 	l.readers.CompareAndSwap(nil, s) // or another call made them first
 }
