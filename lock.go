@@ -260,7 +260,8 @@ func (l *regionLock) tryExit(c *readerCount) bool {
 }
 
 // release is exit for a call counted in c (not nil), for a caller that has
-// c but not the lock: a deferred function that captures as little as it can.
+// c but not the lock: a deferred function that captures as little as it
+// can. It does what tryExit and exitSlow do for such a call.
 func (c *readerCount) release() {
 	if c.n.Add(-1) < 0 {
 		c.state.signal()
@@ -274,7 +275,7 @@ func (l *regionLock) exitSlow(c *readerCount) {
 		l.rw.RUnlock()
 		return
 	}
-	l.readers.Load().signal()
+	c.state.signal()
 }
 
 // makeReaders makes the counters of enter, once. The caller holds rw for

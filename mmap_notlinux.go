@@ -7,8 +7,8 @@
 // blocks as well), no mremap (Resize maps the region again and copies what
 // the file does not hold), no memfd (NewSharedMemory and seals report
 // errors.ErrUnsupported), no cachestat (FileCacheStat reports
-// errors.ErrUnsupported), no way to a mapped file whose descriptor is closed
-// (a fault in a region from Open cannot tell ErrPastEOF), no populate
+// errors.ErrUnsupported), no way to reach a mapped file whose descriptor is
+// closed (a fault in a region from Open cannot tell ErrPastEOF), no populate
 // advice, guard regions, collapse into huge pages or secret memory (the
 // portable paths take over), and no huge page pool (HugeTLB is refused).
 

@@ -2,10 +2,11 @@
 # Counts the instructions one call of each small-copy path executes, with
 # valgrind's callgrind: ReadAt, WriteAt and Access of 64 bytes next to
 # golang.org/x/exp/mmap's ReadAt, a plain copy and the fault-safe floors of
-# the bench module (floorCopy, floorCountedCopy, floorAccess). Unlike the timings of bench/cmd/benchrun, the
-# counts do not depend on what else the machine runs, so they show what a
-# change to those paths costs even on a shared machine. They are not times:
-# a locked add or a call costs more than a register move.
+# the bench module (floorCopy, floorCountedCopy, floorAccess). Unlike the
+# timings of bench/cmd/benchrun, the counts do not depend on what else the
+# machine runs, so they show what a change to those paths costs even on a
+# shared machine. They are not times: a locked add or a call costs more
+# than a register move.
 #
 # Usage, from the repository's root: scripts/bench-instructions.sh
 # CALLS=N counts over N calls of each path instead of 1,000,000 (quicker;
