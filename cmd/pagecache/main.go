@@ -333,11 +333,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case o.evict:
 		wk.act = drop
 	}
+	out := &errWriter{w: stdout}
 	var rep reporter
 	if o.json {
-		rep = &jsonReporter{w: stdout, summary: o.summary}
+		rep = &jsonReporter{w: out, summary: o.summary}
 	} else {
-		tr := &textReporter{w: stdout, cols: o.cols, bytes: o.bytes, raw: o.raw, noHeader: o.noHeader, summary: o.summary}
+		tr := &textReporter{w: out, cols: o.cols, bytes: o.bytes, raw: o.raw, noHeader: o.noHeader, summary: o.summary}
 		if o.verbose || slices.ContainsFunc(o.cols, func(c column) bool { return c.name == "map" }) {
 			tr.mapWidth = mapWidth(stdout)
 			wk.barWidth = tr.mapWidth
@@ -425,10 +426,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if t.skipped > 0 {
 		code = exitSkipped
 	}
+	if out.err != nil {
+		// The output is incomplete: a full disk, a closed descriptor.
+		fmt.Fprintf(stderr, "pagecache: %v\n", out.err)
+		code = exitSkipped
+	}
 	if wk.act == lock {
 		return waitLocked(ctx, wk, o, code, stderr)
 	}
 	return code
+}
+
+// errWriter writes to w until a write fails, and keeps the first error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(b)
+	e.err = err
+	return n, err
 }
 
 // removePidfile removes the pidfile at exit if it still names this

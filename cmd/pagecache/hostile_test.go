@@ -1,0 +1,32 @@
+//go:build linux
+
+// Tests of what a hostile user may do: output that cannot be written,
+// odd arguments, lists that never come, signals at awkward times. They use
+// Linux: FIFOs, signals, and the helpers of util_test.go.
+
+package main
+
+import (
+	"bytes"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// pcFailWriter fails every write, as a full disk does.
+type pcFailWriter struct{}
+
+func (pcFailWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+func TestPagecacheWriteError(t *testing.T) {
+	// Output lost is a failure, not a success.
+	dir := t.TempDir()
+	pcWriteFile(t, dir, "f", pageSize, false)
+	for _, args := range [][]string{{dir}, {"-json", dir}, {"-v", dir}} {
+		var stderr bytes.Buffer
+		code := run(t.Context(), args, pcFailWriter{}, &stderr)
+		if code != exitSkipped || !strings.Contains(stderr.String(), syscall.ENOSPC.Error()) {
+			t.Errorf("pagecache %q to a full disk: exit %d, stderr %q; want 1 and the write error", args, code, stderr.String())
+		}
+	}
+}
