@@ -30,3 +30,21 @@ func TestPagecacheWriteError(t *testing.T) {
 		}
 	}
 }
+
+func TestPagecacheFlagValueDashDash(t *testing.T) {
+	// "--" as the value of a flag does not end the flags.
+	dir := t.TempDir()
+	f := pcWriteFile(t, dir, "f", pageSize, false)
+	code, out, errs := pcRun(t, "-i", "--", f, "-json")
+	if code != exitOK || errs != "" {
+		t.Fatalf("pagecache -i -- FILE -json: exit %d, stderr %q", code, errs)
+	}
+	if files, _ := pcParseJSON(t, out); len(files) != 1 {
+		t.Errorf("records %v, want %s", files, f)
+	}
+	// After the end of the flags, a path that looks like a flag is a path.
+	code, _, errs = pcRun(t, "-s", "--", "-json")
+	if code != exitSkipped || !strings.Contains(errs, "-json") {
+		t.Errorf("pagecache -s -- -json: exit %d, stderr %q; want 1, -json not found", code, errs)
+	}
+}

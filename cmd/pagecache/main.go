@@ -196,7 +196,7 @@ func parse(args []string, stderr io.Writer) (options, []string, int, bool) {
 			return bad("%v", err)
 		}
 		left := fs.Args()
-		if used := len(rest) - len(left); used > 0 && rest[used-1] == "--" {
+		if used := len(rest) - len(left); terminated(fs, rest[:used]) {
 			paths = append(paths, left...)
 			break
 		}
@@ -635,6 +635,27 @@ func processFiles(pid int) (paths []string, gone int, err error) {
 		add(p, func(fi fs.FileInfo) bool { return os.SameFile(fi, held) })
 	}
 	return paths, gone, nil
+}
+
+// terminated reports whether the arguments that fs.Parse consumed end with
+// "--", the end of the flags, rather than with "--" as the value of a flag
+// (-i --).
+func terminated(fs *flag.FlagSet, used []string) bool {
+	for i := 0; i < len(used); i++ {
+		if used[i] == "--" {
+			return i == len(used)-1
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(used[i], "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil || hasValue {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		i++ // the next argument is the flag's value
+	}
+	return false
 }
 
 // flagSet reports whether the flag name was given on the command line.
