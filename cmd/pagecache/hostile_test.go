@@ -8,9 +8,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // pcFailWriter fails every write, as a full disk does.
@@ -46,5 +51,65 @@ func TestPagecacheFlagValueDashDash(t *testing.T) {
 	code, _, errs = pcRun(t, "-s", "--", "-json")
 	if code != exitSkipped || !strings.Contains(errs, "-json") {
 		t.Errorf("pagecache -s -- -json: exit %d, stderr %q; want 1, -json not found", code, errs)
+	}
+}
+
+// pcFIFOWriter makes a FIFO and starts cmd, which reads it, and returns the
+// FIFO's write end once cmd has opened it: cmd is then waiting for a list
+// that does not come. Closing the write end ends the list.
+func pcFIFOWriter(t *testing.T, fifo string, cmd *exec.Cmd) *os.File {
+	t.Helper()
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // returns once cmd opened it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// pcWaitExit waits for cmd to exit after an interrupt, and returns its exit
+// status; it fails the test if cmd is still running after 30s.
+func pcWaitExit(t *testing.T, cmd *exec.Cmd, w *os.File) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		w.Close() // the list ends: the program stops waiting for it
+		<-done
+		t.Fatalf("still running 30s after SIGINT")
+		return 0
+	}
+}
+
+func TestPagecacheFilesFromInterrupted(t *testing.T) {
+	// A list read from a FIFO (or a terminal) that does not come: SIGINT
+	// stops the wait.
+	fifo := filepath.Join(t.TempDir(), "list")
+	cmd := pcCommand(t, "-files-from", fifo)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	w := pcFIFOWriter(t, fifo, cmd)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := pcWaitExit(t, cmd, w); code != exitSkipped || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("-files-from FIFO, SIGINT: exit %d, stderr %q; want 1, interrupted", code, stderr.String())
 	}
 }

@@ -295,12 +295,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return startDaemon(args, stdout, stderr)
 	}
 	if o.filesFrom != "" {
-		more, err := readList(o.filesFrom, o.nul)
-		if err != nil {
-			fmt.Fprintf(stderr, "pagecache: %v\n", err)
+		// The list may come from a terminal or a FIFO that never ends:
+		// an interrupt stops the wait.
+		type list struct {
+			paths []string
+			err   error
+		}
+		read := make(chan list, 1)
+		go func() {
+			more, err := readList(o.filesFrom, o.nul)
+			read <- list{more, err}
+		}()
+		var l list
+		select {
+		case l = <-read:
+		case <-ctx.Done():
+			fmt.Fprintln(stderr, "pagecache: interrupted")
+			return exitSkipped
+		}
+		if l.err != nil {
+			fmt.Fprintf(stderr, "pagecache: %v\n", l.err)
 			return exitUsage
 		}
-		paths = append(paths, more...)
+		paths = append(paths, l.paths...)
 	}
 	if o.pid != 0 {
 		more, gone, err := processFiles(o.pid)
