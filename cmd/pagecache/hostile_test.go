@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,5 +112,29 @@ func TestPagecacheFilesFromInterrupted(t *testing.T) {
 	}
 	if code := pcWaitExit(t, cmd, w); code != exitSkipped || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("-files-from FIFO, SIGINT: exit %d, stderr %q; want 1, interrupted", code, stderr.String())
+	}
+}
+
+func TestPagecacheDaemonFilesFromStdin(t *testing.T) {
+	// -files-from - with -d: the daemon reads the list from the command's
+	// standard input.
+	dir := t.TempDir()
+	f := pcWriteFile(t, dir, "f", 3*pageSize, false)
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	cmd := pcCommand(t, "-lock", "-d", "-pidfile", pidfile, "-files-from", "-")
+	cmd.Stdin = strings.NewReader(f + "\n")
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	err := cmd.Run()
+	b, _ := os.ReadFile(pidfile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid > 0 {
+		defer syscall.Kill(pid, syscall.SIGTERM)
+	}
+	if err != nil || pid == 0 || !strings.Contains(out.String(), "total (1 file") {
+		t.Fatalf("-lock -d -files-from -: %v, pidfile %q, stdout %q, stderr %q; want the file locked", err, b, out.String(), errs.String())
+	}
+	if got := pcLocked(t, pid); got < 3*pageSize {
+		t.Errorf("the daemon has %d bytes locked, want at least %d", got, 3*pageSize)
 	}
 }

@@ -531,7 +531,7 @@ func startDaemon(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), daemonEnv+"=1")
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr // -files-from - reads standard input
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = attr
 	err = cmd.Start()
