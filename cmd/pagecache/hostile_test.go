@@ -138,3 +138,29 @@ func TestPagecacheDaemonFilesFromStdin(t *testing.T) {
 		t.Errorf("the daemon has %d bytes locked, want at least %d", got, 3*pageSize)
 	}
 }
+
+func TestPagecacheDaemonInterrupted(t *testing.T) {
+	// The daemon is in a session of its own, out of reach of the terminal's
+	// SIGINT: while the command waits for it to lock, SIGINT to the command
+	// ends both.
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "list")
+	pidfile := filepath.Join(dir, "pid")
+	cmd := pcCommand(t, "-lock", "-d", "-pidfile", pidfile, "-files-from", fifo)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	w := pcFIFOWriter(t, fifo, cmd) // opened by the daemon
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := pcWaitExit(t, cmd, w); code != exitSkipped || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("-lock -d, SIGINT before the daemon locked: exit %d, stderr %q; want 1, interrupted", code, stderr.String())
+	}
+	// The daemon, the FIFO's only reader, is gone.
+	if _, err := w.Write([]byte("x\n")); !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("the daemon still reads its list after the command was interrupted: write %v", err)
+	}
+	if _, err := os.Stat(pidfile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pidfile after the interrupt: %v", err)
+	}
+}

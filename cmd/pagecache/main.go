@@ -292,7 +292,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if o.daemon && os.Getenv(daemonEnv) == "" {
-		return startDaemon(args, stdout, stderr)
+		return startDaemon(ctx, args, o.pidfile, stdout, stderr)
 	}
 	if o.filesFrom != "" {
 		// The list may come from a terminal or a FIFO that never ends:
@@ -469,12 +469,12 @@ func (e *errWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// removePidfile removes the pidfile at exit if it still names this
-// process: another pagecache started since with the same -pidfile has
+// removePidfile removes the pidfile if it still names process pid (this
+// one at exit): another pagecache started since with the same -pidfile has
 // written its own ID there, and its file must stay.
-func removePidfile(name string) {
+func removePidfile(name string, pid int) {
 	b, err := os.ReadFile(name)
-	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(pid) {
 		os.Remove(name)
 	}
 }
@@ -493,7 +493,7 @@ func waitLocked(ctx context.Context, wk *worker, o options, code int, stderr io.
 			wk.unlock(0)
 			return exitSkipped
 		}
-		defer removePidfile(o.pidfile)
+		defer removePidfile(o.pidfile, os.Getpid())
 	}
 	fmt.Fprintf(stderr, "pagecache: %d pages (%s) locked in memory; waiting for SIGINT or SIGTERM\n", n/pageSize, humanSize(n))
 	if os.Getenv(daemonEnv) != "" {
@@ -516,8 +516,10 @@ func waitLocked(ctx context.Context, wk *worker, o options, code int, stderr io.
 
 // startDaemon starts the program again with args in a new session, and
 // returns once it has locked the files (with the status it would have) or
-// has failed (with its exit status).
-func startDaemon(args []string, stdout, stderr io.Writer) int {
+// has failed (with its exit status). If ctx is done before, the daemon,
+// which is out of reach of the terminal's interrupt, is killed: its end
+// unlocks what it locked, and its pidfile is removed.
+func startDaemon(ctx context.Context, args []string, pidfile string, stdout, stderr io.Writer) int {
 	attr := daemonAttr()
 	exe, err := os.Executable()
 	if attr == nil || err != nil {
@@ -541,9 +543,18 @@ func startDaemon(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pagecache: -d: %v\n", err)
 		return exitSkipped
 	}
+	stopKill := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
 	var status [1]byte
 	n, _ := r.Read(status[:])
 	r.Close()
+	if !stopKill() {
+		cmd.Wait()
+		if pidfile != "" {
+			removePidfile(pidfile, cmd.Process.Pid)
+		}
+		fmt.Fprintln(stderr, "pagecache: interrupted")
+		return exitSkipped
+	}
 	if n == 1 {
 		// Locked: the daemon goes on by itself.
 		cmd.Process.Release()
