@@ -34,7 +34,8 @@
 //	-lock    lock the files in memory until SIGINT or SIGTERM (-d: as a daemon)
 //
 // The exit status is 0 on success, 1 if a file was skipped, nothing could
-// be locked or the work was interrupted, and 2 for bad usage.
+// be locked, the work was interrupted or the output could not be written,
+// and 2 for bad usage.
 package main
 
 import (
@@ -139,7 +140,8 @@ a path that is not valid UTF-8 also comes as path_base64, its exact bytes.
 
 Files that cannot be read, or that vanish, are reported on standard error and
 skipped. Exit status: 0 on success, 1 if a file was skipped, -lock locked
-nothing, or the work was interrupted, 2 for bad usage.
+nothing, the work was interrupted or the output could not be written, 2 for
+bad usage.
 `
 
 // parse parses the command line. It returns the options and paths, or an
