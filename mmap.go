@@ -187,10 +187,12 @@ const (
 	// is not inherited by a forked child at all (MADV_DONTFORK), and
 	// Populate faults it in by touching it (the kernel refuses the populate
 	// advice for it). [Region.SecretMemory] tells whether a mapped region
-	// got it. The size of secret memory is set once: Resize that shrinks it
-	// wipes and unmaps the pages cut off, which the kernel frees at Unmap,
-	// and Resize past its first size moves it into new secret memory,
-	// wiping the old. Secret memory cannot be executed: a region built with Exec
+	// got it. The size of secret memory is set once, at Map: the region's
+	// length, or the size given to Reserve. Resize that shrinks it wipes and
+	// unmaps the pages cut off, which the kernel frees at Unmap, and Resize
+	// past that size (possible only without Reserve) moves it into new
+	// secret memory, wiping the old; inside a reservation it never moves.
+	// Secret memory cannot be executed: a region built with Exec
 	// gets the other layout, and Protect adding Exec to secret memory fails
 	// (EPERM). Where memfd_secret is missing or disabled (ENOSYS), the memory
 	// is plain anonymous memory, locked (mlock), excluded from core dumps

@@ -369,7 +369,9 @@ func (r *Region) mapLocked() error {
 	}
 	mapLen, _ := roundUp(r.length, pageSize) // checked by the constructor
 	if r.flags&Secret != 0 && r.prot&Exec == 0 && !testNoSecretMemory {
-		f, err := sysSecretMemory(mapLen)
+		// The file spans the whole reservation, if any, so that Resize
+		// maps more of it in place instead of moving the region.
+		f, err := sysSecretMemory(max(mapLen, r.reserve))
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			return err
 		}

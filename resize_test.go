@@ -297,7 +297,7 @@ func TestResizeKeepsProtection(t *testing.T) {
 func TestReserveKeepsAddress(t *testing.T) {
 	ps := PageSize()
 	const steps = 300
-	for _, flags := range []Flag{Private, Shared, Private | Guard, Private | HugePages} {
+	for _, flags := range []Flag{Private, Shared, Private | Guard, Private | HugePages, Private | Secret} {
 		t.Run(flags.String(), func(t *testing.T) {
 			r, err := NewAnon(ps, Read|Write, flags)
 			r = mapReserved(t, r, err, steps*ps)
