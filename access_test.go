@@ -157,6 +157,10 @@ func TestAccessPassesErrorsAndPanics(t *testing.T) {
 	if err := r.Access(0, 8, func([]byte) error { return mine }); err != mine {
 		t.Errorf("Access = %v, want fn's error as is", err)
 	}
+	// A nil fn is a bad argument, not a panic.
+	if err := r.Access(0, 8, nil); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("Access with a nil fn = %v, want fs.ErrInvalid", err)
+	}
 	for _, value := range []any{"a string", fmt.Errorf("an error")} {
 		got := func() (e any) {
 			defer func() { e = recover() }()

@@ -330,9 +330,9 @@ func shortWrite(n int, off int64, length int) error {
 // was called. Any other panic in fn, including a fault outside the region,
 // propagates to the caller of Access, with the region released.
 //
-// Access returns an error matching fs.ErrInvalid if off or n is negative or
-// the range does not lie inside the region, and ErrNotMapped if the region
-// is not mapped.
+// Access returns an error matching fs.ErrInvalid if fn is nil, if off or n
+// is negative or the range does not lie inside the region, and ErrNotMapped
+// if the region is not mapped.
 //
 // b is valid only while fn runs: fn must not keep it, nor any slice or
 // pointer into it, after it returns. fn must not call methods of the same
@@ -344,6 +344,9 @@ func shortWrite(n int, off int64, length int) error {
 func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 	if off < 0 || n < 0 {
 		return invalidf("access of %d bytes at offset %d", n, off)
+	}
+	if fn == nil {
+		return invalidf("access with a nil function")
 	}
 	// enter and exit spelled out (lock.go): tryEnter and tryExit inline.
 	c := r.mu.tryEnter()
