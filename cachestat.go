@@ -56,14 +56,15 @@ func FileCacheStat(f *os.File, off, n int64) (CacheStat, error) {
 // and fs.ErrClosed for a region whose file is closed (a region from [Open],
 // once mapped); otherwise its errors are those of FileCacheStat.
 func (r *Region) CacheStat() (CacheStat, error) {
+	// Held while the file is used: Close of a region from NewSharedMemory
+	// closes it, and its descriptor may then name another file.
 	r.mu.RLock()
-	f, off, n := r.file, r.off, r.length
-	r.mu.RUnlock()
+	defer r.mu.RUnlock()
 	switch {
 	case !r.src.hasFile():
 		return CacheStat{}, &fs.PathError{Op: "cachestat", Path: r.name, Err: invalidf("anonymous memory has no file")}
-	case f == nil:
+	case r.file == nil:
 		return CacheStat{}, &fs.PathError{Op: "cachestat", Path: r.name, Err: fs.ErrClosed}
 	}
-	return FileCacheStat(f, off, int64(n))
+	return FileCacheStat(r.file, r.off, int64(r.length))
 }

@@ -433,3 +433,39 @@ func TestSharedMemoryConcurrent(t *testing.T) {
 		t.Errorf("after Close: mapped %v, File %v", r.Mapped(), r.File())
 	}
 }
+
+// TestSharedMemoryCacheStatDuringClose runs CacheStat while Close closes
+// the file: each call counts the pages of the region's own file or returns
+// an error matching fs.ErrClosed, and never uses the descriptor Close
+// releases (the race detector sees it if it does).
+func TestSharedMemoryCacheStatDuringClose(t *testing.T) {
+	for range 20 {
+		r := mapSharedMemory(t, "mem-cachestat", pageSize)
+		started, done := make(chan struct{}), make(chan error)
+		go func() {
+			for i := 0; ; i++ {
+				if i == 1 {
+					close(started) // Close runs while calls go on
+				}
+				_, err := r.CacheStat()
+				if errors.Is(err, errors.ErrUnsupported) {
+					err = fs.ErrClosed // no cachestat here: only the race detector checks
+				}
+				if err != nil {
+					if i == 0 {
+						close(started)
+					}
+					done <- err
+					return
+				}
+			}
+		}()
+		<-started
+		if err := r.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := <-done; !errors.Is(err, fs.ErrClosed) {
+			t.Fatalf("CacheStat during Close = %v, want an error matching fs.ErrClosed", err)
+		}
+	}
+}
