@@ -469,12 +469,20 @@ func sysAddSeals(f *os.File, s Seal) error {
 			bits |= b.bit
 		}
 	}
-	_, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, bits)
+	fd := f.Fd()
+	if fd == ^uintptr(0) {
+		return os.ErrClosed
+	}
+	_, err := unix.FcntlInt(fd, unix.F_ADD_SEALS, bits)
 	return err
 }
 
 func sysGetSeals(f *os.File) (Seal, error) {
-	bits, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	fd := f.Fd()
+	if fd == ^uintptr(0) {
+		return 0, os.ErrClosed
+	}
+	bits, err := unix.FcntlInt(fd, unix.F_GET_SEALS, 0)
 	if err != nil {
 		return 0, err
 	}

@@ -156,8 +156,9 @@ func (s Seal) String() string { return bitNames(s, sealMask, sealNames) }
 // "fcntl") for a refusal of the operating system: EBUSY for SealWrite while a
 // writable Shared mapping exists, EPERM when the file carries SealSeal or
 // was made without allowing seals, EINVAL (also matching fs.ErrInvalid) for
-// a file that cannot be sealed, such as a file on disk. Where there are no
-// seals, the error matches errors.ErrUnsupported.
+// a file that cannot be sealed, such as a file on disk, and fs.ErrClosed
+// for a file the caller closed. Where there are no seals, the error matches
+// errors.ErrUnsupported.
 func (r *Region) Seal(s Seal) error {
 	if s&^sealMask != 0 {
 		return invalidf("unknown seal bits %#x", uint8(s&^sealMask))
@@ -184,8 +185,8 @@ func (r *Region) Seal(s Seal) error {
 //
 // A file that cannot be sealed (a file on disk) gives an *fs.PathError with
 // EINVAL, matching fs.ErrInvalid; a file made without allowing seals reports
-// SealSeal. Where there are no seals, the error matches
-// errors.ErrUnsupported.
+// SealSeal, and a closed file an error matching fs.ErrClosed. Where there
+// are no seals, the error matches errors.ErrUnsupported.
 func Seals(f *os.File) (Seal, error) {
 	if f == nil {
 		return 0, invalidf("nil file")

@@ -382,6 +382,28 @@ func TestSeal(t *testing.T) {
 	}
 }
 
+func TestSealOfClosedFile(t *testing.T) {
+	// A file the caller closed is reported closed, not as a bad argument.
+	r := mapSharedMemory(t, "mem-closed", pageSize)
+	f, err := os.Open("/proc/self/fd/" + strconv.Itoa(int(r.File().Fd())))
+	if err != nil {
+		t.Skip(err)
+	}
+	nf, err := NewFile(f, 0, pageSize, Read, Shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	err = nf.Seal(SealShrink)
+	var pe *fs.PathError
+	if !errors.Is(err, fs.ErrClosed) || !errors.As(err, &pe) {
+		t.Errorf("Seal of a closed file: %v, want an *fs.PathError matching fs.ErrClosed", err)
+	}
+	if _, err := Seals(f); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Seals of a closed file: %v, want fs.ErrClosed", err)
+	}
+}
+
 func TestSealString(t *testing.T) {
 	for _, tt := range []struct {
 		s    Seal
