@@ -164,3 +164,36 @@ func TestPagecacheDaemonInterrupted(t *testing.T) {
 		t.Errorf("pidfile after the interrupt: %v", err)
 	}
 }
+
+func TestPagecacheTouchOfShrunkFileNamesIt(t *testing.T) {
+	// A file that shrinks between its mapping and its loading is reported
+	// by its path first, as every other skipped file is.
+	dir := t.TempDir()
+	f := pcWriteFile(t, dir, "shrinks", 4*pageSize, false)
+	if code, _, errs := pcRun(t, "-evict", f); code != exitOK {
+		t.Fatalf("pagecache -evict: exit %d, %s", code, errs)
+	}
+	testHookMapped = func(path string) {
+		if err := os.Truncate(path, 0); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookMapped = nil }()
+	code, _, errs := pcRun(t, "-touch", f)
+	if code != exitSkipped || !strings.HasPrefix(errs, "pagecache: "+f+": ") || !strings.Contains(errs, errTruncated.Error()) {
+		t.Errorf("pagecache -touch of a file truncated once mapped: exit %d, stderr %q; want 1 and the path first", code, errs)
+	}
+}
+
+func TestPagecacheErrorsNameTheirCause(t *testing.T) {
+	// The process that is not there, the list that is not there.
+	code, _, errs := pcRun(t, "-pid", "2147483647")
+	if code != exitSkipped || errs != "pagecache: -pid 2147483647: no such process\n" {
+		t.Errorf("pagecache -pid of no process: exit %d, stderr %q", code, errs)
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	code, _, errs = pcRun(t, "-files-from", missing)
+	if code != exitUsage || !strings.HasPrefix(errs, "pagecache: -files-from: ") || !strings.Contains(errs, missing) {
+		t.Errorf("pagecache -files-from of a missing list: exit %d, stderr %q", code, errs)
+	}
+}

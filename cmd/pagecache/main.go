@@ -316,7 +316,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitSkipped
 		}
 		if l.err != nil {
-			fmt.Fprintf(stderr, "pagecache: %v\n", l.err)
+			fmt.Fprintf(stderr, "pagecache: -files-from: %v\n", l.err)
 			return exitUsage
 		}
 		paths = append(paths, l.paths...)
@@ -612,6 +612,9 @@ func readList(file string, nul bool) ([]string, error) {
 func processFiles(pid int) (paths []string, gone int, err error) {
 	dir := "/proc/" + strconv.Itoa(pid)
 	maps, err := os.ReadFile(dir + "/maps")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, errors.New("no such process")
+	}
 	if err != nil {
 		return nil, 0, err
 	}

@@ -254,6 +254,10 @@ func (w *worker) count(ctx context.Context, h *handle, st fileStat, off, n, firs
 	return nil
 }
 
+// testHookMapped, when set by a test, is called by window with the file's
+// path once a window of it is mapped.
+var testHookMapped func(path string)
+
 // window maps n bytes of h at off and does the worker's action to them
 // (res nil), or counts their resident pages into res with mincore.
 func (w *worker) window(ctx context.Context, h *handle, off, n int64, res *result) error {
@@ -271,6 +275,9 @@ func (w *worker) window(ctx context.Context, h *handle, off, n int64, res *resul
 			return fmt.Errorf("%s: %w: %w", h.path, errTruncated, err)
 		}
 		return err
+	}
+	if testHookMapped != nil {
+		testHookMapped(h.path)
 	}
 	keep := false
 	defer func() {
@@ -297,7 +304,11 @@ func (w *worker) window(ctx context.Context, h *handle, off, n int64, res *resul
 	}
 	switch w.act {
 	case touch:
-		return w.touch(ctx, r, int64(length))
+		err := w.touch(ctx, r, int64(length))
+		if errors.Is(err, errTruncated) {
+			return fmt.Errorf("%s: %w", h.path, err) // the region's errors name only the file's base name
+		}
+		return err
 	case lock:
 		if err := r.Lock(); err != nil {
 			return fmt.Errorf("%w (see RLIMIT_MEMLOCK, ulimit -l)", err)
