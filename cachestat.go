@@ -56,6 +56,9 @@ func FileCacheStat(f *os.File, off, n int64) (CacheStat, error) {
 // and fs.ErrClosed for a region whose file is closed (a region from [Open],
 // once mapped); otherwise its errors are those of FileCacheStat.
 func (r *Region) CacheStat() (CacheStat, error) {
+	if r == nil {
+		return CacheStat{}, errNilRegion
+	}
 	// Held while the file is used: Close of a region from NewSharedMemory
 	// closes it, and its descriptor may then name another file.
 	r.mu.RLock()

@@ -69,6 +69,9 @@ const (
 // The copy, with panic-on-fault set, is in this frame rather than in
 // tryCopy's, so that the optimistic read costs one call.
 func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
+	if r == nil {
+		return 0, errNilRegion
+	}
 	if how != tryOptimistic {
 		return r.readAtAgain(p, off, how)
 	}
@@ -203,6 +206,9 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 // count it still holds, so that the fault is found under that count: no Lock
 // runs between the copy and the answer.
 func (r *Region) writeAt(p []byte, off int64, how int, c *readerCount) (n int, held *readerCount, err error) {
+	if r == nil {
+		return 0, nil, errNilRegion
+	}
 	if how != tryOptimistic {
 		n, err = r.writeAtAgain(p, off, how, c)
 		return n, nil, err
@@ -342,6 +348,9 @@ func shortWrite(n int, off int64, length int) error {
 // what fn does with b is synchronized with the others by the caller, as with
 // Bytes.
 func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
+	if r == nil {
+		return errNilRegion
+	}
 	if off < 0 || n < 0 {
 		return invalidf("access of %d bytes at offset %d", n, off)
 	}

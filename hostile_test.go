@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,4 +151,46 @@ func hostileChildOverlapFault() int {
 // direction flag set for the code that handles it.
 func TestReadAtIntoOwnReadOnlyMemory(t *testing.T) {
 	runChild(t, "hostileOverlapFault", nil)
+}
+
+func TestNilRegionMethodsReturnErrInvalid(t *testing.T) {
+	// What a constructor returns with its error: a caller that ignored the
+	// error gets errors, not a panic.
+	var r *Region
+	buf := make([]byte, 8)
+	calls := map[string]func() error{
+		"ReadAt":          func() error { _, err := r.ReadAt(buf, 0); return err },
+		"WriteAt":         func() error { _, err := r.WriteAt(buf, 0); return err },
+		"Access":          func() error { return r.Access(0, 1, func([]byte) error { return nil }) },
+		"Map":             r.Map,
+		"Unmap":           r.Unmap,
+		"Close":           r.Close,
+		"Flush":           r.Flush,
+		"FlushAsync":      r.FlushAsync,
+		"FlushRange":      func() error { return r.FlushRange(0, 1) },
+		"FlushAsyncRange": func() error { return r.FlushAsyncRange(0, 1) },
+		"Advise":          func() error { return r.Advise(WillNeed) },
+		"AdviseRange":     func() error { return r.AdviseRange(0, 1, WillNeed) },
+		"Lock":            r.Lock,
+		"LockRange":       func() error { return r.LockRange(0, 1) },
+		"Unlock":          r.Unlock,
+		"UnlockRange":     func() error { return r.UnlockRange(0, 1) },
+		"Protect":         func() error { return r.Protect(Read) },
+		"Resident":        func() error { _, err := r.Resident(); return err },
+		"Reserve":         func() error { return r.Reserve(1 << 20) },
+		"Resize":          func() error { return r.Resize(1) },
+		"Grow":            func() error { return r.Grow(1) },
+		"Seal":            func() error { return r.Seal(SealShrink) },
+		"CacheStat":       func() error { _, err := r.CacheStat(); return err },
+		"View":            func() error { _, err := View[uint64](r, 0, 1); return err },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("%s of a nil *Region: %v, want an error matching fs.ErrInvalid", name, err)
+		}
+	}
+	if r.Bytes() != nil || r.Len() != 0 || r.Offset() != 0 || r.Flags() != 0 || r.Prot() != 0 ||
+		r.Mapped() || r.SecretMemory() || r.File() != nil || r.Reserved() != 0 {
+		t.Error("the accessors of a nil *Region do not return their zero values")
+	}
 }

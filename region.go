@@ -18,7 +18,9 @@ import (
 // A Region is one mapping of anonymous memory or of part of a file: where
 // its memory comes from, its length, its protection and flags, and whether it
 // is mapped now. Build one with [NewAnon], [NewFile] or [Open]; the zero
-// Region is not usable.
+// Region is not usable. The methods of a nil *Region (what a constructor
+// returns with its error) do nothing: they return an error matching
+// fs.ErrInvalid, or the zero value where they return no error.
 //
 // All methods are safe for concurrent use. A Region must not be copied.
 type Region struct {
@@ -203,6 +205,7 @@ const anonName = "anonymous"
 
 var (
 	errNegativeOffset = invalidf("negative offset")
+	errNilRegion      = invalidf("method of a nil *Region")
 	errClosedRegion   = fmt.Errorf("mmap: region from Open cannot be mapped again after Unmap: %w", fs.ErrClosed)
 )
 
@@ -253,6 +256,9 @@ func validate(prot Prot, flags Flag, anon bool) error {
 // goroutine has called debug.SetPanicOnFault. ReadAt, WriteAt and Access are
 // the safe alternatives.
 func (r *Region) Bytes() []byte {
+	if r == nil {
+		return nil
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if !r.mapped {
@@ -266,6 +272,9 @@ func (r *Region) Bytes() []byte {
 
 // Len returns the region's length in bytes. Resize and Grow change it.
 func (r *Region) Len() int {
+	if r == nil {
+		return 0
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.length
@@ -273,14 +282,27 @@ func (r *Region) Len() int {
 
 // Offset returns the offset in the file at which the region starts; 0 for
 // anonymous memory.
-func (r *Region) Offset() int64 { return r.off }
+func (r *Region) Offset() int64 {
+	if r == nil {
+		return 0
+	}
+	return r.off
+}
 
 // Flags returns the flags the region was built with.
-func (r *Region) Flags() Flag { return r.flags }
+func (r *Region) Flags() Flag {
+	if r == nil {
+		return 0
+	}
+	return r.flags
+}
 
 // Prot returns the region's current protection: the one it was built with,
 // or the one Protect set since it was mapped.
 func (r *Region) Prot() Prot {
+	if r == nil {
+		return 0
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.cur
@@ -290,6 +312,9 @@ func (r *Region) Prot() Prot {
 // answer may be out of date as soon as it returns if another goroutine maps
 // or unmaps the region.
 func (r *Region) Mapped() bool {
+	if r == nil {
+		return false
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.mapped
@@ -303,6 +328,9 @@ func (r *Region) Mapped() bool {
 // anonymous memory kept out of core dumps. The answer holds until Unmap;
 // each Map chooses again.
 func (r *Region) SecretMemory() bool {
+	if r == nil {
+		return false
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.secret != nil
@@ -316,6 +344,9 @@ func (r *Region) SecretMemory() bool {
 // another process (exec.Cmd.ExtraFiles duplicates it) but do not close it,
 // nor use it while another goroutine may call Close.
 func (r *Region) File() *os.File {
+	if r == nil {
+		return nil
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.file
@@ -332,6 +363,9 @@ func (r *Region) File() *os.File {
 // of the operating system are of type *fs.PathError. Map after Close maps
 // the region again where its file allows it.
 func (r *Region) Map() error {
+	if r == nil {
+		return errNilRegion
+	}
 	r.mu.Lock()
 	defer r.endLock()
 	if r.mapped {
@@ -655,6 +689,9 @@ func (r *Region) checkEOFLen(length int, size int64) error {
 //
 // After Unmap, every slice returned by Bytes is invalid.
 func (r *Region) Unmap() error {
+	if r == nil {
+		return errNilRegion
+	}
 	r.mu.Lock()
 	defer r.endLock()
 	return r.unmapLocked()
@@ -707,6 +744,9 @@ var testHookWiped func([]byte)
 // unmaps the region if it is mapped and closes the file, after which File
 // returns nil and Map fails with an error matching fs.ErrClosed.
 func (r *Region) Close() error {
+	if r == nil {
+		return errNilRegion
+	}
 	if r.src == srcShared {
 		return r.closeOwned()
 	}
@@ -733,6 +773,9 @@ func (r *Region) notMappedErr() error {
 // Reserved returns the size given to Reserve, the length up to which the
 // region grows in place, or 0 if the region has no reservation.
 func (r *Region) Reserved() int {
+	if r == nil {
+		return 0
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.reserve
@@ -781,6 +824,9 @@ func (r *Region) mappedLen() uintptr {
 // Close). An error of the system (EIO: the data could not be written) is an
 // *fs.PathError with Op "msync".
 func (r *Region) Flush() error {
+	if r == nil {
+		return errNilRegion
+	}
 	return r.flush(0, -1, false)
 }
 
@@ -790,6 +836,9 @@ func (r *Region) Flush() error {
 // errors are those of Flush; an error from the write itself is reported by
 // a later Flush, or not at all.
 func (r *Region) FlushAsync() error {
+	if r == nil {
+		return errNilRegion
+	}
 	return r.flush(0, -1, true)
 }
 
@@ -797,6 +846,9 @@ func (r *Region) FlushAsync() error {
 // pages. The range must lie inside the region (fs.ErrInvalid otherwise); its
 // other errors are those of Flush.
 func (r *Region) FlushRange(off, n int) error {
+	if r == nil {
+		return errNilRegion
+	}
 	if err := checkRange("flush", off, n); err != nil {
 		return err
 	}
@@ -807,6 +859,9 @@ func (r *Region) FlushRange(off, n int) error {
 // to whole pages. The range must lie inside the region (fs.ErrInvalid
 // otherwise); its other errors are those of FlushAsync.
 func (r *Region) FlushAsyncRange(off, n int) error {
+	if r == nil {
+		return errNilRegion
+	}
 	if err := checkRange("flush", off, n); err != nil {
 		return err
 	}
@@ -834,6 +889,9 @@ func (r *Region) flush(off, n int, async bool) error {
 // matching errors.ErrUnsupported for advice the platform does not have.
 // PopulateRead and PopulateWrite return the errors described there.
 func (r *Region) Advise(a Advice) error {
+	if r == nil {
+		return errNilRegion
+	}
 	return r.advise(0, -1, a)
 }
 
@@ -842,6 +900,9 @@ func (r *Region) Advise(a Advice) error {
 // region (fs.ErrInvalid otherwise); its
 // other errors are those of Advise.
 func (r *Region) AdviseRange(off, n int, a Advice) error {
+	if r == nil {
+		return errNilRegion
+	}
 	if err := checkRange("madvise", off, n); err != nil {
 		return err
 	}
@@ -885,6 +946,9 @@ func (r *Region) advise(off, n int, a Advice) error {
 // Secret memory (see [Region.SecretMemory]) is locked by the kernel
 // itself, which refuses mlock for it: Lock of such a region returns nil.
 func (r *Region) Lock() error {
+	if r == nil {
+		return errNilRegion
+	}
 	return r.lockOp("mlock", 0, -1, sysLock)
 }
 
@@ -892,6 +956,9 @@ func (r *Region) Lock() error {
 // pages. The range must lie inside the region (fs.ErrInvalid otherwise); its
 // other errors are those of Lock.
 func (r *Region) LockRange(off, n int) error {
+	if r == nil {
+		return errNilRegion
+	}
 	if err := checkRange("mlock", off, n); err != nil {
 		return err
 	}
@@ -903,6 +970,9 @@ func (r *Region) LockRange(off, n int) error {
 // region is not mapped; an error of the system is an *fs.PathError with Op
 // "munlock".
 func (r *Region) Unlock() error {
+	if r == nil {
+		return errNilRegion
+	}
 	return r.unlock(0, -1)
 }
 
@@ -910,6 +980,9 @@ func (r *Region) Unlock() error {
 // pages. The range must lie inside the region (fs.ErrInvalid otherwise); its
 // other errors are those of Unlock.
 func (r *Region) UnlockRange(off, n int) error {
+	if r == nil {
+		return errNilRegion
+	}
 	if err := checkRange("munlock", off, n); err != nil {
 		return err
 	}
@@ -953,6 +1026,9 @@ func (r *Region) lockOp(op string, off, n int, fn func(unsafe.Pointer, uintptr) 
 // for writing. An error of the system is an *fs.PathError with Op
 // "mprotect".
 func (r *Region) Protect(p Prot) error {
+	if r == nil {
+		return errNilRegion
+	}
 	if p&^protMask != 0 {
 		return invalidf("unknown protection bits %#x", uint8(p&^protMask))
 	}
@@ -986,6 +1062,9 @@ func (r *Region) Protect(p Prot) error {
 // It returns ErrNotMapped if the region is not mapped, and an error matching
 // errors.ErrUnsupported where the platform cannot tell.
 func (r *Region) Resident() ([]bool, error) {
+	if r == nil {
+		return nil, errNilRegion
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if !r.mapped {

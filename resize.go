@@ -46,6 +46,9 @@ var (
 // region returns an error matching errors.ErrUnsupported; Resize still
 // works there, moving the region.
 func (r *Region) Reserve(max int) error {
+	if r == nil {
+		return errNilRegion
+	}
 	r.mu.Lock()
 	defer r.endLock()
 	if r.mapped {
@@ -112,6 +115,9 @@ func (r *Region) Reserve(max int) error {
 // may be zeros then). A Shared mapping of /dev/zero is shared anonymous
 // memory: it keeps its contents and its new pages read as zeros.
 func (r *Region) Resize(length int) error {
+	if r == nil {
+		return errNilRegion
+	}
 	r.mu.Lock()
 	defer r.endLock()
 	return r.resizeLocked(length)
@@ -640,6 +646,9 @@ func (r *Region) copyTo(dst unsafe.Pointer, oldLen, newLen int) (unsafe.Pointer,
 // then allocates the file up to the region's end, and the pages it grows
 // into stop faulting.
 func (r *Region) Grow(length int) error {
+	if r == nil {
+		return errNilRegion
+	}
 	r.mu.Lock()
 	defer r.endLock()
 	if !r.mapped {

@@ -160,6 +160,9 @@ func (s Seal) String() string { return bitNames(s, sealMask, sealNames) }
 // for a file the caller closed. Where there are no seals, the error matches
 // errors.ErrUnsupported.
 func (r *Region) Seal(s Seal) error {
+	if r == nil {
+		return errNilRegion
+	}
 	if s&^sealMask != 0 {
 		return invalidf("unknown seal bits %#x", uint8(s&^sealMask))
 	}

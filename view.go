@@ -32,6 +32,9 @@ import (
 // holds no lock for the slice: View is safe to call concurrently, and what
 // is done with the slice afterwards is the caller's business.
 func View[T any](r *Region, off, n int) ([]T, error) {
+	if r == nil {
+		return nil, errNilRegion
+	}
 	t := reflect.TypeFor[T]()
 	if err := checkViewType(t); err != nil {
 		return nil, err
