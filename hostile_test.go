@@ -194,3 +194,18 @@ func TestNilRegionMethodsReturnErrInvalid(t *testing.T) {
 		t.Error("the accessors of a nil *Region do not return their zero values")
 	}
 }
+
+func TestZeroRegionCannotBeMapped(t *testing.T) {
+	// The zero Region is not a region: it has no length, protection or
+	// sharing that a constructor checked.
+	var r Region
+	if err := r.Map(); !errors.Is(err, fs.ErrInvalid) {
+		t.Fatalf("Map of the zero Region: %v, want an error matching fs.ErrInvalid", err)
+	}
+	if err := r.Resize(pageSize); !errors.Is(err, ErrNotMapped) {
+		t.Errorf("Resize of the zero Region: %v, want ErrNotMapped", err)
+	}
+	if _, err := r.ReadAt(make([]byte, 1), 0); !errors.Is(err, ErrNotMapped) {
+		t.Errorf("ReadAt of the zero Region: %v, want ErrNotMapped", err)
+	}
+}

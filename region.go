@@ -361,10 +361,15 @@ func (r *Region) File() *os.File {
 // beyond the current end of the file, and an error matching fs.ErrClosed if
 // the file is closed (always so for a region from Open after Unmap). Errors
 // of the operating system are of type *fs.PathError. Map after Close maps
-// the region again where its file allows it.
+// the region again where its file allows it. Map of a nil *Region or of the
+// zero Region, which no constructor built, returns an error matching
+// fs.ErrInvalid.
 func (r *Region) Map() error {
 	if r == nil {
 		return errNilRegion
+	}
+	if r.flags&(Shared|Private) == 0 { // every constructor sets one
+		return invalidf("Map of a zero Region: build one with NewAnon, NewFile or Open")
 	}
 	r.mu.Lock()
 	defer r.endLock()
