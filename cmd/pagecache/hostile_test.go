@@ -197,3 +197,20 @@ func TestPagecacheErrorsNameTheirCause(t *testing.T) {
 		t.Errorf("pagecache -files-from of a missing list: exit %d, stderr %q", code, errs)
 	}
 }
+
+func TestPagecacheOverlappingPathsCountEachFileOnce(t *testing.T) {
+	// A directory and a directory or file inside it: each file once.
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pcWriteFile(t, dir, "a", pageSize, false)
+	b := pcWriteFile(t, sub, "b", 2*pageSize, false)
+	_, total := pcJSON(t, dir)
+	for _, args := range [][]string{{dir, sub}, {sub, dir}, {dir, b}, {b, dir, b}} {
+		if _, got := pcJSON(t, args...); got.Files != total.Files || got.Pages != total.Pages {
+			t.Errorf("pagecache %q: %d files, %d pages; want %d files, %d pages, as for %s alone", args, got.Files, got.Pages, total.Files, total.Pages, dir)
+		}
+	}
+}

@@ -126,8 +126,9 @@ file's owner, a user who may write it, or root), its residency is shown as
 Directories are walked recursively. Symbolic links named as PATHs are
 followed; those found in directories are not, unless -follow is given.
 Directories on other file systems are not entered unless -xdev=false is given.
-Special files (devices, FIFOs, sockets) are skipped. Hard-linked files are
-counted once. Flags may come after PATHs; -- ends them.
+Special files (devices, FIFOs, sockets) are skipped. A file is counted once,
+however many names (hard links) or PATHs reach it. Flags may come after
+PATHs; -- ends them.
 
 Flags:
 `
@@ -343,7 +344,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	wk := &worker{act: count, rng: o.rng, max: o.max, follow: o.follow}
+	// With -follow, or with several paths that may overlap (DIR DIR/sub),
+	// a file may be reached twice: the worker does each once.
+	wk := &worker{act: count, rng: o.rng, max: o.max, follow: o.follow || len(paths) > 1}
 	switch {
 	case o.lock:
 		wk.act = lock

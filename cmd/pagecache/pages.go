@@ -83,7 +83,7 @@ type worker struct {
 	prog     *progress // nil: no progress bar
 	rng      span      // the part of each file to work on
 	max      int64     // files larger than this are skipped; 0: no limit
-	follow   bool      // -follow: any file may be reached twice, through links
+	follow   bool      // any file may be reached twice: -follow, or several paths
 
 	locked  []*mmap.Region      // the windows kept locked until release
 	seen    map[devIno]struct{} // files with several names, done once
