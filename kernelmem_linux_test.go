@@ -149,6 +149,15 @@ func TestSecretMemoryHiddenFromProcMem(t *testing.T) {
 	if !bytes.Equal(r.Bytes(), secret) {
 		t.Errorf("PopulateWrite changed the secret")
 	}
+	// Secret memory cannot be executed (its file system is noexec).
+	var pe *fs.PathError
+	if err := r.Protect(Read | Write | Exec); !errors.As(err, &pe) || pe.Op != "mprotect" ||
+		!errors.Is(err, syscall.EACCES) || !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("Protect adding Exec to secret memory: %v; want an *fs.PathError of mprotect matching EACCES and fs.ErrPermission", err)
+	}
+	if got := r.Prot(); got != Read|Write {
+		t.Errorf("Prot after the refused Protect: %v, want rw-", got)
+	}
 	if err := r.Unmap(); err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,8 @@ const (
 	// systems 64 KiB, for a process without CAP_IPC_LOCK), which counts
 	// every Locked and Secret region and every Region.Lock of the process:
 	// beyond it Map fails with an *fs.PathError of Op "mlock" (ENOMEM, or
-	// EPERM where the limit is 0) and leaves the region unmapped.
+	// EPERM where the limit is 0) and leaves the region unmapped. (Secret
+	// memory fails in mmap instead: see Secret.)
 	Locked
 	// Guard places an inaccessible page (PROT_NONE) right before and right
 	// after the region's memory, so that an overrun in either direction
@@ -194,7 +195,8 @@ const (
 	// secret memory, wiping the old; inside a reservation it never moves.
 	// Secret memory cannot be executed: a region built with Exec
 	// gets the other layout, and Protect adding Exec to secret memory fails
-	// (EPERM). Where memfd_secret is missing or disabled (ENOSYS), the memory
+	// with an *fs.PathError matching syscall.EACCES and fs.ErrPermission.
+	// Where memfd_secret is missing or disabled (ENOSYS), the memory
 	// is plain anonymous memory, locked (mlock), excluded from core dumps
 	// (MADV_DONTDUMP) and replaced by zeros in a child created by a raw
 	// fork (MADV_WIPEONFORK, Linux 4.14 and later).
@@ -204,8 +206,10 @@ const (
 	// memory cannot be kept out of core dumps and out of a forked child
 	// (every system but Linux, for now; and where the advice that does so is
 	// accepted but has no effect, as under qemu-user). Locking counts
-	// against RLIMIT_MEMLOCK, as for Locked (secret memory counts against
-	// it too).
+	// against RLIMIT_MEMLOCK, as for Locked. Secret memory counts against
+	// it too, but the kernel locks it in mmap: beyond the limit, Map and
+	// Resize fail with an *fs.PathError of Op "mmap" matching
+	// syscall.EAGAIN instead of the error of mlock.
 	//
 	// Secret does not protect against: copies the program makes of the
 	// secret (strings, buffers, the Go heap and stacks, registers: none of
