@@ -162,8 +162,8 @@ func ExampleRegion_ReadAt() {
 }
 
 // One Region can be mapped, unmapped and mapped again: anonymous memory
-// comes back as fresh zero pages, and every method but Map reports
-// ErrNotMapped in between.
+// comes back as fresh zero pages, and the methods that need the mapping
+// report ErrNotMapped in between.
 func ExampleRegion_Map() {
 	r, err := mmap.NewAnon(mmap.PageSize(), mmap.Read|mmap.Write, mmap.Private)
 	if err != nil {

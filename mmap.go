@@ -18,9 +18,10 @@
 //
 // Every error matches a class with [errors.Is]: [fs.ErrInvalid] for bad
 // arguments, the package's sentinels ([ErrUnaligned], [ErrNotMapped],
-// [ErrMapped], [ErrPastEOF], [ErrFault]), [errors.ErrUnsupported] for what the
-// system cannot honour, and for an error of the system an [*fs.PathError]
-// whose Op names the call and whose errno stays reachable. What each system
+// [ErrMapped], [ErrPastEOF], [ErrFault]), [fs.ErrClosed] for a closed file
+// or region, [errors.ErrUnsupported] for what the system cannot honour, and
+// for an error of the system an [*fs.PathError] whose Op names the call and
+// whose errno stays reachable. What each system
 // offers is in docs/platforms.md.
 //
 // # Concurrency

@@ -17,10 +17,11 @@ import (
 
 // A Region is one mapping of anonymous memory or of part of a file: where
 // its memory comes from, its length, its protection and flags, and whether it
-// is mapped now. Build one with [NewAnon], [NewFile] or [Open]; the zero
-// Region is not usable. The methods of a nil *Region (what a constructor
-// returns with its error) do nothing: they return an error matching
-// fs.ErrInvalid, or the zero value where they return no error.
+// is mapped now. Build one with [NewAnon], [NewFile], [Open] or
+// [NewSharedMemory]; the zero Region is not usable. The methods of a nil
+// *Region (what a constructor returns with its error) do nothing: they
+// return an error matching fs.ErrInvalid, or the zero value where they
+// return no error.
 //
 // All methods are safe for concurrent use. A Region must not be copied.
 type Region struct {

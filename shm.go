@@ -146,13 +146,15 @@ func (s Seal) String() string { return bitNames(s, sealMask, sealNames) }
 // Seal adds the seals s to the region's file; seals already there stay.
 // Typical uses: SealShrink|SealGrow before handing the memory to another
 // process, so that its size cannot change underneath either of them (a
-// shrink would make access past the new end fault); SealShrink|SealGrow|
-// SealWrite for a read-only handoff, once the region is unmapped (with
-// SealWrite, Map of the region itself fails with EPERM afterwards: map a
-// read-only view with NewFile(r.File(), 0, r.Len(), Read, Shared)).
+// shrink would make access past the new end fault);
+// SealShrink|SealGrow|SealWrite for a read-only handoff, once the region is
+// unmapped (with SealWrite, Map of the region itself fails with EPERM
+// afterwards: map a read-only view with NewFile(r.File(), 0, r.Len(), Read,
+// Shared)).
 //
 // The region need not be mapped. Seal returns an error matching fs.ErrInvalid
-// for an anonymous region or unknown seal bits, and an *fs.PathError (Op
+// for an anonymous region, a region from Open (whose file is closed) or
+// unknown seal bits, and an *fs.PathError (Op
 // "fcntl") for a refusal of the operating system: EBUSY for SealWrite while a
 // writable Shared mapping exists, EPERM when the file carries SealSeal or
 // was made without allowing seals, EINVAL (also matching fs.ErrInvalid) for
