@@ -1,7 +1,7 @@
 // This file holds everything the package does differently on Linux: the
 // full set of madvise advice, MAP_POPULATE and the populate advice,
 // transparent huge pages and MADV_COLLAPSE, the huge page pool (HugeTLB),
-// mincore, cachestat, the checks behind the memory flags, MADV_WIPEONFORK,
+// MADV_REMOVE, mincore, cachestat, the checks behind the memory flags, MADV_WIPEONFORK,
 // guard regions, memfd_secret, fallocate, mremap, memfd shared memory with
 // seals, and the size of a mapped file whose descriptor is closed. Its
 // stand-ins for other systems are in mmap_notlinux.go.
@@ -324,6 +324,18 @@ func sysPopulate(addr unsafe.Pointer, length uintptr, write bool) (fault bool, e
 // it, and a range that cannot be collapsed stays as it is.
 func sysCollapse(addr unsafe.Pointer, length uintptr) {
 	_ = unix.Madvise(mem(addr, length), unix.MADV_COLLAPSE)
+}
+
+// sysFreeShared frees the pages of shared memory at addr, which the caller
+// is about to unmap, from the object behind them (MADV_REMOVE): unmapping
+// alone leaves them held for as long as the object stays mapped elsewhere.
+// The kernel refuses to remove locked pages, so they are unlocked first. It
+// is a hint: pages it cannot free are freed with the object.
+func sysFreeShared(addr unsafe.Pointer, length uintptr, locked bool) {
+	if locked {
+		_ = unix.Munlock(mem(addr, length))
+	}
+	_ = unix.Madvise(mem(addr, length), unix.MADV_REMOVE)
 }
 
 // sysHasGuardMarkers tells whether the kernel has guard regions

@@ -10,7 +10,9 @@
 // errors.ErrUnsupported), no way to reach a mapped file whose descriptor is
 // closed (a fault in a region from Open cannot tell ErrPastEOF), no populate
 // advice, guard regions, collapse into huge pages or secret memory (the
-// portable paths take over), and no huge page pool (HugeTLB is refused).
+// portable paths take over), no huge page pool (HugeTLB is refused), and no
+// freeing of the pages a shrink cuts off shared anonymous memory before its
+// last unmap.
 
 package mmap
 
@@ -37,6 +39,8 @@ func sysPopulateByMap() bool { return false }
 func sysPopulate(unsafe.Pointer, uintptr, bool) (bool, error) { return false, errors.ErrUnsupported }
 
 func sysCollapse(unsafe.Pointer, uintptr) {}
+
+func sysFreeShared(unsafe.Pointer, uintptr, bool) {}
 
 func sysHasGuardMarkers() bool { return false }
 

@@ -274,6 +274,11 @@ func (r *Region) shrink(oldLen, newLen int) error {
 			return err
 		}
 	}
+	if r.sharedAnon() {
+		// The object behind the memory lives as long as any of it is
+		// mapped, and would keep the pages cut off until Unmap.
+		sysFreeShared(tail, uintptr(oldLen-newLen), r.flags&Locked != 0)
+	}
 	if err := r.release(tail, oldLen-newLen); err != nil {
 		return err
 	}
