@@ -153,7 +153,10 @@ const (
 	// every Locked and Secret region and every Region.Lock of the process:
 	// beyond it Map fails with an *fs.PathError of Op "mlock" (ENOMEM, or
 	// EPERM where the limit is 0) and leaves the region unmapped. (Secret
-	// memory fails in mmap instead: see Secret.)
+	// memory fails in mmap instead: see Secret.) On Windows the limit is the
+	// process's minimum working set (SetProcessWorkingSetSize), and the error
+	// of VirtualLock beyond it (ERROR_WORKING_SET_QUOTA) matches
+	// syscall.ENOMEM as well.
 	Locked
 	// Guard places an inaccessible page (PROT_NONE) right before and right
 	// after the region's memory, so that an overrun in either direction

@@ -142,7 +142,7 @@ func sysMap(fd uintptr, off int64, addr unsafe.Pointer, length uintptr, prot Pro
 		}
 		a, err := windows.VirtualAlloc(uintptr(addr), length, typ, pageProt(prot, false))
 		if err != nil {
-			return nil, os.NewSyscallError("VirtualAlloc", err)
+			return nil, allocError(err, length)
 		}
 		return toPointer(a), nil
 	}
@@ -205,9 +205,24 @@ func toPointer(a uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Poin
 func sysReserve(length uintptr) (unsafe.Pointer, error) {
 	a, err := windows.VirtualAlloc(0, length, windows.MEM_RESERVE, windows.PAGE_NOACCESS)
 	if err != nil {
-		return nil, os.NewSyscallError("VirtualAlloc", err)
+		return nil, allocError(err, length)
 	}
 	return toPointer(a), nil
+}
+
+// allocError returns the error of VirtualAlloc for length bytes. Windows
+// refuses a length beyond the process's address space as an invalid
+// parameter; it is a lack of address space, ENOMEM on unix, and reported as
+// ERROR_NOT_ENOUGH_MEMORY.
+func allocError(err error, length uintptr) error {
+	if err == windows.ERROR_INVALID_PARAMETER {
+		var si systemInfo
+		procGetSystemInfo.Call(uintptr(unsafe.Pointer(&si)))
+		if length > si.maximumApplicationAddress-si.minimumApplicationAddress {
+			err = windows.ERROR_NOT_ENOUGH_MEMORY
+		}
+	}
+	return os.NewSyscallError("VirtualAlloc", err)
 }
 
 // query returns what VirtualQuery says of the pages at addr.
@@ -308,7 +323,9 @@ func sysProtect(addr unsafe.Pointer, length uintptr, p Prot) error {
 // sysFlush writes the dirty pages of a view to the file (FlushViewOfFile)
 // and, unless async, waits for the file's data to reach the disk
 // (FlushFileBuffers on f, which needs a handle open for writing; a
-// read-only handle cannot have written anything).
+// read-only handle cannot have written anything). If f is closed, the pages
+// reach the file but nothing can wait for the disk: the error matches
+// fs.ErrClosed.
 func sysFlush(addr unsafe.Pointer, length uintptr, async bool, f *os.File) error {
 	if err := windows.FlushViewOfFile(uintptr(addr), length); err != nil {
 		return os.NewSyscallError("FlushViewOfFile", err)
@@ -317,6 +334,9 @@ func sysFlush(addr unsafe.Pointer, length uintptr, async bool, f *os.File) error
 		return nil
 	}
 	fd := f.Fd()
+	if fd == ^uintptr(0) {
+		return os.NewSyscallError("FlushFileBuffers", fs.ErrClosed)
+	}
 	if _, writable, err := sysAccess(fd); err == nil && !writable {
 		return nil
 	}
@@ -492,7 +512,8 @@ func sysAccess(fd uintptr) (readable, writable bool, err error) {
 
 // classify returns the class of error a Windows error code stands for,
 // beyond what syscall.Errno's own Is method tells, or nil: fs.ErrInvalid,
-// or syscall.ENOMEM for a lack of memory, so that portable code can test
+// or syscall.ENOMEM for a lack of memory or of working set to lock pages in
+// (mlock's ENOMEM beyond RLIMIT_MEMLOCK), so that portable code can test
 // errors.Is(err, syscall.ENOMEM) as on unix.
 func classify(err error) error {
 	var errno syscall.Errno
@@ -500,11 +521,13 @@ func classify(err error) error {
 		return nil
 	}
 	switch errno {
-	case windows.ERROR_NOT_ENOUGH_MEMORY, windows.ERROR_OUTOFMEMORY, windows.ERROR_COMMITMENT_LIMIT:
-		// Out of memory or of commit charge, as ENOMEM on unix.
+	case windows.ERROR_NOT_ENOUGH_MEMORY, windows.ERROR_OUTOFMEMORY, windows.ERROR_COMMITMENT_LIMIT,
+		windows.ERROR_WORKING_SET_QUOTA:
+		// Out of memory, of commit charge or of working set, as ENOMEM on
+		// unix.
 		return syscall.ENOMEM
 	case windows.ERROR_INVALID_PARAMETER, windows.ERROR_INVALID_HANDLE, windows.ERROR_INVALID_ADDRESS,
-		windows.ERROR_MAPPED_ALIGNMENT, windows.ERROR_FILE_INVALID:
+		windows.ERROR_MAPPED_ALIGNMENT, windows.ERROR_FILE_INVALID, syscall.EBADF:
 		return fs.ErrInvalid
 	}
 	return nil
@@ -513,12 +536,25 @@ func classify(err error) error {
 // sysWriteAt writes b at offset off of f, the file's end (see fillZeros).
 // os.File.WriteAt refuses a file opened with O_APPEND with an error that is
 // not an *fs.PathError (every error of the system is one); the writes to
-// such a file all go to its end, so Write puts b where it belongs.
+// such a file all go to its end, so Write puts b where it belongs. Windows
+// refuses a write through a handle not open for writing as access denied;
+// that is EBADF, as write(2) says on unix.
 func sysWriteAt(f *os.File, b []byte, off int64) (int, error) {
 	n, err := f.WriteAt(b, off)
+	if err == nil {
+		return n, nil
+	}
 	var pe *fs.PathError
-	if err != nil && n == 0 && !errors.As(err, &pe) {
-		return f.Write(b)
+	if !errors.As(err, &pe) {
+		if n == 0 {
+			return f.Write(b)
+		}
+		return n, err
+	}
+	if pe.Err == windows.ERROR_ACCESS_DENIED {
+		if _, writable, aerr := sysAccess(f.Fd()); aerr == nil && !writable {
+			return n, &fs.PathError{Op: pe.Op, Path: pe.Path, Err: syscall.EBADF}
+		}
 	}
 	return n, err
 }

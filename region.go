@@ -828,7 +828,10 @@ func (r *Region) mappedLen() uintptr {
 // private and anonymous regions, whose writes never reach a file, and
 // ErrNotMapped if the region is not mapped (also matching fs.ErrClosed after
 // Close). An error of the system (EIO: the data could not be written) is an
-// *fs.PathError with Op "msync".
+// *fs.PathError with Op "msync". On Windows, which waits for the disk
+// through the region's file (FlushFileBuffers), Flush of a shared file
+// region whose file was closed writes the pages to the file and returns an
+// error matching fs.ErrClosed; on unix it needs no file.
 func (r *Region) Flush() error {
 	if r == nil {
 		return errNilRegion
@@ -1029,7 +1032,9 @@ func (r *Region) lockOp(op string, off, n int, fn func(unsafe.Pointer, uintptr) 
 // Protect returns ErrNotMapped if the region is not mapped, an error
 // matching fs.ErrInvalid for unknown protection bits, and one matching
 // fs.ErrPermission for Write on a shared file region whose file is not open
-// for writing. An error of the system is an *fs.PathError with Op
+// for writing, and on Windows for Exec on a file region built without Exec
+// (its view is mapped without execute access, which the handles of os.Open
+// and os.OpenFile lack). An error of the system is an *fs.PathError with Op
 // "mprotect".
 func (r *Region) Protect(p Prot) error {
 	if r == nil {
