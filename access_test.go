@@ -227,6 +227,40 @@ func TestAccessRuntimeErrorOverMissingPage(t *testing.T) {
 	}
 }
 
+// TestAccessFaultOnPageThatCameBack truncates the file under a region and
+// has fn fault reading b, then grow the file back (in a deferred call, so
+// before Access sees the fault): the page is readable again when Access
+// looks for the fault. Access must return ErrFault all the same, also where
+// the system reports the fault without its address (qemu-user), and not
+// take it for a panic of fn's own.
+func TestAccessFaultOnPageThatCameBack(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows refuses to truncate a file that is mapped")
+	}
+	ps := PageSize()
+	data := pattern(4*ps, 3)
+	r, f, _ := mapFile(t, data, os.O_RDWR, 0, len(data), Read|Write, Shared)
+	if err := f.Truncate(100); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	err := func() (err error) {
+		defer func() {
+			if e := recover(); e != nil {
+				err = fmt.Errorf("Access panicked: %v", e)
+			}
+		}()
+		return r.Access(2*ps+0x1f3, len(buf), func(b []byte) error {
+			defer f.Truncate(int64(len(data)))
+			copy(buf, b)
+			return nil
+		})
+	}()
+	if !errors.Is(err, ErrFault) {
+		t.Fatalf("Access of a page past the file's end, which came back before Access returned: %v; want ErrFault", err)
+	}
+}
+
 // TestAccessUnmapAndResizeWait starts Unmap or Resize from inside fn and
 // checks that it has not returned, and b is still mapped, until fn returns.
 func TestAccessUnmapAndResizeWait(t *testing.T) {

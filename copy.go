@@ -334,7 +334,11 @@ func shortWrite(n int, off int64, length int) error {
 // in the region of the byte that faulted. The goroutine's panic-on-fault
 // setting (debug.SetPanicOnFault) is the same when Access returns as when it
 // was called. Any other panic in fn, including a fault outside the region,
-// propagates to the caller of Access, with the region released.
+// propagates to the caller of Access, with the region released. Where the
+// system does not give a fault its address (qemu-user) and the page is
+// readable again by the time Access looks for it (the file grew back), the
+// Offset is that of b's start; there a memory fault of fn's own, such as a
+// nil dereference, over a file region is reported the same way.
 //
 // Access returns an error matching fs.ErrInvalid if fn is nil, if off or n
 // is negative or the range does not lie inside the region, and ErrNotMapped
@@ -411,6 +415,13 @@ func (r *Region) accessPanicked(e any, off, n int, c *readerCount) error {
 		if at, ok := faultInB(e, unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), n)); ok {
 			return r.faultError("access", int64(off+at), 0, nil)
 		}
+		if r.src.hasFile() && isMemoryFault(e) && !sysFaultsHaveAddresses() {
+			// b reads whole now, but the fault may have been on a page of
+			// it that came back meanwhile (its file grew again): without
+			// the fault's address the two cannot be told apart, and a fault
+			// of the region's must not crash the program.
+			return r.faultError("access", int64(off), 0, nil)
+		}
 	}
 	panic(e)
 }
@@ -422,7 +433,7 @@ func (r *Region) accessPanicked(e any, off, n int, c *readerCount) error {
 // reads b a 4 KiB piece at a time and returns the offset in b of the first page
 // that faults, if one does. A real system gives the faulting address, and
 // there a fault outside the region, or a nil dereference with b intact,
-// propagates as fn's panic. Only a memory fault is looked for: any other
+// propagates as fn's panic (see accessPanicked for the systems that do not). Only a memory fault is looked for: any other
 // runtime error of fn (an index out of range, a division by zero)
 // propagates without b being read. One pass over b, a byte read per 4 KiB.
 func faultInB(e any, b []byte) (int, bool) {

@@ -437,6 +437,33 @@ func sysRemap(addr unsafe.Pointer, oldLen uintptr, to unsafe.Pointer, newLen uin
 	return p, err
 }
 
+// sysFaultsHaveAddresses reports whether a memory fault past the end of a
+// mapped file (SIGBUS) comes with its address, as it does from the kernel;
+// qemu-user gives it none. It is found once, when Access first needs to
+// know, by reading a page of a memfd cut to zero bytes; where that cannot
+// be set up, it reports true, as on a real kernel.
+var sysFaultsHaveAddresses = sync.OnceValue(func() bool {
+	fd, err := unix.MemfdCreate("mmap-fault-probe", unix.MFD_CLOEXEC)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	if unix.Ftruncate(fd, int64(pageSize)) != nil {
+		return true
+	}
+	p, err := sysMap(uintptr(fd), 0, nil, uintptr(pageSize), Read, Shared)
+	if err != nil {
+		return true
+	}
+	defer sysUnmap(p, uintptr(pageSize))
+	if unix.Ftruncate(fd, 0) != nil {
+		return true
+	}
+	var one [1]byte
+	_, fault := tryCopy(one[:], unsafe.Slice((*byte)(p), 1))
+	return fault == 0 || fault == uintptr(p)
+})
+
 // sysSharedMemory returns a new anonymous memory file of size bytes, of
 // pages of the huge page pool if huge is set (MFD_HUGETLB).
 func sysSharedMemory(name string, size int64, huge bool) (*os.File, error) {

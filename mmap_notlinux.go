@@ -68,3 +68,9 @@ func sysMappedFileSize(uintptr) (int64, error) { return 0, errors.ErrUnsupported
 func sysCachestat(uintptr, int64, int64) (CacheStat, error) {
 	return CacheStat{}, errors.ErrUnsupported
 }
+
+// sysFaultsHaveAddresses reports whether a memory fault past the end of a
+// mapped file comes with its address: it does on every system but an
+// emulator's, and the emulators this package meets (qemu-user) run Linux
+// programs.
+func sysFaultsHaveAddresses() bool { return true }
