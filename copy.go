@@ -433,9 +433,10 @@ func (r *Region) accessPanicked(e any, off, n int, c *readerCount) error {
 // reads b a 4 KiB piece at a time and returns the offset in b of the first page
 // that faults, if one does. A real system gives the faulting address, and
 // there a fault outside the region, or a nil dereference with b intact,
-// propagates as fn's panic (see accessPanicked for the systems that do not). Only a memory fault is looked for: any other
-// runtime error of fn (an index out of range, a division by zero)
-// propagates without b being read. One pass over b, a byte read per 4 KiB.
+// propagates as fn's panic (see accessPanicked for the systems that do
+// not). Only a memory fault is looked for: any other runtime error of fn (an
+// index out of range, a division by zero) propagates without b being read.
+// One pass over b, a byte read per 4 KiB.
 func faultInB(e any, b []byte) (int, bool) {
 	if !isMemoryFault(e) || len(b) == 0 {
 		return 0, false
