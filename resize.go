@@ -489,6 +489,13 @@ func (r *Region) move(oldLen, newLen int, g geometry) error {
 		// which file regions there do not have.
 		return r.moveView(oldLen, newLen)
 	}
+	trim := false
+	if r.flags&HugeTLB != 0 && g.align == 0 {
+		// mmap aligns huge pages by itself, but not inside a reservation,
+		// which 64-bit Linux aligns only by chance (large anonymous
+		// mappings): reserve room to align them, and give it back after.
+		g.align, trim = HugePageSize(), true
+	}
 	resLen, ok := g.span(newLen)
 	if !ok {
 		return invalidf("%s: length %d with guard pages and alignment overflows int", r.name, newLen)
@@ -498,6 +505,20 @@ func (r *Region) move(oldLen, newLen int, g geometry) error {
 		return pathError("mmap", r.name, err)
 	}
 	dst := g.place(base)
+	// placed records the new place; without a reservation to keep, the
+	// mapping is its memory alone.
+	placed := func() {
+		r.addr, r.base, r.size = dst, base, uintptr(resLen)
+		if trim {
+			if head := uintptr(dst) - uintptr(base); head > 0 {
+				sysUnmap(base, head)
+			}
+			if tail := uintptr(resLen) - (uintptr(dst) - uintptr(base)) - uintptr(newLen); tail > 0 {
+				sysUnmap(unsafe.Add(dst, newLen), tail)
+			}
+			r.base, r.size = dst, uintptr(newLen)
+		}
+	}
 	moved := false
 	if !r.sharedAnon() {
 		_, err = remap(r.addr, uintptr(oldLen), dst, uintptr(newLen))
@@ -517,7 +538,7 @@ func (r *Region) move(oldLen, newLen int, g geometry) error {
 		if rest := int(uintptr(r.base) + r.size - uintptr(r.addr) - uintptr(oldLen)); rest > 0 {
 			sysUnmap(unsafe.Add(r.addr, oldLen), uintptr(rest))
 		}
-		r.addr, r.base, r.size = dst, base, uintptr(resLen)
+		placed()
 		return r.growFlags(oldLen, newLen)
 	}
 	if _, err := r.copyTo(dst, oldLen, newLen); err != nil {
@@ -534,7 +555,7 @@ func (r *Region) move(oldLen, newLen int, g geometry) error {
 		sysUnlock(r.addr, uintptr(oldLen))
 	}
 	sysUnmap(r.base, r.size)
-	r.addr, r.base, r.size = dst, base, uintptr(resLen)
+	placed()
 	return nil
 }
 

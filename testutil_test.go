@@ -173,8 +173,8 @@ func firstNonZero(b []byte) int {
 
 // Regions.
 
-// mapRegion maps r, which a constructor returned with err, and unmaps it at
-// the end of the test if it is still mapped. It fails the test if err is
+// mapRegion maps r, which a constructor returned with err, and closes it at
+// the end of the test. It fails the test if err is
 // not nil, but skips it where the system refuses what was asked as the
 // package documents (never on Linux).
 func mapRegion(t testing.TB, r *Region, err error) *Region {
@@ -186,11 +186,9 @@ func mapRegion(t testing.TB, r *Region, err error) *Region {
 	if err := r.Map(); err != nil {
 		t.Fatalf("Map(%v, %v): %v", r.Prot(), r.Flags(), err)
 	}
-	t.Cleanup(func() {
-		if r.Mapped() {
-			r.Unmap()
-		}
-	})
+	// Close, not only Unmap: a region from NewSharedMemory keeps its
+	// memory (huge pages of the pool, for HugeTLB) until its file is closed.
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 
