@@ -1,10 +1,11 @@
 // This file holds everything the package does differently on Linux: the
 // full set of madvise advice, MAP_POPULATE and the populate advice,
 // transparent huge pages and MADV_COLLAPSE, the huge page pool (HugeTLB),
-// MADV_REMOVE, mincore, cachestat, the checks behind the memory flags, MADV_WIPEONFORK,
-// guard regions, memfd_secret, fallocate, mremap, memfd shared memory with
-// seals, and the size of a mapped file whose descriptor is closed. Its
-// stand-ins for other systems are in mmap_notlinux.go.
+// MADV_REMOVE, mincore, cachestat, the checks behind the memory flags,
+// MADV_WIPEONFORK, guard regions, memfd_secret, fallocate, mremap, memfd
+// shared memory with seals, the size of a mapped file whose descriptor is
+// closed, and whether faults come with their address. Its stand-ins for
+// other systems are in mmap_notlinux.go.
 
 package mmap
 
@@ -508,18 +509,27 @@ func sysAddSeals(f *os.File, s Seal) error {
 			bits |= b.bit
 		}
 	}
-	fd := f.Fd()
-	if fd == ^uintptr(0) {
-		return os.ErrClosed
+	fd, err := sealFd(f)
+	if err != nil {
+		return err
 	}
-	_, err := unix.FcntlInt(fd, unix.F_ADD_SEALS, bits)
+	_, err = unix.FcntlInt(fd, unix.F_ADD_SEALS, bits)
 	return err
 }
 
-func sysGetSeals(f *os.File) (Seal, error) {
+// sealFd returns f's descriptor, or os.ErrClosed if the caller closed f.
+func sealFd(f *os.File) (uintptr, error) {
 	fd := f.Fd()
 	if fd == ^uintptr(0) {
 		return 0, os.ErrClosed
+	}
+	return fd, nil
+}
+
+func sysGetSeals(f *os.File) (Seal, error) {
+	fd, err := sealFd(f)
+	if err != nil {
+		return 0, err
 	}
 	bits, err := unix.FcntlInt(fd, unix.F_GET_SEALS, 0)
 	if err != nil {

@@ -510,12 +510,7 @@ func (r *Region) move(oldLen, newLen int, g geometry) error {
 	placed := func() {
 		r.addr, r.base, r.size = dst, base, uintptr(resLen)
 		if trim {
-			if head := uintptr(dst) - uintptr(base); head > 0 {
-				sysUnmap(base, head)
-			}
-			if tail := uintptr(resLen) - (uintptr(dst) - uintptr(base)) - uintptr(newLen); tail > 0 {
-				sysUnmap(unsafe.Add(dst, newLen), tail)
-			}
+			unmapAround(base, uintptr(resLen), dst, newLen)
 			r.base, r.size = dst, uintptr(newLen)
 		}
 	}
@@ -532,12 +527,7 @@ func (r *Region) move(oldLen, newLen int, g geometry) error {
 		// The old pages are gone from the old place: release what is left
 		// of the old reservation around them, never the hole they left,
 		// which another mapping may take at any moment.
-		if head := int(uintptr(r.addr) - uintptr(r.base)); head > 0 {
-			sysUnmap(r.base, uintptr(head))
-		}
-		if rest := int(uintptr(r.base) + r.size - uintptr(r.addr) - uintptr(oldLen)); rest > 0 {
-			sysUnmap(unsafe.Add(r.addr, oldLen), uintptr(rest))
-		}
+		unmapAround(r.base, r.size, r.addr, oldLen)
 		placed()
 		return r.growFlags(oldLen, newLen)
 	}
@@ -557,6 +547,17 @@ func (r *Region) move(oldLen, newLen int, g geometry) error {
 	sysUnmap(r.base, r.size)
 	placed()
 	return nil
+}
+
+// unmapAround unmaps what the span of size bytes at base holds around the n
+// bytes at addr, which it contains.
+func unmapAround(base unsafe.Pointer, size uintptr, addr unsafe.Pointer, n int) {
+	if head := uintptr(addr) - uintptr(base); head > 0 {
+		sysUnmap(base, head)
+	}
+	if tail := uintptr(base) + size - uintptr(addr) - uintptr(n); tail > 0 {
+		sysUnmap(unsafe.Add(addr, n), tail)
+	}
 }
 
 // moveView maps a file region again as a new view of newLen bytes, where
