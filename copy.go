@@ -90,18 +90,10 @@ func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
 	if testHookRead != nil {
 		testHookRead()
 	}
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		if n == tryCleared {
-			debug.SetPanicOnFault(old)
-			if e := recover(); !isFault(e) {
-				panic(e)
-			}
-		}
-	}()
-	n = tryCleared // what readAt returns if the copy faults
-	n = copy(p, src)
-	debug.SetPanicOnFault(old)
+	n = min(len(p), len(src))
+	if copyFixed(unsafe.Pointer(unsafe.SliceData(p)), unsafe.Pointer(unsafe.SliceData(src)), uintptr(n)) {
+		return tryCleared, nil
+	}
 	if !r.mu.readValid(seq) {
 		// A Lock ran meanwhile: the bytes may be another mapping's.
 		clearByPage(p[:n])
@@ -229,21 +221,30 @@ func (r *Region) writeAt(p []byte, off int64, how int, c *readerCount) (n int, h
 		return tryCounted, nil, nil // copyFault copies them apart
 	}
 	held = c
-	old := debug.SetPanicOnFault(true)
-	// The deferred function captures n, old and held only: each capture
-	// costs every call a store.
-	defer func() {
-		if n == tryCleared {
-			debug.SetPanicOnFault(old)
-			if e := recover(); !isFault(e) {
-				held.release()
-				panic(e)
-			}
+	if haveFixups {
+		// Compiled only with the fault handler of fixup_linux_amd64.go:
+		// then this frame has no deferred function.
+		n = min(len(dst), len(p))
+		if copyFixed(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(p)), uintptr(n)) {
+			return tryCleared, held, nil
 		}
-	}()
-	n = tryCleared // what writeAt returns, with held, if the copy faults
-	n = copy(dst, p)
-	debug.SetPanicOnFault(old)
+	} else {
+		old := debug.SetPanicOnFault(true)
+		// The deferred function captures n, old and held only: each
+		// capture costs every call a store.
+		defer func() {
+			if n == tryCleared {
+				debug.SetPanicOnFault(old)
+				if e := recover(); !isFault(e) {
+					held.release()
+					panic(e)
+				}
+			}
+		}()
+		n = tryCleared // what writeAt returns, with held, if the copy faults
+		n = copy(dst, p)
+		debug.SetPanicOnFault(old)
+	}
 	if !r.mu.tryExit(c) {
 		r.mu.exitSlow(c)
 	}

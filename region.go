@@ -72,7 +72,7 @@ type Region struct {
 // r.mu. Every Lock of r.mu ends with endLock.
 func (r *Region) endLock() {
 	r.readable, r.writable = nil, nil
-	if r.mapped && r.length > 0 {
+	if r.mapped && r.length > 0 && fastPathsAllowed() {
 		mem := unsafe.Slice((*byte)(r.addr), r.length)
 		if r.cur&(Read|Write) != 0 && r.src != srcDevice {
 			r.readable = mem

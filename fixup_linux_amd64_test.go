@@ -1,0 +1,272 @@
+//go:build !race
+
+package mmap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	childFuncs["fixupUnexpectedFault"] = fixupChildUnexpectedFault
+	childFuncs["fixupSignalFromKill"] = fixupChildSignalFromKill
+	childFuncs["fixupOff"] = fixupChildOff
+}
+
+// fixupCopy calls copyFixed on slices.
+func fixupCopy(dst, src []byte) bool {
+	return copyFixed(unsafe.Pointer(unsafe.SliceData(dst)), unsafe.Pointer(unsafe.SliceData(src)), uintptr(len(src)))
+}
+
+// TestCopyFixed checks copyFixed's bytes for every length to 600 and the
+// lengths around each of its strategies' bounds, at several alignments of
+// each side: every byte copied, none written outside dst.
+func TestCopyFixed(t *testing.T) {
+	if !fastPathsAllowed() {
+		t.Fatal("the fault handler was not installed")
+	}
+	lengths := []int{4095, 4096, 4097, 65535, 65536, 65537, 1<<20 - 1, 1 << 20, 1<<20 + 77, 3<<20 + 5}
+	for n := 0; n <= 600; n++ {
+		lengths = append(lengths, n)
+	}
+	const pad = 64
+	src := pattern(3<<20+5+pad, 7)
+	dst := make([]byte, len(src)+2*pad)
+	for _, n := range lengths {
+		for _, al := range [][2]int{{0, 0}, {1, 3}, {7, 0}, {31, 17}, {0, 33}} {
+			w := dst[pad+al[0]-1 : pad+al[0]+n+1]
+			for i := range w {
+				w[i] = 0xa5
+			}
+			d := dst[pad+al[0] : pad+al[0]+n]
+			s := src[al[1] : al[1]+n]
+			if fixupCopy(d, s) {
+				t.Fatalf("length %d, alignments %v: copyFixed reports a fault", n, al)
+			}
+			if i := firstDiff(d, s); i < n {
+				t.Fatalf("length %d, alignments %v: byte %d is %#x, want %#x", n, al, i, d[i], s[i])
+			}
+			for _, i := range []int{pad + al[0] - 1, pad + al[0] + n} {
+				if dst[i] != 0xa5 {
+					t.Fatalf("length %d, alignments %v: copyFixed wrote byte %d outside dst", n, al, i-pad-al[0])
+				}
+			}
+		}
+	}
+}
+
+// TestCopyFixedFaults checks that copyFixed reports a fault, without
+// crashing, when it reads a page that a truncation took from a file's
+// mapping and when it writes to a read-only page, for lengths that take each
+// of its strategies.
+func TestCopyFixedFaults(t *testing.T) {
+	if runInChild(t) {
+		return
+	}
+	if !fastPathsAllowed() {
+		t.Fatal("the fault handler was not installed")
+	}
+	ps := PageSize()
+	size := 2<<20 + 2*ps
+	f, _ := patternFile(t, int64(size), 3, os.O_RDWR)
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	if err := f.Truncate(int64(ps)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, size)
+	for _, n := range []int{1, 3, 7, 8, 16, 17, 33, 64, 65, 200, 256, 4096, 65536, 1 << 20, 2 << 20} {
+		// From the last bytes of the page that is left into the lost ones.
+		start := ps - min(n/2, ps)
+		if n == 1 {
+			start = ps
+		}
+		if !fixupCopy(buf[:n], m[start:start+n]) {
+			t.Errorf("reading %d bytes at offset %d of a file cut to %d: no fault reported", n, start, ps)
+		}
+		// Into a read-only page.
+		if !fixupCopy(m[:n], buf[:n]) {
+			t.Errorf("writing %d bytes into a read-only mapping: no fault reported", n)
+		}
+	}
+	// The page that is left still copies.
+	if fixupCopy(buf[:ps], m[:ps]) {
+		t.Error("reading the page that is left: a fault reported")
+	}
+	if want := pattern(size, 3)[:ps]; !bytes.Equal(buf[:ps], want) {
+		t.Error("reading the page that is left: wrong bytes")
+	}
+}
+
+// TestFixupHandlerForwards checks that, with the package's handler
+// installed, the faults that are not copyFixed's behave as the Go runtime
+// makes them: a nil dereference panics with a runtime error, and a fault
+// with panic-on-fault set panics with its address.
+func TestFixupHandlerForwards(t *testing.T) {
+	if runInChild(t) {
+		return
+	}
+	if !fastPathsAllowed() {
+		t.Fatal("the fault handler was not installed")
+	}
+	var nilPtr *int
+	func() {
+		defer func() {
+			e := recover()
+			if re, ok := e.(runtime.Error); !ok || !strings.Contains(re.Error(), "nil pointer") {
+				t.Errorf("nil dereference: recovered %v, want a runtime error", e)
+			}
+		}()
+		sinkInt = *nilPtr
+	}()
+
+	ps := PageSize()
+	f, _ := patternFile(t, int64(2*ps), 1, os.O_RDWR)
+	m, err := unix.Mmap(int(f.Fd()), 0, 2*ps, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	if err := f.Truncate(int64(ps)); err != nil {
+		t.Fatal(err)
+	}
+	want := uintptr(unsafe.Pointer(&m[ps+5]))
+	if got := faultAt(unsafe.Pointer(&m[ps+5]), false); got != want {
+		t.Errorf("fault with panic-on-fault set: address %#x, want %#x", got, want)
+	}
+}
+
+var sinkInt int
+
+// TestFixupUnexpectedFaultCrashes checks, in a child, that a fault outside
+// copyFixed and without panic-on-fault still ends the program as the Go
+// runtime ends it: the handler passes it on.
+func TestFixupUnexpectedFaultCrashes(t *testing.T) {
+	out, code := fixupRunChild(t, "fixupUnexpectedFault")
+	if code != 2 || !bytes.Contains(out, []byte("unexpected fault address")) || !bytes.Contains(out, []byte("SIGBUS")) {
+		t.Fatalf("child exited with %d, want 2 and the runtime's report of an unexpected SIGBUS:\n%s", code, out)
+	}
+}
+
+func fixupChildUnexpectedFault() int {
+	if !fastPathsAllowed() {
+		fmt.Fprintln(os.Stderr, "the fault handler was not installed")
+		return 4
+	}
+	ps := PageSize()
+	f, err := os.CreateTemp("", "fixup")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	os.Remove(f.Name())
+	f.Truncate(int64(2 * ps))
+	m, err := unix.Mmap(int(f.Fd()), 0, 2*ps, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	f.Truncate(int64(ps))
+	sink = m[ps+1] // crashes
+	return 0
+}
+
+// TestFixupSignalFromKill checks, in a child, that a SIGSEGV sent by a
+// process (not a fault) is passed on and ends the program as the runtime
+// ends it.
+func TestFixupSignalFromKill(t *testing.T) {
+	out, code := fixupRunChild(t, "fixupSignalFromKill")
+	if code != 2 || !bytes.Contains(out, []byte("SIGSEGV")) {
+		t.Fatalf("child exited with %d, want 2 and the runtime's report of a SIGSEGV:\n%s", code, out)
+	}
+}
+
+func fixupChildSignalFromKill() int {
+	if !fastPathsAllowed() {
+		fmt.Fprintln(os.Stderr, "the fault handler was not installed")
+		return 4
+	}
+	runtime.LockOSThread()
+	unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSEGV)
+	return 0
+}
+
+// TestFixupOff checks, in a child with MMAPKIT_FAULT_HANDLER=off, that the
+// handler is not installed and that ReadAt and WriteAt still read, write
+// and report faults, on their counted paths.
+func TestFixupOff(t *testing.T) {
+	out, code := fixupRunChild(t, "fixupOff", "MMAPKIT_FAULT_HANDLER=off")
+	if code != 0 {
+		t.Fatalf("child exited with %d:\n%s", code, out)
+	}
+}
+
+func fixupChildOff() int {
+	if fastPathsAllowed() {
+		fmt.Fprintln(os.Stderr, "the fault handler was installed")
+		return 1
+	}
+	ps := PageSize()
+	f, err := os.CreateTemp("", "fixup")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	defer os.Remove(f.Name())
+	f.Write(pattern(2*ps, 9))
+	r, err := NewFile(f, 0, 2*ps, Read|Write, Shared)
+	if r = childMap("file", r, err); r == nil {
+		return 4
+	}
+	defer r.Unmap()
+	if r.readable != nil || r.writable != nil {
+		fmt.Fprintln(os.Stderr, "the fast paths are set without the handler")
+		return 1
+	}
+	p := make([]byte, 64)
+	if n, err := r.ReadAt(p, int64(ps)); n != 64 || err != nil || !bytes.Equal(p, pattern(2*ps, 9)[ps:ps+64]) {
+		fmt.Fprintf(os.Stderr, "ReadAt: %d, %v\n", n, err)
+		return 1
+	}
+	if n, err := r.WriteAt(p, 0); n != 64 || err != nil {
+		fmt.Fprintf(os.Stderr, "WriteAt: %d, %v\n", n, err)
+		return 1
+	}
+	f.Truncate(int64(ps))
+	if _, err := r.ReadAt(p, int64(ps)); !errors.Is(err, ErrFault) {
+		fmt.Fprintf(os.Stderr, "ReadAt of a lost page: %v, want ErrFault\n", err)
+		return 1
+	}
+	return 0
+}
+
+// fixupRunChild runs the child function name with env and returns its
+// output and exit status.
+func fixupRunChild(t *testing.T, name string, env ...string) ([]byte, int) {
+	t.Helper()
+	cmd := childCommand(t, name, nil, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return out.Bytes(), 128 + int(ws.Signal())
+	}
+	return out.Bytes(), cmd.ProcessState.ExitCode()
+}

@@ -1,0 +1,23 @@
+//go:build !(linux && amd64) || race
+
+// Without fixup_linux_amd64.go, the fast attempts of ReadAt and WriteAt
+// copy with panic-on-fault set, as the counted paths do.
+
+package mmap
+
+import "unsafe"
+
+// haveFixups tells whether copyFixed survives faults through a signal
+// handler of the package's (rather than through panic-on-fault).
+const haveFixups = false
+
+// copyFixed copies n bytes from src to dst, which must not overlap, and
+// reports whether an access faulted.
+func copyFixed(dst, src unsafe.Pointer, n uintptr) (faulted bool) {
+	_, fault := tryCopy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(src), n))
+	return fault != 0
+}
+
+// fastPathsAllowed reports whether ReadAt and WriteAt may make their fast
+// attempts: always.
+func fastPathsAllowed() bool { return true }
