@@ -66,8 +66,9 @@ const (
 // unconfirmed copy left in p, and tryCleared if the copy faulted, in p, in a
 // page the region lost, or in memory it no longer owns.
 //
-// The copy, with panic-on-fault set, is in this frame rather than in
-// tryCopy's, so that the optimistic read costs one call.
+// The copy is copyFixed's, which survives a fault without panic-on-fault and
+// a deferred recover (fixup_linux_amd64.go); the optimistic read runs only
+// where it does.
 func (r *Region) readAt(p []byte, off int64, how int) (n int, err error) {
 	if r == nil {
 		return 0, errNilRegion
@@ -193,8 +194,9 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 // (tryOptimistic), or what writeAtAgain does after it. Every write is
 // counted: it cannot be taken back, so it must not run beside a Lock
 // (lock.go). The fast attempt leaves the write to the counted path
-// (tryCounted) where it cannot go ahead, and copies with panic-on-fault set
-// in this frame. If the copy faults it returns tryCleared and, in held, the
+// (tryCounted) where it cannot go ahead, and copies with copyFixed where the
+// package's fault handler is (fixup_linux_amd64.go), else with panic-on-fault
+// set in this frame. If the copy faults it returns tryCleared and, in held, the
 // count it still holds, so that the fault is found under that count: no Lock
 // runs between the copy and the answer.
 func (r *Region) writeAt(p []byte, off int64, how int, c *readerCount) (n int, held *readerCount, err error) {

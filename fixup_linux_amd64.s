@@ -21,11 +21,11 @@ TEXT ·copyFixed(SB),NOSPLIT,$0-25
 	JB	loop64
 	CMPB	·fixupAVX2(SB), $1
 	JEQ	loop128
-	CMPQ	CX, $65536
-	JAE	large
 
-	// 65 bytes or more: 64 at a time, then the last 64, which may overlap
-	// bytes already copied.
+	// 65 bytes or more (without AVX2; else to 255): 64 at a time, then the
+	// last 64, which may overlap bytes already copied. No string move (REP
+	// MOVSB): the optimistic read of lock.go relies on the copy's loads
+	// being ordinary loads, in order with the load of seq that follows.
 loop64:
 	MOVOU	0(SI), X0
 	MOVOU	16(SI), X1
@@ -116,11 +116,6 @@ bypassloop:
 	VMOVDQU	Y2, -64(DI)(CX*1)
 	VMOVDQU	Y3, -32(DI)(CX*1)
 	VZEROUPPER
-	RET
-
-	// 64 KiB or more: the processor's string move.
-large:
-	REP;	MOVSB
 	RET
 
 	// 17 to 64 bytes: the first and the last 16 or 32.

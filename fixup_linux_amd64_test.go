@@ -30,11 +30,26 @@ func fixupCopy(dst, src []byte) bool {
 
 // TestCopyFixed checks copyFixed's bytes for every length to 600 and the
 // lengths around each of its strategies' bounds, at several alignments of
-// each side: every byte copied, none written outside dst.
+// each side, with and without AVX2: every byte copied, none written outside
+// dst.
 func TestCopyFixed(t *testing.T) {
 	if !fastPathsAllowed() {
 		t.Fatal("the fault handler was not installed")
 	}
+	t.Run("AVX2", func(t *testing.T) {
+		if !fixupAVX2 {
+			t.Skip("the processor has no AVX2")
+		}
+		testCopyFixed(t)
+	})
+	t.Run("SSE", func(t *testing.T) {
+		defer func(avx2 bool) { fixupAVX2 = avx2 }(fixupAVX2)
+		fixupAVX2 = false
+		testCopyFixed(t)
+	})
+}
+
+func testCopyFixed(t *testing.T) {
 	lengths := []int{4095, 4096, 4097, 65535, 65536, 65537, 1<<20 - 1, 1 << 20, 1<<20 + 77, 3<<20 + 5}
 	for n := 0; n <= 600; n++ {
 		lengths = append(lengths, n)
@@ -88,19 +103,10 @@ func TestCopyFixedFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, size)
-	for _, n := range []int{1, 3, 7, 8, 16, 17, 33, 64, 65, 200, 256, 4096, 65536, 1 << 20, 2 << 20} {
-		// From the last bytes of the page that is left into the lost ones.
-		start := ps - min(n/2, ps)
-		if n == 1 {
-			start = ps
-		}
-		if !fixupCopy(buf[:n], m[start:start+n]) {
-			t.Errorf("reading %d bytes at offset %d of a file cut to %d: no fault reported", n, start, ps)
-		}
-		// Into a read-only page.
-		if !fixupCopy(m[:n], buf[:n]) {
-			t.Errorf("writing %d bytes into a read-only mapping: no fault reported", n)
-		}
+	defer func(avx2 bool) { fixupAVX2 = avx2 }(fixupAVX2)
+	for _, avx2 := range []bool{fixupAVX2, false} {
+		fixupAVX2 = avx2
+		copyFixedFaults(t, m, buf)
 	}
 	// The page that is left still copies.
 	if fixupCopy(buf[:ps], m[:ps]) {
@@ -108,6 +114,26 @@ func TestCopyFixedFaults(t *testing.T) {
 	}
 	if want := pattern(size, 3)[:ps]; !bytes.Equal(buf[:ps], want) {
 		t.Error("reading the page that is left: wrong bytes")
+	}
+}
+
+// copyFixedFaults copies from the lost pages of m, a file mapping read-only
+// whose file keeps one page, and into m, through buf.
+func copyFixedFaults(t *testing.T, m, buf []byte) {
+	ps := PageSize()
+	for _, n := range []int{1, 3, 7, 8, 16, 17, 33, 64, 65, 200, 256, 4096, 65536, 1 << 20, 2 << 20} {
+		// From the last bytes of the page that is left into the lost ones.
+		start := ps - min(n/2, ps)
+		if n == 1 {
+			start = ps
+		}
+		if !fixupCopy(buf[:n], m[start:start+n]) {
+			t.Errorf("AVX2 %v: reading %d bytes at offset %d of a file cut to %d: no fault reported", fixupAVX2, n, start, ps)
+		}
+		// Into a read-only page.
+		if !fixupCopy(m[:n], buf[:n]) {
+			t.Errorf("AVX2 %v: writing %d bytes into a read-only mapping: no fault reported", fixupAVX2, n)
+		}
 	}
 }
 

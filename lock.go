@@ -64,7 +64,8 @@ import (
 // counted path; else it reads the region's field readable without the
 // lock (the mapped bytes a read may copy, or nil where it must be counted:
 // Region.endLock sets it from the region's state before every Unlock),
-// copies under panic-on-fault, and loads seq again (s2). If s2 == s1 the
+// copies with copyFixed (fixup_linux_amd64.s: ordinary loads, and a fault
+// ends the copy), and loads seq again (s2). If s2 == s1 the
 // copy is kept; otherwise, or if the copy faulted, the bytes are cleared
 // from p (they may be another mapping's) and the read is done again on the
 // counted path, which waits for the Lock: one optimistic attempt, then one

@@ -46,6 +46,22 @@
 // A plain access through Bytes to a page past the end of the file (truncated
 // underneath, or mapped ahead with [PastEOF]) raises SIGBUS, which ends the
 // program; the methods that copy, and Access, return [ErrFault] instead.
+//
+// # Signal handlers
+//
+// On linux/amd64 (without the race detector), the first Map of a region of
+// any length but zero installs the package's handler of SIGSEGV and SIGBUS,
+// once for the process. It catches the faults of the
+// package's own copy routine, so that a small ReadAt or WriteAt costs about
+// what a plain copy does, and passes every other signal, with its context,
+// to the handler installed before it (the Go runtime's): nil dereferences,
+// debug.SetPanicOnFault and crashes behave as without it. Code that installs
+// a handler of these signals afterwards must pass on the signals it does not
+// handle to the one it replaced, as the Go runtime already requires of cgo
+// code. Setting the environment variable MMAPKIT_FAULT_HANDLER=off before
+// the first Map keeps the handler out; ReadAt and WriteAt then copy with
+// debug.SetPanicOnFault, as on every other platform, and are slower for
+// small copies, never less safe.
 package mmap
 
 import (

@@ -33,7 +33,8 @@ trap 'rm -rf "$bin"' EXIT
 # machine) confuse its view of the call stack, and it then also collects in
 # the benchmark's loop and the scheduler. So the count sums the instructions
 # executed in the functions a call runs, each by itself: FUNC, its closures,
-# runtime.memmove, the runtime's setPanicOnFault, and functions whose names
+# runtime.memmove, the package's copyFixed (and the wrapper through which Go
+# code calls it), the runtime's setPanicOnFault, and functions whose names
 # match the awk pattern EXTRA (the callback of Access). Async preemption is
 # off: callgrind does not survive Go's preemption signals.
 count() {
@@ -56,6 +57,7 @@ count() {
 				f = substr(f, index(f, ":") + 1)
 				sub(/'"'"'[0-9]+$/, "", f) # a recursion level, as callgrind sees it
 				if (f == fn || index(f, fn ".func") == 1 || f == "runtime.memmove" ||
+					index(f, "github.com/mmapkit/mmap.copyFixed") == 1 ||
 					f == "runtime/debug.setPanicOnFault" || (extra != "" && f ~ extra)) {
 					gsub(/,/, "", $1)
 					sum += $1
