@@ -45,20 +45,29 @@ const haveFixups = true
 func copyFixed(dst, src unsafe.Pointer, n uintptr) (faulted bool)
 
 // Written in assembly; reached only through fixupPCs.
+//
+//lint:ignore U1000 used from assembly
 func fixupResume()
+
+//lint:ignore U1000 used from assembly
 func fixupHandler()
 
 // fixupPCs returns the entry addresses of fixupHandler, copyFixed and
 // fixupResume.
 func fixupPCs() (handler, copyStart, resume uintptr)
 
-// Read by fixupHandler (and fixupResume), written before it is installed.
+// Read by fixupHandler, written before it is installed.
 var (
+	//lint:ignore U1000 used from assembly
 	fixupCopyStart, fixupCopyEnd uintptr // copyFixed's code
-	fixupResumePC                uintptr
-	fixupPrevBus, fixupPrevSegv  uintptr // the handlers installed before
-	fixupAVX2                    = cpu.X86.HasAVX2
+	//lint:ignore U1000 used from assembly
+	fixupResumePC uintptr
+	//lint:ignore U1000 used from assembly
+	fixupPrevBus, fixupPrevSegv uintptr // the handlers installed before
 )
+
+// fixupAVX2 tells copyFixed and fixupResume to use AVX2.
+var fixupAVX2 = cpu.X86.HasAVX2
 
 var (
 	fixupOnce      sync.Once

@@ -9,9 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// BenchmarkSafetyCost builds, step by step, the fixed cost of a fault-safe
-// and Unmap-safe ReadAt of 64 bytes out of the parts it cannot do without,
-// to show the floor below which ReadAt cannot go on this machine:
+// BenchmarkSafetyCost builds, step by step, the fixed cost of a 64-byte
+// copy made fault-safe with debug.SetPanicOnFault, and Unmap-safe: the floor
+// of Access (whose fn is the caller's code), and of ReadAt and WriteAt where
+// the package does not catch its own copy's faults (everywhere but
+// linux/amd64):
 //
 //   - copy: the plain copy from mapped memory;
 //   - panic-on-fault: debug.SetPanicOnFault around it (a fault must not
@@ -94,8 +96,8 @@ type floorCounter struct {
 }
 
 // floorCountedCopy is floorCopy counted in c, as the package's WriteAt
-// counts a write so that Unmap waits for it: the least a write that is both
-// fault-safe and Unmap-safe costs.
+// counts a write so that Unmap waits for it: the least a write made
+// fault-safe with panic-on-fault, and Unmap-safe, costs.
 //
 //go:noinline
 func floorCountedCopy(c *floorCounter, dst, src []byte) (n int) {
@@ -116,7 +118,8 @@ func floorCountedCopy(c *floorCounter, dst, src []byte) (n int) {
 }
 
 // floorAccess calls fn with b, counted in c and with panic-on-fault set,
-// recovering from a fault: the least a fault-safe, Unmap-safe Access costs.
+// recovering from a fault: the least a fault-safe, Unmap-safe Access costs
+// (fn is the caller's code, whose faults only panic-on-fault catches).
 //
 //go:noinline
 func floorAccess(c *floorCounter, b []byte, fn func([]byte) error) (err error) {

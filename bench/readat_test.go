@@ -151,7 +151,8 @@ func readAt(b *testing.B, parallel bool) {
 					})
 				}},
 				impl{"safe-floor", func(b *testing.B) {
-					// The least a fault-safe read costs: floorCopy (floor_test.go).
+					// The least a read made fault-safe with panic-on-fault
+					// costs: floorCopy (floor_test.go).
 					m := rawMap(b, openFixture(b, rwFileSize, os.O_RDONLY), rwFileSize, unix.PROT_READ)
 					b.ReportAllocs()
 					b.SetBytes(int64(n))
@@ -267,8 +268,9 @@ func BenchmarkWriteAt(b *testing.B) {
 					}
 				}},
 				impl{"safe-floor", func(b *testing.B) {
-					// The least a fault-safe write that Unmap waits for costs:
-					// floorCountedCopy (floor_test.go).
+					// The least a write made fault-safe with panic-on-fault,
+					// that Unmap waits for, costs: floorCountedCopy
+					// (floor_test.go).
 					m := rawMap(b, openFixture(b, rwFileSize, os.O_RDWR), rwFileSize, unix.PROT_READ|unix.PROT_WRITE)
 					var c floorCounter
 					b.ReportAllocs()
