@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Counts the instructions one call of each small-copy path executes, with
 # valgrind's callgrind: ReadAt, WriteAt and Access of 64 bytes next to
-# golang.org/x/exp/mmap's ReadAt, a plain copy and the fault-safe floors of
+# golang.org/x/exp/mmap's ReadAt, a plain copy and the panic-on-fault floors of
 # the bench module (floorCopy, floorCountedCopy, floorAccess). Unlike the
 # timings of bench/cmd/benchrun, the counts do not depend on what else the
 # machine runs, so they show what a change to those paths costs even on a
@@ -70,8 +70,8 @@ count() {
 printf '%-45s %s\n' "path (64 bytes)" "instructions per call"
 printf '%-45s %s\n' "plain copy (runtime.memmove)" "$(count 'ReadAt$/64B/copy$' 'runtime.memmove')"
 printf '%-45s %s\n' "x/exp/mmap ReaderAt.ReadAt" "$(count 'ReadAt$/64B/exp$' 'golang.org/x/exp/mmap.(*ReaderAt).ReadAt')"
-printf '%-45s %s\n' "fault-safe floor (bench floorCopy)" "$(count 'SafetyCost/64B/recover$' 'github.com/mmapkit/mmap/bench.floorCopy')"
-printf '%-45s %s\n' "counted fault-safe floor (floorCountedCopy)" "$(count 'WriteAt/64B/safe-floor$' 'github.com/mmapkit/mmap/bench.floorCountedCopy')"
+printf '%-45s %s\n' "panic-on-fault floor (bench floorCopy)" "$(count 'SafetyCost/64B/recover$' 'github.com/mmapkit/mmap/bench.floorCopy')"
+printf '%-45s %s\n' "counted panic-on-fault floor (floorCountedCopy)" "$(count 'WriteAt/64B/safe-floor$' 'github.com/mmapkit/mmap/bench.floorCountedCopy')"
 printf '%-45s %s\n' "counted fault-safe call (floorAccess)" "$(count 'ReadAt$/64B/safe-floor-access$' 'github.com/mmapkit/mmap/bench.floorAccess' '^github.com/mmapkit/mmap/bench.readAt.func1.[0-9]+.[0-9]+$')"
 printf '%-45s %s\n' "mmapkit ReadAt (inlined; its readAt)" "$(count 'ReadAt$/64B/mmapkit$' 'github.com/mmapkit/mmap.(*Region).readAt')"
 printf '%-45s %s\n' "mmapkit WriteAt (inlined; its writeAt)" "$(count 'WriteAt/64B/mmapkit$' 'github.com/mmapkit/mmap.(*Region).writeAt')"
