@@ -375,6 +375,12 @@ func TestAccessDuringUnmapAndMap(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
+	// The region is mapped now. On a loaded machine (or under an
+	// emulator) the rounds may all end before a goroutine runs: give them
+	// the mapped region for a while before asking that some call found it.
+	for wait := time.Now().Add(10 * time.Second); calls.Load() == 0 && !stop.Load() && time.Now().Before(wait); {
+		time.Sleep(time.Millisecond)
+	}
 	stop.Store(true)
 	wg.Wait()
 	if err, _ := failed.Load().(error); err != nil {
