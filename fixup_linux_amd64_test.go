@@ -33,9 +33,7 @@ func fixupCopy(dst, src []byte) bool {
 // each side, with and without AVX2: every byte copied, none written outside
 // dst.
 func TestCopyFixed(t *testing.T) {
-	if !fastPathsAllowed() {
-		t.Fatal("the fault handler was not installed")
-	}
+	needFaultHandler(t)
 	t.Run("AVX2", func(t *testing.T) {
 		if !fixupAVX2 {
 			t.Skip("the processor has no AVX2")
@@ -88,9 +86,7 @@ func TestCopyFixedFaults(t *testing.T) {
 	if runInChild(t) {
 		return
 	}
-	if !fastPathsAllowed() {
-		t.Fatal("the fault handler was not installed")
-	}
+	needFaultHandler(t)
 	ps := PageSize()
 	size := 2<<20 + 2*ps
 	f, _ := patternFile(t, int64(size), 3, os.O_RDWR)
@@ -145,9 +141,7 @@ func TestFixupHandlerForwards(t *testing.T) {
 	if runInChild(t) {
 		return
 	}
-	if !fastPathsAllowed() {
-		t.Fatal("the fault handler was not installed")
-	}
+	needFaultHandler(t)
 	var nilPtr *int
 	func() {
 		defer func() {
@@ -181,6 +175,7 @@ var sinkInt int
 // copyFixed and without panic-on-fault still ends the program as the Go
 // runtime ends it: the handler passes it on.
 func TestFixupUnexpectedFaultCrashes(t *testing.T) {
+	needFaultHandler(t)
 	out, code := fixupRunChild(t, "fixupUnexpectedFault")
 	if code != 2 || !bytes.Contains(out, []byte("unexpected fault address")) || !bytes.Contains(out, []byte("SIGBUS")) {
 		t.Fatalf("child exited with %d, want 2 and the runtime's report of an unexpected SIGBUS:\n%s", code, out)
@@ -214,6 +209,7 @@ func fixupChildUnexpectedFault() int {
 // process (not a fault) is passed on and ends the program as the runtime
 // ends it.
 func TestFixupSignalFromKill(t *testing.T) {
+	needFaultHandler(t)
 	out, code := fixupRunChild(t, "fixupSignalFromKill")
 	if code != 2 || !bytes.Contains(out, []byte("SIGSEGV")) {
 		t.Fatalf("child exited with %d, want 2 and the runtime's report of a SIGSEGV:\n%s", code, out)
@@ -277,6 +273,43 @@ func fixupChildOff() int {
 		return 1
 	}
 	return 0
+}
+
+// TestWithoutFaultHandler runs the tests of ReadAt, WriteAt, their faults
+// and the fault handler again in a child with MMAPKIT_FAULT_HANDLER=off,
+// which keeps ReadAt and WriteAt on their counted paths: the suite must
+// pass in that setting too, the handler's own tests skipped.
+func TestWithoutFaultHandler(t *testing.T) {
+	if reason := os.Getenv(noChildEnv); reason != "" {
+		t.Skipf("no child processes here: %s", reason)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skipf("cannot find the test binary to run a child: %v", err)
+	}
+	args := []string{exe, "-test.run=ReadAt|WriteAt|Fault|FastPaths|Fixup|CopyFixed",
+		"-test.skip=^(TestWithoutFaultHandler|TestResizeDuringReadAt)$", "-test.short"}
+	if emu := strings.Fields(os.Getenv(emulatorEnv)); len(emu) > 0 {
+		args = append(emu, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "MMAPKIT_FAULT_HANDLER=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("with MMAPKIT_FAULT_HANDLER=off: %v\n%s", err, out)
+	}
+}
+
+// needFaultHandler skips t where the package's fault handler was kept out
+// on purpose (MMAPKIT_FAULT_HANDLER=off, as when the whole suite runs on the
+// counted paths), and fails it where it should be installed and is not.
+func needFaultHandler(t *testing.T) {
+	t.Helper()
+	if os.Getenv("MMAPKIT_FAULT_HANDLER") == "off" {
+		t.Skip("MMAPKIT_FAULT_HANDLER=off: the fault handler is kept out")
+	}
+	if !fastPathsAllowed() {
+		t.Fatal("the fault handler was not installed")
+	}
 }
 
 // fixupRunChild runs the child function name with env and returns its
