@@ -313,10 +313,12 @@ func needFaultHandler(t *testing.T) {
 }
 
 // fixupRunChild runs the child function name with env and returns its
-// output and exit status.
+// output and exit status. The child crashes with the runtime's default
+// traceback setting whatever the test's environment says: GOTRACEBACK=crash
+// would end it with SIGABRT (and a core dump) instead of exit status 2.
 func fixupRunChild(t *testing.T, name string, env ...string) ([]byte, int) {
 	t.Helper()
-	cmd := childCommand(t, name, nil, env...)
+	cmd := childCommand(t, name, nil, append([]string{"GOTRACEBACK=single"}, env...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
