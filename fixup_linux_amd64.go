@@ -72,13 +72,24 @@ var fixupAVX2 = cpu.X86.HasAVX2
 var (
 	fixupOnce      sync.Once
 	fixupInstalled bool
+
+	// fixupRecheck is set in programs that use cgo (the runtime's handler
+	// is cgoSigtramp there). In them, and only in them, the runtime may
+	// put its own handler back in place of fixupHandler: when a SIGSEGV or
+	// SIGBUS reaches a thread of the C code and a handler installed before
+	// the runtime's takes it (runtime.raisebadsignal). fastPathsAllowed
+	// then installs fixupHandler again.
+	fixupRecheck bool
 )
 
 // fastPathsAllowed reports whether ReadAt and WriteAt may make their fast
 // attempts: whether fixupHandler is installed (installing it the first
-// time).
+// time). Region.endLock calls it at the end of every change to a mapping.
 func fastPathsAllowed() bool {
 	fixupOnce.Do(func() { fixupInstalled = installFixups() })
+	if fixupInstalled && fixupRecheck {
+		reinstallFixups()
+	}
 	return fixupInstalled
 }
 
@@ -126,6 +137,9 @@ func installFixups() bool {
 		}
 	}
 	fixupPrevBus, fixupPrevSegv = old[0].handler, old[1].handler
+	if f := runtime.FuncForPC(fixupPrevSegv); f != nil && f.Name() == "runtime.cgoSigtramp" {
+		fixupRecheck = true
+	}
 	for i, sig := range sigs {
 		h := old[i]
 		h.handler = handler
@@ -137,6 +151,26 @@ func installFixups() bool {
 		}
 	}
 	return true
+}
+
+// reinstallFixups installs fixupHandler again for the signals whose handler
+// is the one it replaced (the runtime put it back), leaving any other (one
+// installed after it, which passes signals on to it) in place. Until then,
+// from the moment the runtime put its handler back, a fault in copyFixed is
+// not caught: it crashes the program, as a fault in a plain copy does.
+func reinstallFixups() {
+	handler, _, _ := fixupPCs()
+	for _, s := range [2]struct {
+		sig  unix.Signal
+		prev uintptr
+	}{{unix.SIGBUS, fixupPrevBus}, {unix.SIGSEGV, fixupPrevSegv}} {
+		var cur kernelSigaction
+		if sigaction(s.sig, nil, &cur) != nil || cur.handler != s.prev {
+			continue
+		}
+		cur.handler = handler
+		sigaction(s.sig, &cur, nil) // as it was, if it fails
+	}
 }
 
 func sigaction(sig unix.Signal, act, old *kernelSigaction) error {

@@ -21,6 +21,7 @@ func init() {
 	childFuncs["fixupUnexpectedFault"] = fixupChildUnexpectedFault
 	childFuncs["fixupSignalFromKill"] = fixupChildSignalFromKill
 	childFuncs["fixupOff"] = fixupChildOff
+	childFuncs["fixupReinstall"] = fixupChildReinstall
 }
 
 // fixupCopy calls copyFixed on slices.
@@ -330,4 +331,86 @@ func fixupRunChild(t *testing.T, name string, env ...string) ([]byte, int) {
 		return out.Bytes(), 128 + int(ws.Signal())
 	}
 	return out.Bytes(), cmd.ProcessState.ExitCode()
+}
+
+// TestFixupReinstalled checks, in a child, what a program that uses cgo
+// does when the runtime puts its own handler back in place of the
+// package's (runtime.raisebadsignal): the next change to a mapping
+// installs the package's handler again, for each signal whose handler is
+// the runtime's, and leaves alone a handler installed after the package's.
+// The child acts out the runtime's step with sigaction, and the cgo
+// program's recheck with fixupRecheck.
+func TestFixupReinstalled(t *testing.T) {
+	needFaultHandler(t)
+	out, code := fixupRunChild(t, "fixupReinstall")
+	if code != 0 {
+		t.Fatalf("child exited with %d:\n%s", code, out)
+	}
+}
+
+func fixupChildReinstall() int {
+	if !fastPathsAllowed() {
+		fmt.Fprintln(os.Stderr, "the fault handler was not installed")
+		return 4
+	}
+	fixupRecheck = true
+	ours, _, _ := fixupPCs()
+	handlerOf := func(sig unix.Signal) uintptr {
+		var cur kernelSigaction
+		if err := sigaction(sig, nil, &cur); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(4)
+		}
+		return cur.handler
+	}
+	setHandler := func(sig unix.Signal, h uintptr) {
+		var cur kernelSigaction
+		sigaction(sig, nil, &cur)
+		cur.handler = h
+		if err := sigaction(sig, &cur, nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(4)
+		}
+	}
+	// The runtime's handler back for SIGBUS; for SIGSEGV, for the time of
+	// one Map, a disposition that is neither the package's nor the one it
+	// replaced (SIG_IGN), as a handler installed later would be.
+	setHandler(unix.SIGBUS, fixupPrevBus)
+	const other = 1 // SIG_IGN
+	setHandler(unix.SIGSEGV, other)
+	r, err := NewAnon(PageSize(), Read|Write, Private)
+	if r = childMap("anon", r, err); r == nil {
+		return 4
+	}
+	defer r.Unmap()
+	if got := handlerOf(unix.SIGBUS); got != ours {
+		fmt.Fprintf(os.Stderr, "SIGBUS handler %#x after Map, want the package's %#x\n", got, ours)
+		return 1
+	}
+	got := handlerOf(unix.SIGSEGV)
+	setHandler(unix.SIGSEGV, ours)
+	if got != other {
+		fmt.Fprintf(os.Stderr, "SIGSEGV handler %#x after Map, want the other one %#x left in place\n", got, other)
+		return 1
+	}
+	// A copy's SIGBUS is caught again.
+	ps := PageSize()
+	f, err := os.CreateTemp("", "fixup")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	os.Remove(f.Name())
+	f.Truncate(int64(2 * ps))
+	m, err := unix.Mmap(int(f.Fd()), 0, 2*ps, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	f.Truncate(int64(ps))
+	if !fixupCopy(make([]byte, 64), m[ps:ps+64]) {
+		fmt.Fprintln(os.Stderr, "a copy from a lost page reported no fault")
+		return 1
+	}
+	return 0
 }

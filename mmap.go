@@ -58,7 +58,12 @@
 // debug.SetPanicOnFault and crashes behave as without it. Code that installs
 // a handler of these signals afterwards must pass on the signals it does not
 // handle to the one it replaced, as the Go runtime already requires of cgo
-// code. Setting the environment variable MMAPKIT_FAULT_HANDLER=off before
+// code. In a program that uses cgo, one case escapes the package: when a
+// SIGSEGV or SIGBUS sent to a thread of C code goes to a handler installed
+// before the Go runtime's, the runtime puts its own handler back. The
+// package installs its handler again at the next Map, Unmap or other change
+// to a mapping; a fault in ReadAt or WriteAt before that crashes the
+// program. Setting the environment variable MMAPKIT_FAULT_HANDLER=off before
 // the first Map keeps the handler out; ReadAt and WriteAt then copy with
 // debug.SetPanicOnFault, as on every other platform, and are slower for
 // small copies, never less safe.
