@@ -93,6 +93,9 @@ bypass:
 	ADDQ	BX, DI
 	SUBQ	BX, CX
 bypassloop:
+	// Ask for the source well ahead (a prefetch never faults).
+	PREFETCHNTA	0x1C0(SI)
+	PREFETCHNTA	0x280(SI)
 	VMOVDQU	0(SI), Y0
 	VMOVDQU	32(SI), Y1
 	VMOVDQU	64(SI), Y2
