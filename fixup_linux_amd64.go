@@ -3,7 +3,8 @@
 // This file holds the copy of ReadAt's and WriteAt's fast attempts on
 // linux/amd64: copyFixed (fixup_linux_amd64.s), which survives a fault
 // without debug.SetPanicOnFault and a deferred recover. Those two cost a
-// 64-byte copy more than the copy itself (about 6 ns of 10 here).
+// 64-byte copy twice what the copy itself costs (about 6 ns against 3 on
+// the development machine; bench/README.md, SafetyCost).
 //
 // A fault in copyFixed's code is resumed by the package's own handler of
 // SIGSEGV and SIGBUS, fixupHandler, as a kernel's exception table resumes a
@@ -14,8 +15,10 @@
 // with debug.SetPanicOnFault set still panics with its address, and any
 // other fault still crashes the program with the runtime's message.
 //
-// The handler is installed on the first mapping that would use the fast
-// attempts (fastPathsAllowed), once per process, and stays. Where it cannot
+// The handler is installed at the first Map of a region of any length but
+// zero (fastPathsAllowed, from Region.endLock), once per process, and stays
+// (in a program that uses cgo it is installed again where the runtime put
+// its own back: see reinstallFixups). Where it cannot
 // be (the environment variable MMAPKIT_FAULT_HANDLER is "off", or the
 // signals' handlers are not ones to forward to), the fast attempts are not
 // used: ReadAt and WriteAt take their counted paths, which copy with
