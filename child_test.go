@@ -47,19 +47,27 @@ func childCommand(t *testing.T, name string, files []*os.File, env ...string) *e
 	if reason := os.Getenv(noChildEnv); reason != "" {
 		t.Skipf("no child processes here: %s", reason)
 	}
-	exe, err := os.Executable()
+	args, err := selfArgs("-test.run=^$")
 	if err != nil {
 		t.Skipf("cannot find the test binary to run a child: %v", err)
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	if emu := strings.Fields(os.Getenv(emulatorEnv)); len(emu) > 0 {
-		// Under qemu-user the kernel cannot run this binary by itself.
-		cmd = exec.Command(emu[0], append(emu[1:], exe, "-test.run=^$")...)
-	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(append(os.Environ(), childEnv+"="+name), env...)
 	cmd.ExtraFiles = files
 	cmd.Stderr = os.Stderr
 	return cmd
+}
+
+// selfArgs returns the command line that runs this test binary again with
+// args, under the emulator of emulatorEnv where there is one (under
+// qemu-user the kernel cannot run the binary by itself), or the error of
+// finding the binary.
+func selfArgs(args ...string) ([]string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return append(strings.Fields(os.Getenv(emulatorEnv)), append([]string{exe}, args...)...), nil
 }
 
 // childMap maps r, which a constructor returned with err, for a child

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -45,13 +44,9 @@ func runInChild(t *testing.T) bool {
 	if os.Getenv(faultChildEnv) == t.Name() || os.Getenv(noChildEnv) != "" {
 		return false
 	}
-	exe, err := os.Executable()
+	args, err := selfArgs("-test.run=^"+t.Name()+"$", "-test.v")
 	if err != nil {
 		return false
-	}
-	args := []string{exe, "-test.run=^" + t.Name() + "$", "-test.v"}
-	if emu := strings.Fields(os.Getenv(emulatorEnv)); len(emu) > 0 {
-		args = append(emu, args...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -68,6 +68,8 @@ loop128:
 	SUBQ	$128, CX
 	CMPQ	CX, $128
 	JA	loop128
+	// The last 128 bytes, which may overlap bytes already copied.
+last128:
 	VMOVDQU	-128(SI)(CX*1), Y0
 	VMOVDQU	-96(SI)(CX*1), Y1
 	VMOVDQU	-64(SI)(CX*1), Y2
@@ -110,16 +112,7 @@ bypassloop:
 	CMPQ	CX, $128
 	JA	bypassloop
 	SFENCE
-	VMOVDQU	-128(SI)(CX*1), Y0
-	VMOVDQU	-96(SI)(CX*1), Y1
-	VMOVDQU	-64(SI)(CX*1), Y2
-	VMOVDQU	-32(SI)(CX*1), Y3
-	VMOVDQU	Y0, -128(DI)(CX*1)
-	VMOVDQU	Y1, -96(DI)(CX*1)
-	VMOVDQU	Y2, -64(DI)(CX*1)
-	VMOVDQU	Y3, -32(DI)(CX*1)
-	VZEROUPPER
-	RET
+	JMP	last128
 
 	// 17 to 64 bytes: the first and the last 16 or 32.
 upto64:

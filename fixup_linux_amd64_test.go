@@ -90,15 +90,7 @@ func TestCopyFixedFaults(t *testing.T) {
 	needFaultHandler(t)
 	ps := PageSize()
 	size := 2<<20 + 2*ps
-	f, _ := patternFile(t, int64(size), 3, os.O_RDWR)
-	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	if err := f.Truncate(int64(ps)); err != nil {
-		t.Fatal(err)
-	}
+	m := mustCutMapping(t, size, ps, 3)
 	buf := make([]byte, size)
 	defer func(avx2 bool) { fixupAVX2 = avx2 }(fixupAVX2)
 	for _, avx2 := range []bool{fixupAVX2, false} {
@@ -155,15 +147,7 @@ func TestFixupHandlerForwards(t *testing.T) {
 	}()
 
 	ps := PageSize()
-	f, _ := patternFile(t, int64(2*ps), 1, os.O_RDWR)
-	m, err := unix.Mmap(int(f.Fd()), 0, 2*ps, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	if err := f.Truncate(int64(ps)); err != nil {
-		t.Fatal(err)
-	}
+	m := mustCutMapping(t, 2*ps, ps, 1)
 	want := uintptr(unsafe.Pointer(&m[ps+5]))
 	if got := faultAt(unsafe.Pointer(&m[ps+5]), false); got != want {
 		t.Errorf("fault with panic-on-fault set: address %#x, want %#x", got, want)
@@ -189,19 +173,11 @@ func fixupChildUnexpectedFault() int {
 		return 4
 	}
 	ps := PageSize()
-	f, err := os.CreateTemp("", "fixup")
+	m, err := cutMapping(2*ps, ps, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 4
 	}
-	os.Remove(f.Name())
-	f.Truncate(int64(2 * ps))
-	m, err := unix.Mmap(int(f.Fd()), 0, 2*ps, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 4
-	}
-	f.Truncate(int64(ps))
 	sink = m[ps+1] // crashes
 	return 0
 }
@@ -223,7 +199,10 @@ func fixupChildSignalFromKill() int {
 		return 4
 	}
 	runtime.LockOSThread()
-	unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSEGV)
+	if err := unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSEGV); err != nil {
+		fmt.Fprintln(os.Stderr, "tgkill:", err)
+		return 4
+	}
 	return 0
 }
 
@@ -249,7 +228,10 @@ func fixupChildOff() int {
 		return 4
 	}
 	defer os.Remove(f.Name())
-	f.Write(pattern(2*ps, 9))
+	if _, err := f.Write(pattern(2*ps, 9)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
 	r, err := NewFile(f, 0, 2*ps, Read|Write, Shared)
 	if r = childMap("file", r, err); r == nil {
 		return 4
@@ -268,7 +250,10 @@ func fixupChildOff() int {
 		fmt.Fprintf(os.Stderr, "WriteAt: %d, %v\n", n, err)
 		return 1
 	}
-	f.Truncate(int64(ps))
+	if err := f.Truncate(int64(ps)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
 	if _, err := r.ReadAt(p, int64(ps)); !errors.Is(err, ErrFault) {
 		fmt.Fprintf(os.Stderr, "ReadAt of a lost page: %v, want ErrFault\n", err)
 		return 1
@@ -284,14 +269,10 @@ func TestWithoutFaultHandler(t *testing.T) {
 	if reason := os.Getenv(noChildEnv); reason != "" {
 		t.Skipf("no child processes here: %s", reason)
 	}
-	exe, err := os.Executable()
+	args, err := selfArgs("-test.run=ReadAt|WriteAt|Fault|FastPaths|Fixup|CopyFixed",
+		"-test.skip=^(TestWithoutFaultHandler|TestResizeDuringReadAt)$", "-test.short")
 	if err != nil {
 		t.Skipf("cannot find the test binary to run a child: %v", err)
-	}
-	args := []string{exe, "-test.run=ReadAt|WriteAt|Fault|FastPaths|Fixup|CopyFixed",
-		"-test.skip=^(TestWithoutFaultHandler|TestResizeDuringReadAt)$", "-test.short"}
-	if emu := strings.Fields(os.Getenv(emulatorEnv)); len(emu) > 0 {
-		args = append(emu, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "MMAPKIT_FAULT_HANDLER=off")
@@ -365,9 +346,12 @@ func fixupChildReinstall() int {
 	}
 	setHandler := func(sig unix.Signal, h uintptr) {
 		var cur kernelSigaction
-		sigaction(sig, nil, &cur)
-		cur.handler = h
-		if err := sigaction(sig, &cur, nil); err != nil {
+		err := sigaction(sig, nil, &cur)
+		if err == nil {
+			cur.handler = h
+			err = sigaction(sig, &cur, nil)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(4)
 		}
@@ -395,22 +379,52 @@ func fixupChildReinstall() int {
 	}
 	// A copy's SIGBUS is caught again.
 	ps := PageSize()
-	f, err := os.CreateTemp("", "fixup")
+	m, err := cutMapping(2*ps, ps, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 4
 	}
-	os.Remove(f.Name())
-	f.Truncate(int64(2 * ps))
-	m, err := unix.Mmap(int(f.Fd()), 0, 2*ps, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 4
-	}
-	f.Truncate(int64(ps))
 	if !fixupCopy(make([]byte, 64), m[ps:ps+64]) {
 		fmt.Fprintln(os.Stderr, "a copy from a lost page reported no fault")
 		return 1
 	}
 	return 0
+}
+
+// cutMapping maps size bytes of a new temporary file that holds
+// pattern(size, seed), read-only and shared, then cuts the file to keep
+// bytes: a read of the mapping past the page that holds keep raises
+// SIGBUS. The file is gone when it returns; the caller unmaps m with
+// unix.Munmap.
+func cutMapping(size, keep int, seed byte) (m []byte, err error) {
+	f, err := os.CreateTemp("", "mmap-fixup")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := os.Remove(f.Name()); err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(pattern(size, seed)); err != nil {
+		return nil, err
+	}
+	if m, err = unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED); err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(int64(keep)); err != nil {
+		unix.Munmap(m)
+		return nil, err
+	}
+	return m, nil
+}
+
+// mustCutMapping is cutMapping for a test, which unmaps m when it ends.
+func mustCutMapping(t *testing.T, size, keep int, seed byte) []byte {
+	t.Helper()
+	m, err := cutMapping(size, keep, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(m) })
+	return m
 }
