@@ -383,6 +383,34 @@ func (r *Region) Access(off, n int, fn func(b []byte) error) (err error) {
 	if n > 0 {
 		b = unsafe.Slice((*byte)(unsafe.Add(r.addr, off)), n)
 	}
+	if !haveFixups || !fixupAccess {
+		return r.accessPanicOnFault(off, n, b, fn, c)
+	}
+	// The package's signal handler makes a fault inside fn a panic, as
+	// panic-on-fault would, setting the goroutine's flag, which
+	// fixupRestore clears (fixup_linux_amd64.go).
+	running := true // fn was called and has not returned
+	defer func() {
+		if running {
+			fixupRestore()
+			err = r.accessPanicked(recover(), off, n, c)
+		}
+	}()
+	err = fn(b)
+	running = false
+	if fixupRestorePending() {
+		fixupRestore() // fn recovered from a fault of its own
+	}
+	if !r.mu.tryExit(c) {
+		r.mu.exitSlow(c)
+	}
+	return err
+}
+
+// accessPanicOnFault is the rest of Access, counted in c, where the
+// package's signal handler does not catch the faults inside fn: it calls fn
+// with panic-on-fault set.
+func (r *Region) accessPanicOnFault(off, n int, b []byte, fn func(b []byte) error, c *readerCount) (err error) {
 	old := debug.SetPanicOnFault(true)
 	running := true // fn was called and has not returned
 	defer func() {

@@ -29,7 +29,9 @@ package mmap
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -67,7 +69,131 @@ var (
 	fixupResumePC uintptr
 	//lint:ignore U1000 used from assembly
 	fixupPrevBus, fixupPrevSegv uintptr // the handlers installed before
+
+	// For faults inside Access (see fixupAccess).
+	//lint:ignore U1000 used from assembly
+	fixupAccessStart, fixupAccessEnd uintptr // Access's code
+	// fixupPanicOnFault is the offset in the runtime's g of its
+	// panic-on-fault flag, found by panicOnFaultOffset; 0 leaves faults
+	// inside Access alone.
+	fixupPanicOnFault uintptr
 )
+
+// fixupSetG holds the g of each goroutine whose panic-on-fault flag
+// fixupHandler set, in any slot, and fixupPending how many there are:
+// fixupRestore clears the flag and the slot. Written by the handler, with
+// atomic instructions.
+var (
+	fixupSetG    [fixupSlots]uintptr
+	fixupPending int32
+	fixupScans   uint64 // how many times the handler searched a stack word by word, for the tests
+)
+
+// fixupSlots is the length of fixupSetG (fixupSlots in the assembly too).
+const fixupSlots = 64
+
+// fixupAccess tells Access that fixupHandler makes a fault inside it a
+// panic, so that Access need not set panic-on-fault itself: set once the
+// handler is installed and knows where Access's code is and where the
+// runtime keeps a goroutine's panic-on-fault flag.
+//
+// Setting panic-on-fault costs two calls into the runtime, a third of a
+// 64-byte Access (bench/README.md). The handler instead sets the flag of
+// the goroutine that faulted, at the fault, when a frame of Access is on its
+// stack: the chain of frame pointers from the faulting frame holds a return
+// address into Access (or, where assembly broke the chain by using BP as a
+// register, some word of the stack above SP does). The runtime's handler,
+// which runs next, then turns the fault into the panic that Access
+// recovers, as with panic-on-fault set by Access, and Access clears the flag
+// (fixupRestore). A goroutine that set the flag itself keeps it: the
+// handler leaves it alone.
+//
+// The one imprecision is that of the word-by-word search of a broken chain:
+// a stale return address into Access left in a frame (one word of a frame
+// that was never written since an earlier Access returned) makes a fault
+// outside Access, which would have crashed the program, panic instead, and
+// leaves the goroutine's flag set. It needs a fault outside any Access in
+// assembly that uses BP as a register, on memory that faults.
+var fixupAccess bool
+
+// fixupG returns the calling goroutine's g.
+func fixupG() unsafe.Pointer
+
+// fixupRestore clears the calling goroutine's panic-on-fault flag if
+// fixupHandler set it, as Access does once fn has returned or panicked.
+func fixupRestore() {
+	g := uintptr(fixupG())
+	for i := range fixupSetG {
+		if atomic.LoadUintptr(&fixupSetG[i]) == g && atomic.CompareAndSwapUintptr(&fixupSetG[i], g, 0) {
+			atomic.AddInt32(&fixupPending, -1)
+			debug.SetPanicOnFault(false)
+			return
+		}
+	}
+}
+
+// fixupRestorePending reports whether fixupRestore has anything to do for
+// any goroutine.
+func fixupRestorePending() bool { return atomic.LoadInt32(&fixupPending) != 0 }
+
+// panicOnFaultOffset returns the offset in the runtime's g of its
+// panic-on-fault flag, or 0 if it cannot tell: the one byte of the calling
+// goroutine's g that debug.SetPanicOnFault turns from 0 to 1 and back, each
+// of three times.
+func panicOnFaultOffset() uintptr {
+	const span = 256 // the flag is at 181 in Go 1.26; g is larger than this
+	g := fixupG()
+	if g == nil {
+		return 0
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(false))
+	found := -1
+	for range 3 {
+		before := *(*[span]byte)(g)
+		debug.SetPanicOnFault(true)
+		set := *(*[span]byte)(g)
+		debug.SetPanicOnFault(false)
+		after := *(*[span]byte)(g)
+		at, n := -1, 0
+		for i := 16; i < span; i++ { // past g.stack, which the handler reads
+			if before[i] == 0 && set[i] == 1 && after[i] == 0 {
+				at, n = i, n+1
+			}
+		}
+		if n != 1 || (found >= 0 && at != found) {
+			return 0
+		}
+		found = at
+	}
+	return uintptr(found)
+}
+
+// funcEnd returns the end of the code of the function that starts at pc, or
+// 0 if pc is not a function's start.
+func funcEnd(pc uintptr) uintptr {
+	f := runtime.FuncForPC(pc)
+	if f == nil || f.Entry() != pc {
+		return 0
+	}
+	end := pc + 1
+	for g := runtime.FuncForPC(end); g != nil && g.Entry() == pc; g = runtime.FuncForPC(end) {
+		end++
+	}
+	return end
+}
+
+// accessCode returns where Access's code starts and ends, or zeros.
+func accessCode() (start, end uintptr) {
+	fn := (*Region).Access
+	pc := **(**uintptr)(unsafe.Pointer(&fn))
+	if f := runtime.FuncForPC(pc); f == nil || f.Name() != "github.com/mmapkit/mmap.(*Region).Access" {
+		return 0, 0
+	}
+	if end = funcEnd(pc); end == 0 {
+		return 0, 0
+	}
+	return pc, end
+}
 
 // fixupAVX2 tells copyFixed and fixupResume to use AVX2.
 var fixupAVX2 = cpu.X86.HasAVX2
@@ -116,15 +242,15 @@ func installFixups() bool {
 		return false
 	}
 	handler, start, resume := fixupPCs()
-	f := runtime.FuncForPC(start)
-	if f == nil || f.Entry() != start {
+	end := funcEnd(start)
+	if end == 0 {
 		return false
 	}
-	end := start + 1
-	for g := runtime.FuncForPC(end); g != nil && g.Entry() == start; g = runtime.FuncForPC(end) {
-		end++
-	}
 	fixupCopyStart, fixupCopyEnd, fixupResumePC = start, end, resume
+	fixupAccessStart, fixupAccessEnd = accessCode()
+	if fixupAccessStart != 0 {
+		fixupPanicOnFault = panicOnFaultOffset()
+	}
 
 	sigs := [2]unix.Signal{unix.SIGBUS, unix.SIGSEGV}
 	var old [2]kernelSigaction
@@ -153,6 +279,7 @@ func installFixups() bool {
 			return false
 		}
 	}
+	fixupAccess = fixupPanicOnFault != 0
 	return true
 }
 

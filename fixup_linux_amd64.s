@@ -2,6 +2,9 @@
 
 #include "textflag.h"
 
+// fixupSlots is the length of fixupSetG.
+#define fixupSlots 64
+
 // func copyFixed(dst, src unsafe.Pointer, n uintptr) (faulted bool)
 //
 // copyFixed copies n bytes from src to dst, which do not overlap. An access
@@ -184,11 +187,19 @@ TEXT ·fixupResume(SB),NOSPLIT|NOFRAME,$0-0
 // func fixupHandler()
 //
 // fixupHandler is the handler of SIGSEGV and SIGBUS, called by the kernel
-// as a C function: DI the signal, SI its siginfo, DX its ucontext. A fault
-// (si_code > 0: sent by the kernel, not by kill) at a PC in copyFixed
-// resumes at fixupResume. Any other signal goes, with the registers and the
-// stack as the kernel left them, to the handler installed before, the Go
-// runtime's. It uses only AX and CX, which that handler does not read.
+// as a C function: DI the signal, SI its siginfo, DX its ucontext. It acts
+// only on a fault (si_code > 0: sent by the kernel, not by kill):
+//
+//   - at a PC in copyFixed, it resumes at fixupResume;
+//   - on a goroutine inside Access (fixupInAccess), it sets the goroutine's
+//     panic-on-fault flag if it is not set, noting the goroutine in
+//     fixupSetG, and goes on to the runtime's handler, which then makes the
+//     fault a panic that Access recovers.
+//
+// Every signal but the first kind goes to the handler installed before, the
+// Go runtime's, with the registers and the stack as the kernel left them
+// (DI, SI and DX included). It uses AX, CX and R8-R11, which that handler
+// does not read, and no stack.
 TEXT ·fixupHandler(SB),NOSPLIT|NOFRAME,$0-0
 	MOVL	8(SI), AX		// si_code
 	CMPL	AX, $0
@@ -196,13 +207,114 @@ TEXT ·fixupHandler(SB),NOSPLIT|NOFRAME,$0-0
 	MOVQ	168(DX), AX		// uc_mcontext.rip
 	MOVQ	·fixupCopyStart(SB), CX
 	CMPQ	AX, CX
-	JCS	forward
+	JCS	access
 	MOVQ	·fixupCopyEnd(SB), CX
 	CMPQ	AX, CX
-	JCC	forward
+	JCC	access
 	MOVQ	·fixupResumePC(SB), CX
 	MOVQ	CX, 168(DX)
 	RET
+
+access:
+	// R11: the offset of paniconfault in the runtime's g (0: faults in
+	// Access are left to panic-on-fault, which Access then sets itself).
+	MOVQ	·fixupPanicOnFault(SB), R11
+	TESTQ	R11, R11
+	JEQ	forward
+	// R8: the thread's g (0 on a thread of C code); R9: the faulting SP,
+	// which must lie on g's stack [lo, hi); R10: hi.
+	MOVQ	TLS, R8
+	MOVQ	0(R8)(TLS*1), R8
+	TESTQ	R8, R8
+	JEQ	forward
+	MOVQ	160(DX), R9		// uc_mcontext.rsp
+	CMPQ	R9, 0(R8)		// g.stack.lo
+	JCS	forward
+	MOVQ	8(R8), R10		// g.stack.hi
+	CMPQ	R9, R10
+	JCC	forward
+	ANDQ	$~7, R9
+
+	// A function without a frame (no saved BP) that Access called: its
+	// return address is at SP.
+	MOVQ	0(R9), AX
+	CMPQ	AX, ·fixupAccessStart(SB)
+	JCS	walk
+	CMPQ	AX, ·fixupAccessEnd(SB)
+	JCS	found
+
+	// The chain of frame pointers from BP: each frame's saved BP at
+	// 0(BP), its return address at 8(BP), the caller's frame higher on the
+	// stack. It ends at a saved BP of 0, the goroutine's first frame: then
+	// no frame returns into Access. A BP outside the stack, unaligned, or
+	// not above the one before means the chain is broken (assembly that
+	// uses BP as a register, such as some of crypto's): then every word of
+	// the stack from SP up is looked at instead.
+walk:
+	MOVQ	120(DX), CX		// uc_mcontext.rbp
+walkloop:
+	TESTQ	CX, CX
+	JEQ	forward
+	CMPQ	CX, R9
+	JCS	scan
+	LEAQ	16(CX), AX
+	CMPQ	AX, R10
+	JHI	scan
+	TESTQ	$7, CX
+	JNE	scan
+	MOVQ	8(CX), AX
+	CMPQ	AX, ·fixupAccessStart(SB)
+	JCS	walknext
+	CMPQ	AX, ·fixupAccessEnd(SB)
+	JCS	found
+walknext:
+	MOVQ	0(CX), AX
+	TESTQ	AX, AX
+	JEQ	forward
+	CMPQ	AX, CX
+	JLS	scan
+	MOVQ	AX, CX
+	JMP	walkloop
+
+scan:
+	LOCK
+	INCQ	·fixupScans(SB)
+	MOVQ	R9, CX
+scanloop:
+	CMPQ	CX, R10
+	JCC	forward
+	MOVQ	0(CX), AX
+	ADDQ	$8, CX
+	CMPQ	AX, ·fixupAccessStart(SB)
+	JCS	scanloop
+	CMPQ	AX, ·fixupAccessEnd(SB)
+	JCC	scanloop
+
+found:
+	// Set g's panic-on-fault flag unless the goroutine set it itself, and
+	// note g in the first free slot of fixupSetG so that Access clears the
+	// flag again (fixupRestore). With every slot taken (as many goroutines
+	// between a fault and Access's recover), the flag is set all the same:
+	// a fault inside Access must not crash the program.
+	CMPB	0(R8)(R11*1), $0
+	JNE	forward
+	LEAQ	·fixupSetG(SB), R9
+	XORL	CX, CX
+record:
+	CMPQ	CX, $fixupSlots
+	JEQ	set
+	XORL	AX, AX
+	LOCK
+	CMPXCHGQ	R8, 0(R9)(CX*8)
+	JEQ	recorded
+	INCQ	CX
+	JMP	record
+recorded:
+	LOCK
+	INCL	·fixupPending(SB)
+set:
+	MOVB	$1, 0(R8)(R11*1)
+
 forward:
 	CMPL	DI, $7			// SIGBUS
 	JNE	segv
@@ -211,6 +323,16 @@ forward:
 segv:
 	MOVQ	·fixupPrevSegv(SB), AX
 	JMP	AX
+
+// func fixupG() unsafe.Pointer
+//
+// fixupG returns the calling goroutine's g, the runtime's record of it, as
+// fixupHandler finds it.
+TEXT ·fixupG(SB),NOSPLIT,$0-8
+	MOVQ	TLS, AX
+	MOVQ	0(AX)(TLS*1), AX
+	MOVQ	AX, ret+0(FP)
+	RET
 
 // func fixupPCs() (handler, copyStart, resume uintptr)
 TEXT ·fixupPCs(SB),NOSPLIT,$0-24

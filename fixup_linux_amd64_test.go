@@ -269,7 +269,7 @@ func TestWithoutFaultHandler(t *testing.T) {
 	if reason := os.Getenv(noChildEnv); reason != "" {
 		t.Skipf("no child processes here: %s", reason)
 	}
-	args, err := selfArgs("-test.run=ReadAt|WriteAt|Fault|FastPaths|Fixup|CopyFixed",
+	args, err := selfArgs("-test.run=ReadAt|WriteAt|Access|Fault|FastPaths|Fixup|CopyFixed",
 		"-test.skip=^(TestWithoutFaultHandler|TestResizeDuringReadAt)$", "-test.short")
 	if err != nil {
 		t.Skipf("cannot find the test binary to run a child: %v", err)

@@ -23,3 +23,11 @@ func copyFixed(dst, src unsafe.Pointer, n uintptr) (faulted bool) {
 // fastPathsAllowed reports whether ReadAt and WriteAt may make their fast
 // attempts: always.
 func fastPathsAllowed() bool { return true }
+
+// fixupAccess tells Access that a fault inside it becomes a panic without
+// panic-on-fault set: never here.
+const fixupAccess = false
+
+func fixupRestore() {}
+
+func fixupRestorePending() bool { return false }

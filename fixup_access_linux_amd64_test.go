@@ -1,0 +1,245 @@
+//go:build !race
+
+package mmap
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+)
+
+func init() {
+	childFuncs["fixupFaultAfterAccess"] = fixupChildFaultAfterAccess
+}
+
+// TestAccessFaultThroughHandler checks Access where the package's handler,
+// not panic-on-fault, makes a fault inside fn a panic: fn runs with the
+// goroutine's panic-on-fault flag as the caller left it, a fault on the
+// region's memory returns a *FaultError with its offset, and the flag is as
+// it was afterwards. fn faults in code of each kind that the handler tells
+// apart: a Go function with a frame, one without (a leaf), the runtime's
+// copy, and assembly that uses BP as a register (md5, and sha256 on a
+// machine with AVX2), where the chain of frame pointers is broken; and fn
+// calls Access on another region, and recovers a fault of its own.
+func TestAccessFaultThroughHandler(t *testing.T) {
+	needFaultHandler(t)
+	if !fixupAccess {
+		t.Fatal("faults inside Access are not caught by the handler")
+	}
+	ps := PageSize()
+	r, f, _ := mapFile(t, pattern(4*ps, 1), os.O_RDWR, 0, 4*ps, Read, Shared)
+	if err := f.Truncate(int64(ps)); err != nil {
+		t.Fatal(err)
+	}
+	other := mapAnon(t, ps, Read|Write, Private)
+	buf := make([]byte, 2*ps)
+	cases := []struct {
+		name    string
+		off, n  int
+		fn      func(b []byte) error
+		wantOff int // -1: fn's own result, nil
+		// wantTo, if set, makes any offset in [wantOff, wantTo) right: the
+		// runtime's copy may touch a later byte of the lost page first.
+		wantTo int
+		// scan tells that fn breaks the chain of frame pointers at the
+		// fault: the handler searches the stack word by word.
+		scan bool
+	}{
+		{"loop", ps - 8, 64, func(b []byte) error {
+			for i := range b {
+				sink += b[i]
+			}
+			return nil
+		}, ps, 0, false},
+		{"copy", ps / 2, ps, func(b []byte) error { copy(buf, b); return nil }, ps, ps + ps/2, false},
+		{"leaf", ps + 24, 8, fixupLeafLoad, ps + 24, 0, false},
+		{"md5", 0, 2 * ps, func(b []byte) error { sinkSum = md5.Sum(b)[0]; return nil }, ps, 0, true},
+		{"sha256", 0, 2 * ps, func(b []byte) error { sinkSum = sha256.Sum256(b)[0]; return nil }, ps, 0, false},
+		{"nested", 0, 8, func([]byte) error {
+			// A fault in the inner Access is the inner Access's.
+			err := other.Access(0, 8, func([]byte) error {
+				return r.Access(2*ps, 8, fixupLeafLoad)
+			})
+			accessCheckFault(t, "inner Access", err, 2*ps)
+			return nil
+		}, -1, 0, false},
+		{"recovered in fn", 0, 2 * ps, func(b []byte) (err error) {
+			defer func() {
+				if e := recover(); e == nil || !isMemoryFault(e) {
+					err = fmt.Errorf("fn recovered %v, want a memory fault", e)
+				}
+			}()
+			copy(buf, b)
+			return errors.New("no fault")
+		}, -1, 0, false},
+	}
+	for _, c := range cases {
+		for _, setting := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/panicOnFault=%v", c.name, setting), func(t *testing.T) {
+				defer debug.SetPanicOnFault(debug.SetPanicOnFault(setting))
+				var inside atomic.Int32 // 1 + the flag fn saw
+				scans := atomic.LoadUint64(&fixupScans)
+				err := r.Access(c.off, c.n, func(b []byte) error {
+					flag := debug.SetPanicOnFault(setting)
+					inside.Store(1 + int32(*(*uint8)(unsafe.Pointer(&flag))))
+					return c.fn(b)
+				})
+				var fe *FaultError
+				switch {
+				case c.wantOff < 0:
+					if err != nil {
+						t.Errorf("Access = %v, want nil", err)
+					}
+				case c.wantTo == 0:
+					accessCheckFault(t, "Access", err, c.wantOff)
+				case !errors.As(err, &fe) || !errors.Is(err, ErrFault):
+					t.Errorf("Access = %v (%T); want a *FaultError matching ErrFault", err, err)
+				case fe.Offset < int64(c.wantOff) || fe.Offset >= int64(c.wantTo):
+					t.Errorf("Access: fault at offset %d, want one in [%d, %d)", fe.Offset, c.wantOff, c.wantTo)
+				}
+				if c.scan && atomic.LoadUint64(&fixupScans) == scans {
+					t.Error("the handler did not search the stack word by word")
+				}
+				if got := inside.Load() - 1; got != int32(*(*uint8)(unsafe.Pointer(&setting))) {
+					t.Errorf("fn ran with panic-on-fault %d, want the caller's %v", got, setting)
+				}
+				if got := debug.SetPanicOnFault(setting); got != setting {
+					t.Errorf("panic-on-fault is %v after Access, want %v", got, setting)
+				}
+				for i := range fixupSetG {
+					if g := atomic.LoadUintptr(&fixupSetG[i]); g != 0 {
+						t.Errorf("fixupSetG[%d] = %#x after Access, want 0", i, g)
+					}
+				}
+				if n := atomic.LoadInt32(&fixupPending); n != 0 {
+					t.Errorf("fixupPending = %d after Access, want 0", n)
+				}
+			})
+		}
+	}
+}
+
+var sinkSum byte
+
+// fixupLeafLoad loads b's first 8 bytes: a function without a frame, which
+// calls nothing.
+func fixupLeafLoad(b []byte) error {
+	sinkWord = *(*uint64)(unsafe.Pointer(unsafe.SliceData(b)))
+	return nil
+}
+
+var sinkWord uint64
+
+// TestPanicOnFaultOffset checks the offset the handler uses against
+// debug.SetPanicOnFault on this goroutine.
+func TestPanicOnFaultOffset(t *testing.T) {
+	needFaultHandler(t)
+	at := panicOnFaultOffset()
+	if at == 0 || at != fixupPanicOnFault {
+		t.Fatalf("panicOnFaultOffset() = %d, fixupPanicOnFault = %d", at, fixupPanicOnFault)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(false))
+	flag := (*uint8)(unsafe.Add(fixupG(), at))
+	for _, v := range []bool{true, false, true} {
+		debug.SetPanicOnFault(v)
+		if got := *flag; got != map[bool]uint8{false: 0, true: 1}[v] {
+			t.Errorf("after SetPanicOnFault(%v): the byte at %d is %d", v, at, got)
+		}
+	}
+}
+
+// TestFixupFaultAfterAccess checks, in a child, that a goroutine that
+// called Access and returned from it still crashes, as the runtime makes it,
+// on a fault outside Access: the handler finds no frame of Access on its
+// stack, and leaves the fault alone.
+func TestFixupFaultAfterAccess(t *testing.T) {
+	needFaultHandler(t)
+	out, code := fixupRunChild(t, "fixupFaultAfterAccess")
+	if code != 2 || !bytes.Contains(out, []byte("unexpected fault address")) || !bytes.Contains(out, []byte("SIGBUS")) {
+		t.Fatalf("child exited with %d, want 2 and the runtime's report of an unexpected SIGBUS:\n%s", code, out)
+	}
+}
+
+func fixupChildFaultAfterAccess() int {
+	if !fastPathsAllowed() || !fixupAccess {
+		fmt.Fprintln(os.Stderr, "the fault handler was not installed")
+		return 4
+	}
+	ps := PageSize()
+	f, err := os.CreateTemp("", "mmap-fixup")
+	if err == nil {
+		defer os.Remove(f.Name())
+		_, err = f.Write(pattern(2*ps, 2))
+	}
+	var r *Region
+	if err == nil {
+		r, err = NewFile(f, 0, 2*ps, Read, Shared)
+	}
+	if r = childMap("file", r, err); r == nil {
+		return 4
+	}
+	if err := f.Truncate(int64(ps)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 4
+	}
+	for range 3 {
+		err := r.Access(ps, 8, fixupLeafLoad)
+		if !errors.Is(err, ErrFault) {
+			fmt.Fprintf(os.Stderr, "Access of a lost page = %v, want ErrFault\n", err)
+			return 4
+		}
+	}
+	b := r.Bytes()
+	sinkWord = *(*uint64)(unsafe.Pointer(&b[ps+8])) // crashes
+	return 0
+}
+
+// TestAccessFaultsAtOnce has goroutines fault inside Access at once, each
+// with its own panic-on-fault setting, many times: every Access returns the
+// fault, every goroutine's flag is as it set it afterwards, and the
+// handler's record of the flags it set is empty at the end.
+func TestAccessFaultsAtOnce(t *testing.T) {
+	needFaultHandler(t)
+	ps := PageSize()
+	r, f, _ := mapFile(t, pattern(2*ps, 4), os.O_RDWR, 0, 2*ps, Read, Shared)
+	if err := f.Truncate(int64(ps)); err != nil {
+		t.Fatal(err)
+	}
+	const goroutines, rounds = 8, 300
+	errs := make(chan error, goroutines)
+	for i := range goroutines {
+		go func() {
+			setting := i%2 == 1
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(setting))
+			for j := range rounds {
+				off := ps + 8*(j%64)
+				err := r.Access(off, 8, fixupLeafLoad)
+				var fe *FaultError
+				if !errors.As(err, &fe) || fe.Offset != int64(off) {
+					errs <- fmt.Errorf("goroutine %d, round %d: Access at %d = %v, want its fault", i, j, off, err)
+					return
+				}
+				if got := debug.SetPanicOnFault(setting); got != setting {
+					errs <- fmt.Errorf("goroutine %d, round %d: panic-on-fault %v after Access, want %v", i, j, got, setting)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range goroutines {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := atomic.LoadInt32(&fixupPending); n != 0 {
+		t.Errorf("fixupPending = %d at the end, want 0", n)
+	}
+}
