@@ -334,14 +334,18 @@ func shortWrite(n int, off int64, length int) error {
 // A memory fault inside fn on the region's memory (the file was truncated
 // underneath, a write to a page without Write protection) ends fn and makes
 // Access return a *FaultError matching ErrFault whose Offset is the offset
-// in the region of the byte that faulted. The goroutine's panic-on-fault
-// setting (debug.SetPanicOnFault) is the same when Access returns as when it
-// was called. Any other panic in fn, including a fault outside the region,
-// propagates to the caller of Access, with the region released. Where the
-// system does not give a fault its address (qemu-user) and the page is
-// readable again by the time Access looks for it (the file grew back), the
-// Offset is that of b's start; there a memory fault of fn's own, such as a
-// nil dereference, over a file region is reported the same way.
+// in the region of the byte that faulted. fn may run with the goroutine's
+// panic-on-fault setting (debug.SetPanicOnFault) turned on: Access sets it
+// around fn except on linux/amd64, where the package's signal handler does
+// the same work at a fault (see Signal handlers in the package
+// documentation). When Access returns, the setting is what it was when
+// Access was called, unless fn changed it. Any other panic in fn, including
+// a fault outside the region, propagates to the caller of Access, with the
+// region released. Where the system does not give a fault its address
+// (qemu-user) and the page is readable again by the time Access looks for it
+// (the file grew back), the Offset is that of b's start; there a memory
+// fault of fn's own, such as a nil dereference, over a file region is
+// reported the same way.
 //
 // Access returns an error matching fs.ErrInvalid if fn is nil, if off or n
 // is negative or the range does not lie inside the region, and ErrNotMapped

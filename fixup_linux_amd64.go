@@ -1,28 +1,30 @@
 //go:build !race
 
-// This file holds the copy of ReadAt's and WriteAt's fast attempts on
-// linux/amd64: copyFixed (fixup_linux_amd64.s), which survives a fault
-// without debug.SetPanicOnFault and a deferred recover. Those two cost a
-// 64-byte copy twice what the copy itself costs (about 6 ns against 3 on
-// the development machine; bench/README.md, SafetyCost).
+// This file holds the package's handler of SIGSEGV and SIGBUS on
+// linux/amd64, fixupHandler (fixup_linux_amd64.s), and the copy of ReadAt's
+// and WriteAt's fast attempts, copyFixed. Both spare the hot paths
+// debug.SetPanicOnFault, whose two calls into the runtime cost a 64-byte
+// copy about what the copy itself costs (bench/README.md, SafetyCost).
 //
-// A fault in copyFixed's code is resumed by the package's own handler of
-// SIGSEGV and SIGBUS, fixupHandler, as a kernel's exception table resumes a
-// fault in its copy from user memory: the handler moves the PC to
-// fixupResume, which returns true from copyFixed. Every other signal, and a
-// fault anywhere else, goes on to the handler that was installed before it
-// (the Go runtime's), unchanged: a nil dereference still panics, a fault
-// with debug.SetPanicOnFault set still panics with its address, and any
-// other fault still crashes the program with the runtime's message.
+// A fault in copyFixed's code is resumed by the handler, as a kernel's
+// exception table resumes a fault in its copy from user memory: the handler
+// moves the PC to fixupResume, which returns true from copyFixed. A fault
+// on a goroutine inside Access has the handler set that goroutine's
+// panic-on-fault flag before the runtime sees the fault (see fixupAccess).
+// Every other signal, and a fault anywhere else, goes on to the handler that
+// was installed before it (the Go runtime's), unchanged: a nil dereference
+// still panics, a fault with debug.SetPanicOnFault set still panics with its
+// address, and any other fault still crashes the program with the runtime's
+// message.
 //
 // The handler is installed at the first Map of a region of any length but
 // zero (fastPathsAllowed, from Region.endLock), once per process, and stays
 // (in a program that uses cgo it is installed again where the runtime put
-// its own back: see reinstallFixups). Where it cannot
-// be (the environment variable MMAPKIT_FAULT_HANDLER is "off", or the
-// signals' handlers are not ones to forward to), the fast attempts are not
-// used: ReadAt and WriteAt take their counted paths, which copy with
-// panic-on-fault set.
+// its own back: see reinstallFixups). Where it cannot be (the environment
+// variable MMAPKIT_FAULT_HANDLER is "off", or the signals' handlers are not
+// ones to forward to), the fast attempts are not used: ReadAt and WriteAt
+// take their counted paths, which copy with panic-on-fault set, and Access
+// sets panic-on-fault around fn.
 
 package mmap
 

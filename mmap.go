@@ -51,10 +51,14 @@
 //
 // On linux/amd64 (without the race detector), the first Map of a region of
 // any length but zero installs the package's handler of SIGSEGV and SIGBUS,
-// once for the process. It catches the faults of the
-// package's own copy routine, so that a small ReadAt or WriteAt costs about
-// what a plain copy does, and passes every other signal, with its context,
-// to the handler installed before it (the Go runtime's): nil dereferences,
+// once for the process. It acts on two kinds of fault only. A fault in the
+// package's own copy routine ends the copy, so that a small ReadAt or
+// WriteAt costs about what a plain copy does. A fault on a goroutine that
+// is inside Access sets that goroutine's panic-on-fault flag (as
+// debug.SetPanicOnFault does; Access clears it again) before the Go
+// runtime's handler sees the fault, so that Access need not set the flag
+// around every call of fn. It passes every signal, with its context, to the
+// handler installed before it (the Go runtime's): nil dereferences,
 // debug.SetPanicOnFault and crashes behave as without it. Code that installs
 // a handler of these signals afterwards must pass on the signals it does not
 // handle to the one it replaced, as the Go runtime already requires of cgo
@@ -62,11 +66,11 @@
 // SIGSEGV or SIGBUS sent to a thread of C code goes to a handler installed
 // before the Go runtime's, the runtime puts its own handler back. The
 // package installs its handler again at the next Map, Unmap or other change
-// to a mapping; a fault in ReadAt or WriteAt before that crashes the
+// to a mapping; a fault in ReadAt, WriteAt or Access before that crashes the
 // program. Setting the environment variable MMAPKIT_FAULT_HANDLER=off before
 // the first Map keeps the handler out; ReadAt and WriteAt then copy with
-// debug.SetPanicOnFault, as on every other platform, and are slower for
-// small copies, never less safe.
+// debug.SetPanicOnFault, and Access calls fn with it set, as on every other
+// platform: slower for small calls, never less safe.
 package mmap
 
 import (
