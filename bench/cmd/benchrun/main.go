@@ -411,9 +411,10 @@ func targets(s stats) {
 	}
 	// The safe-floor implementations are the least a copy made fault-safe
 	// with debug.SetPanicOnFault (and, for writes and Access, counted) costs
-	// at each size: the context of every small-copy target. Access cannot do
-	// without it (fn is the caller's code); ReadAt and WriteAt can where the
-	// package catches the faults of its own copy routine (linux/amd64).
+	// at each size: the context of every small-copy target. On linux/amd64
+	// the package does without it: ReadAt and WriteAt because its signal
+	// handler catches the faults of its own copy routine, Access because the
+	// handler sets panic-on-fault only for a goroutine that faults inside it.
 	for _, sz := range []string{"64B", "4KiB", "1MiB"} {
 		p := "BenchmarkReadAt/" + sz
 		limit := map[string]float64{"64B": 1.8, "4KiB": 1.10, "1MiB": 1.02}[sz]
