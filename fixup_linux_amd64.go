@@ -32,6 +32,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -188,7 +189,7 @@ func funcEnd(pc uintptr) uintptr {
 func accessCode() (start, end uintptr) {
 	fn := (*Region).Access
 	pc := **(**uintptr)(unsafe.Pointer(&fn))
-	if f := runtime.FuncForPC(pc); f == nil || f.Name() != "github.com/mmapkit/mmap.(*Region).Access" {
+	if f := runtime.FuncForPC(pc); f == nil || !strings.HasSuffix(f.Name(), "/mmap.(*Region).Access") {
 		return 0, 0
 	}
 	if end = funcEnd(pc); end == 0 {
