@@ -243,3 +243,46 @@ func TestAccessFaultsAtOnce(t *testing.T) {
 		t.Errorf("fixupPending = %d at the end, want 0", n)
 	}
 }
+
+// TestAccessFaultDeepInFn has fn fault deep in a recursion that grows the
+// goroutine's stack (the runtime copies it elsewhere, frame pointers and
+// all) and in assembly that breaks the chain of frame pointers below that
+// recursion: the handler still finds Access's frame.
+func TestAccessFaultDeepInFn(t *testing.T) {
+	needFaultHandler(t)
+	ps := PageSize()
+	r, f, _ := mapFile(t, pattern(2*ps, 5), os.O_RDWR, 0, 2*ps, Read, Shared)
+	if err := f.Truncate(int64(ps)); err != nil {
+		t.Fatal(err)
+	}
+	for _, depth := range []int{1000, 20000} {
+		for _, asm := range []bool{false, true} {
+			err := r.Access(0, 2*ps, func(b []byte) error {
+				sink = fixupRecurse(depth, b, asm)
+				return nil
+			})
+			accessCheckFault(t, fmt.Sprintf("Access faulting %d calls deep (md5: %v)", depth, asm), err, ps)
+			if debug.SetPanicOnFault(false) {
+				t.Errorf("depth %d: panic-on-fault left set after Access", depth)
+			}
+		}
+	}
+}
+
+// fixupRecurse calls itself depth times with a frame of some size, then
+// reads b, in Go or through md5.
+func fixupRecurse(depth int, b []byte, asm bool) byte {
+	var pad [64]byte
+	pad[depth%64] = byte(depth)
+	if depth > 0 {
+		return fixupRecurse(depth-1, b, asm) + pad[(depth+1)%64]
+	}
+	if asm {
+		return md5.Sum(b)[0]
+	}
+	var s byte
+	for _, c := range b {
+		s += c
+	}
+	return s
+}
