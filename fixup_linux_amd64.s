@@ -191,7 +191,7 @@ TEXT ·fixupResume(SB),NOSPLIT|NOFRAME,$0-0
 // only on a fault (si_code > 0: sent by the kernel, not by kill):
 //
 //   - at a PC in copyFixed, it resumes at fixupResume;
-//   - on a goroutine inside Access (fixupInAccess), it sets the goroutine's
+//   - on a goroutine inside Access (see fixupAccess), it sets the goroutine's
 //     panic-on-fault flag if it is not set, noting the goroutine in
 //     fixupSetG, and goes on to the runtime's handler, which then makes the
 //     fault a panic that Access recovers.
