@@ -339,13 +339,13 @@ func shortWrite(n int, off int64, length int) error {
 // around fn except on linux/amd64, where the package's signal handler does
 // the same work at a fault (see Signal handlers in the package
 // documentation). When Access returns, the setting is what it was when
-// Access was called, unless fn changed it. Any other panic in fn, including
-// a fault outside the region, propagates to the caller of Access, with the
-// region released. Where the system does not give a fault its address
-// (qemu-user) and the page is readable again by the time Access looks for it
-// (the file grew back), the Offset is that of b's start; there a memory
-// fault of fn's own, such as a nil dereference, over a file region is
-// reported the same way.
+// Access was called; fn should not change it, as Access may undo the change.
+// Any other panic in fn, including a fault outside the region, propagates to
+// the caller of Access, with the region released. Where the system does not
+// give a fault its address (qemu-user) and the page is readable again by the
+// time Access looks for it (the file grew back), the Offset is that of b's
+// start; there a memory fault of fn's own, such as a nil dereference, over a
+// file region is reported the same way.
 //
 // Access returns an error matching fs.ErrInvalid if fn is nil, if off or n
 // is negative or the range does not lie inside the region, and ErrNotMapped

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"unsafe"
@@ -285,4 +286,177 @@ func fixupRecurse(depth int, b []byte, asm bool) byte {
 		s += c
 	}
 	return s
+}
+
+// TestAccessNoStaleMatch checks that a fault after Access has returned, in a
+// function called next by the same caller, is not taken for a fault inside
+// Access: the handler leaves the goroutine's panic-on-fault flag alone. The
+// functions have frames of every size from 8 to 512 bytes, so that one of
+// them has its lowest word where Access's call of fn stored its return
+// address (the word is overwritten by Access's later calls). The fault is a
+// nil dereference, which the runtime makes a panic with or without the flag.
+func TestAccessNoStaleMatch(t *testing.T) {
+	needFaultHandler(t)
+	r := mapAnon(t, PageSize(), Read|Write, Private)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(false))
+	for i, sib := range fixupSiblings {
+		fixupAccessThenFault(t, r, sib)
+		if debug.SetPanicOnFault(false) {
+			t.Errorf("frame %d: a nil dereference after Access returned set panic-on-fault", 8*(i+1))
+		}
+		if n := atomic.LoadInt32(&fixupPending); n != 0 {
+			t.Fatalf("frame %d: fixupPending = %d after a fault outside Access", 8*(i+1), n)
+		}
+	}
+}
+
+// fixupAccessThenFault calls Access, then sib with a nil pointer, and
+// recovers the panic.
+//
+//go:noinline
+func fixupAccessThenFault(t *testing.T, r *Region, sib func(p *byte, i int) byte) {
+	if err := r.Access(0, 8, func(b []byte) error { sink += b[0]; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if e := recover(); e == nil {
+			t.Error("no panic from a nil dereference")
+		}
+	}()
+	sink = sib(nil, 1)
+}
+
+// fixupSibling loads *p with a frame of T's size on the stack.
+//
+//go:noinline
+func fixupSibling[T any](p *byte, i int) byte {
+	var buf T
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&buf)), unsafe.Sizeof(buf))
+	v := *p
+	b[i%len(b)] = v
+	return fixupSum(b)
+}
+
+//go:noinline
+func fixupSum(b []byte) (s byte) {
+	for _, c := range b {
+		s += c
+	}
+	return s
+}
+
+var fixupSiblings = []func(*byte, int) byte{
+	fixupSibling[[8]byte],
+	fixupSibling[[16]byte],
+	fixupSibling[[24]byte],
+	fixupSibling[[32]byte],
+	fixupSibling[[40]byte],
+	fixupSibling[[48]byte],
+	fixupSibling[[56]byte],
+	fixupSibling[[64]byte],
+	fixupSibling[[72]byte],
+	fixupSibling[[80]byte],
+	fixupSibling[[88]byte],
+	fixupSibling[[96]byte],
+	fixupSibling[[104]byte],
+	fixupSibling[[112]byte],
+	fixupSibling[[120]byte],
+	fixupSibling[[128]byte],
+	fixupSibling[[136]byte],
+	fixupSibling[[144]byte],
+	fixupSibling[[152]byte],
+	fixupSibling[[160]byte],
+	fixupSibling[[168]byte],
+	fixupSibling[[176]byte],
+	fixupSibling[[184]byte],
+	fixupSibling[[192]byte],
+	fixupSibling[[200]byte],
+	fixupSibling[[208]byte],
+	fixupSibling[[216]byte],
+	fixupSibling[[224]byte],
+	fixupSibling[[232]byte],
+	fixupSibling[[240]byte],
+	fixupSibling[[248]byte],
+	fixupSibling[[256]byte],
+	fixupSibling[[264]byte],
+	fixupSibling[[272]byte],
+	fixupSibling[[280]byte],
+	fixupSibling[[288]byte],
+	fixupSibling[[296]byte],
+	fixupSibling[[304]byte],
+	fixupSibling[[312]byte],
+	fixupSibling[[320]byte],
+	fixupSibling[[328]byte],
+	fixupSibling[[336]byte],
+	fixupSibling[[344]byte],
+	fixupSibling[[352]byte],
+	fixupSibling[[360]byte],
+	fixupSibling[[368]byte],
+	fixupSibling[[376]byte],
+	fixupSibling[[384]byte],
+	fixupSibling[[392]byte],
+	fixupSibling[[400]byte],
+	fixupSibling[[408]byte],
+	fixupSibling[[416]byte],
+	fixupSibling[[424]byte],
+	fixupSibling[[432]byte],
+	fixupSibling[[440]byte],
+	fixupSibling[[448]byte],
+	fixupSibling[[456]byte],
+	fixupSibling[[464]byte],
+	fixupSibling[[472]byte],
+	fixupSibling[[480]byte],
+	fixupSibling[[488]byte],
+	fixupSibling[[496]byte],
+	fixupSibling[[504]byte],
+	fixupSibling[[512]byte],
+}
+
+// TestAccessFaultsParked has more goroutines fault inside Access at once
+// than the handler's first table size, each held inside fn's deferred
+// function (which runs before Access recovers the fault) until all have
+// faulted: every one returns with panic-on-fault as it was.
+func TestAccessFaultsParked(t *testing.T) {
+	needFaultHandler(t)
+	const goroutines = 200 // fewer than fixupSlots
+	ps := PageSize()
+	r, f, _ := mapFile(t, pattern(2*ps, 6), os.O_RDWR, 0, 2*ps, Read, Shared)
+	if err := f.Truncate(int64(ps)); err != nil {
+		t.Fatal(err)
+	}
+	var inFn, release sync.WaitGroup
+	inFn.Add(goroutines)
+	release.Add(1)
+	errs := make(chan error, goroutines)
+	for range goroutines {
+		go func() {
+			err := r.Access(ps, 8, func(b []byte) error {
+				defer func() {
+					inFn.Done()
+					release.Wait()
+				}()
+				sink += b[0]
+				return nil
+			})
+			if !errors.Is(err, ErrFault) {
+				errs <- fmt.Errorf("Access = %v, want ErrFault", err)
+				return
+			}
+			if debug.SetPanicOnFault(false) {
+				errs <- errors.New("panic-on-fault left set after Access")
+				return
+			}
+			errs <- nil
+		}()
+	}
+	inFn.Wait()
+	release.Done()
+	for range goroutines {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := atomic.LoadInt32(&fixupPending); n != 0 {
+		t.Errorf("fixupPending = %d at the end, want 0", n)
+	}
 }

@@ -75,7 +75,7 @@ var (
 
 	// For faults inside Access (see fixupAccess).
 	//lint:ignore U1000 used from assembly
-	fixupAccessStart, fixupAccessEnd uintptr // Access's code
+	fixupAccessRet uintptr // the return address of Access's call of fn
 	// fixupPanicOnFault is the offset in the runtime's g of its
 	// panic-on-fault flag, found by panicOnFaultOffset; 0 leaves faults
 	// inside Access alone.
@@ -92,31 +92,45 @@ var (
 	fixupScans   uint64 // how many times the handler searched a stack word by word, for the tests
 )
 
-// fixupSlots is the length of fixupSetG (fixupSlots in the assembly too).
-const fixupSlots = 64
+// fixupSlots is the length of fixupSetG (fixupSlots in the assembly too):
+// how many goroutines may be between a fault inside Access and Access's
+// recover at once with their flags noted. Past that, the handler sets the
+// flag all the same (a fault inside Access must not crash the program), and
+// Access cannot clear it.
+const fixupSlots = 256
 
 // fixupAccess tells Access that fixupHandler makes a fault inside it a
 // panic, so that Access need not set panic-on-fault itself: set once the
-// handler is installed and knows where Access's code is and where the
-// runtime keeps a goroutine's panic-on-fault flag.
+// handler is installed and knows the return address of Access's call of fn
+// (accessReturnPC) and where the runtime keeps a goroutine's panic-on-fault
+// flag (panicOnFaultOffset).
 //
 // Setting panic-on-fault costs two calls into the runtime, a third of a
 // 64-byte Access (bench/README.md). The handler instead sets the flag of
-// the goroutine that faulted, at the fault, when a frame of Access is on its
-// stack: the chain of frame pointers from the faulting frame holds a return
-// address into Access (or, where assembly broke the chain by using BP as a
-// register, some word of the stack above SP does). The runtime's handler,
-// which runs next, then turns the fault into the panic that Access
-// recovers, as with panic-on-fault set by Access, and Access clears the flag
-// (fixupRestore). A goroutine that set the flag itself keeps it: the
-// handler leaves it alone.
+// the goroutine that faulted, at the fault, when fn's call by Access is live
+// on its stack: that call's return address is at SP (fn has no frame) or at
+// 8(BP) of one of the frames on the chain of frame pointers from the fault
+// (fn's frame, or one above it), or, where the chain is broken (assembly
+// that uses BP as a register, such as crypto/md5's; the edge between a cgo
+// callback's Go frames and C's), in some word of the stack between SP and
+// its top. The runtime's handler, which runs next, then turns the fault
+// into the panic that Access recovers, as with panic-on-fault set by
+// Access, and Access clears the flag (fixupRestore). A goroutine that set
+// the flag itself keeps it: the handler leaves it alone.
 //
-// The one imprecision is that of the word-by-word search of a broken chain:
-// a stale return address into Access left in a frame (one word of a frame
-// that was never written since an earlier Access returned) makes a fault
-// outside Access, which would have crashed the program, panic instead, and
-// leaves the goroutine's flag set. It needs a fault outside any Access in
-// assembly that uses BP as a register, on memory that faults.
+// Why only a live call matches: the return address is one exact PC, that of
+// the instruction after Access's call of fn, and only that call stores it,
+// at Access's SP-8. Every way out of Access after fn runs makes another call
+// from Access that stores its own return address in the same word: the
+// deferred function's call on a normal return, runtime.deferreturn's after
+// a recover. So no Access that has ended leaves the PC behind, and any
+// word holding it belongs to a call that is live. The exceptions are copies
+// of the PC made on purpose (runtime.Callers into an array on the stack, in
+// a frame that outlives the Access) and a goroutine that ended inside fn
+// (runtime.Goexit) whose stack a new goroutine reuses: a fault outside
+// Access on a stack holding such a word, where the handler must search
+// past the place the word is in, panics instead of crashing the program,
+// and leaves the goroutine's flag set.
 var fixupAccess bool
 
 // fixupG returns the calling goroutine's g.
@@ -185,17 +199,29 @@ func funcEnd(pc uintptr) uintptr {
 	return end
 }
 
-// accessCode returns where Access's code starts and ends, or zeros.
-func accessCode() (start, end uintptr) {
-	fn := (*Region).Access
-	pc := **(**uintptr)(unsafe.Pointer(&fn))
-	if f := runtime.FuncForPC(pc); f == nil || !strings.HasSuffix(f.Name(), "/mmap.(*Region).Access") {
-		return 0, 0
+// accessReturnPC returns the return address of Access's call of fn, or 0
+// if it cannot tell: it calls Access, on its fast path, on a region made up
+// over a byte of its own (no mapping), with an fn that asks runtime.Callers
+// for the PC that fn returns to. The caller installs the handler, once, and
+// no Access runs on the fast path before it (fixupAccess is false).
+func accessReturnPC() uintptr {
+	var one [1]byte
+	r := &Region{mapped: true, length: 1, addr: unsafe.Pointer(&one[0])}
+	var pc uintptr
+	fixupAccess = true
+	err := r.Access(0, 1, func([]byte) error {
+		var pcs [1]uintptr
+		if runtime.Callers(2, pcs[:]) == 1 { // fn's caller: Access
+			pc = pcs[0]
+		}
+		return nil
+	})
+	fixupAccess = false
+	f := runtime.FuncForPC(pc)
+	if err != nil || f == nil || !strings.HasSuffix(f.Name(), "/mmap.(*Region).Access") || pc == f.Entry() {
+		return 0
 	}
-	if end = funcEnd(pc); end == 0 {
-		return 0, 0
-	}
-	return pc, end
+	return pc
 }
 
 // fixupAVX2 tells copyFixed and fixupResume to use AVX2.
@@ -250,8 +276,7 @@ func installFixups() bool {
 		return false
 	}
 	fixupCopyStart, fixupCopyEnd, fixupResumePC = start, end, resume
-	fixupAccessStart, fixupAccessEnd = accessCode()
-	if fixupAccessStart != 0 {
+	if fixupAccessRet = accessReturnPC(); fixupAccessRet != 0 {
 		fixupPanicOnFault = panicOnFaultOffset()
 	}
 

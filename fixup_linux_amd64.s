@@ -3,7 +3,7 @@
 #include "textflag.h"
 
 // fixupSlots is the length of fixupSetG.
-#define fixupSlots 64
+#define fixupSlots 256
 
 // func copyFixed(dst, src unsafe.Pointer, n uintptr) (faulted bool)
 //
@@ -191,10 +191,10 @@ TEXT ·fixupResume(SB),NOSPLIT|NOFRAME,$0-0
 // only on a fault (si_code > 0: sent by the kernel, not by kill):
 //
 //   - at a PC in copyFixed, it resumes at fixupResume;
-//   - on a goroutine inside Access (see fixupAccess), it sets the goroutine's
-//     panic-on-fault flag if it is not set, noting the goroutine in
-//     fixupSetG, and goes on to the runtime's handler, which then makes the
-//     fault a panic that Access recovers.
+//   - on a goroutine inside Access's call of fn (see fixupAccess), it
+//     sets the goroutine's panic-on-fault flag if it is not set, noting the
+//     goroutine in fixupSetG, and goes on to the runtime's handler, which
+//     then makes the fault a panic that Access recovers.
 //
 // Every signal but the first kind goes to the handler installed before, the
 // Go runtime's, with the registers and the stack as the kernel left them
@@ -235,18 +235,16 @@ access:
 	JCC	forward
 	ANDQ	$~7, R9
 
-	// A function without a frame (no saved BP) that Access called: its
-	// return address is at SP.
-	MOVQ	0(R9), AX
-	CMPQ	AX, ·fixupAccessStart(SB)
-	JCS	walk
-	CMPQ	AX, ·fixupAccessEnd(SB)
-	JCS	found
+	// fn without a frame (no saved BP): the return address of Access's
+	// call of fn is at SP.
+	MOVQ	·fixupAccessRet(SB), AX
+	CMPQ	AX, 0(R9)
+	JEQ	found
 
 	// The chain of frame pointers from BP: each frame's saved BP at
 	// 0(BP), its return address at 8(BP), the caller's frame higher on the
 	// stack. It ends at a saved BP of 0, the goroutine's first frame: then
-	// no frame returns into Access. A BP outside the stack, unaligned, or
+	// no frame returns to Access's call of fn. A BP outside the stack, unaligned, or
 	// not above the one before means the chain is broken (assembly that
 	// uses BP as a register, such as some of crypto's): then every word of
 	// the stack from SP up is looked at instead.
@@ -262,12 +260,9 @@ walkloop:
 	JHI	scan
 	TESTQ	$7, CX
 	JNE	scan
-	MOVQ	8(CX), AX
-	CMPQ	AX, ·fixupAccessStart(SB)
-	JCS	walknext
-	CMPQ	AX, ·fixupAccessEnd(SB)
-	JCS	found
-walknext:
+	MOVQ	·fixupAccessRet(SB), AX
+	CMPQ	AX, 8(CX)
+	JEQ	found
 	MOVQ	0(CX), AX
 	TESTQ	AX, AX
 	JEQ	forward
@@ -280,15 +275,13 @@ scan:
 	LOCK
 	INCQ	·fixupScans(SB)
 	MOVQ	R9, CX
+	MOVQ	·fixupAccessRet(SB), AX
 scanloop:
 	CMPQ	CX, R10
 	JCC	forward
-	MOVQ	0(CX), AX
-	ADDQ	$8, CX
-	CMPQ	AX, ·fixupAccessStart(SB)
-	JCS	scanloop
-	CMPQ	AX, ·fixupAccessEnd(SB)
-	JCC	scanloop
+	CMPQ	AX, 0(CX)
+	LEAQ	8(CX), CX
+	JNE	scanloop
 
 found:
 	// Set g's panic-on-fault flag unless the goroutine set it itself, and
