@@ -76,6 +76,8 @@ var (
 	// For faults inside Access (see fixupAccess).
 	//lint:ignore U1000 used from assembly
 	fixupAccessRet uintptr // the return address of Access's call of fn
+	//lint:ignore U1000 used from assembly
+	fixupAccessStart, fixupAccessEnd uintptr // Access's code
 	// fixupPanicOnFault is the offset in the runtime's g of its
 	// panic-on-fault flag, found by panicOnFaultOffset; 0 leaves faults
 	// inside Access alone.
@@ -102,7 +104,7 @@ const fixupSlots = 256
 // fixupAccess tells Access that fixupHandler makes a fault inside it a
 // panic, so that Access need not set panic-on-fault itself: set once the
 // handler is installed and knows the return address of Access's call of fn
-// (accessReturnPC) and where the runtime keeps a goroutine's panic-on-fault
+// (accessPCs) and where the runtime keeps a goroutine's panic-on-fault
 // flag (panicOnFaultOffset).
 //
 // Setting panic-on-fault costs two calls into the runtime, a third of a
@@ -118,19 +120,25 @@ const fixupSlots = 256
 // Access, and Access clears the flag (fixupRestore). A goroutine that set
 // the flag itself keeps it: the handler leaves it alone.
 //
-// Why only a live call matches: the return address is one exact PC, that of
-// the instruction after Access's call of fn, and only that call stores it,
-// at Access's SP-8. Every way out of Access after fn runs makes another call
-// from Access that stores its own return address in the same word: the
-// deferred function's call on a normal return, runtime.deferreturn's after
-// a recover. So no Access that has ended leaves the PC behind, and any
-// word holding it belongs to a call that is live. The exceptions are copies
-// of the PC made on purpose (runtime.Callers into an array on the stack, in
-// a frame that outlives the Access) and a goroutine that ended inside fn
-// (runtime.Goexit) whose stack a new goroutine reuses: a fault outside
-// Access on a stack holding such a word, where the handler must search
-// past the place the word is in, panics instead of crashing the program,
-// and leaves the goroutine's flag set.
+// The frames on an unbroken chain are all live, so there any return address
+// into Access's code counts, and so does a faulting PC in it: fn's call is
+// an indirect one, which profile-guided devirtualization may replace, in
+// Access's code, by a direct call of (or the inlined code of) a function of
+// a package this one imports.
+//
+// Off the chain (at SP, and in the word-by-word search) only the exact
+// return address of fn's call counts, and only a live call leaves it there.
+// It is one PC, that of the instruction after Access's call of fn, and only
+// that call stores it, at Access's SP-8. Every way out of Access after fn
+// runs makes another call from Access that stores its own return address in
+// the same word: the deferred function's call on a normal return,
+// runtime.deferreturn's after a recover. So no Access that has ended leaves
+// the PC behind, and any word holding it belongs to a call that is live. The
+// exceptions are copies of the PC made on purpose (runtime.Callers into an
+// array on the stack, in a frame that outlives the Access) and a goroutine
+// that ended inside fn (runtime.Goexit) whose stack a new goroutine reuses:
+// a fault outside Access whose search reaches such a word panics instead of
+// crashing the program, and leaves the goroutine's flag set.
 var fixupAccess bool
 
 // fixupG returns the calling goroutine's g.
@@ -199,29 +207,31 @@ func funcEnd(pc uintptr) uintptr {
 	return end
 }
 
-// accessReturnPC returns the return address of Access's call of fn, or 0
-// if it cannot tell: it calls Access, on its fast path, on a region made up
-// over a byte of its own (no mapping), with an fn that asks runtime.Callers
-// for the PC that fn returns to. The caller installs the handler, once, and
-// no Access runs on the fast path before it (fixupAccess is false).
-func accessReturnPC() uintptr {
+// accessPCs returns the return address of Access's call of fn and where
+// Access's code starts and ends, or zeros if it cannot tell: it calls
+// Access, on its fast path, on a region made up over a byte of its own (no
+// mapping), with an fn that asks runtime.Callers for the PC that fn returns
+// to. The caller installs the handler, once, and no Access runs on the fast
+// path before it (fixupAccess is false).
+func accessPCs() (ret, start, end uintptr) {
 	var one [1]byte
 	r := &Region{mapped: true, length: 1, addr: unsafe.Pointer(&one[0])}
-	var pc uintptr
+	var pcs [1]uintptr
+	n := 0
 	fixupAccess = true
 	err := r.Access(0, 1, func([]byte) error {
-		var pcs [1]uintptr
-		if runtime.Callers(2, pcs[:]) == 1 { // fn's caller: Access
-			pc = pcs[0]
-		}
+		n = runtime.Callers(2, pcs[:]) // fn's caller: Access
 		return nil
 	})
 	fixupAccess = false
-	f := runtime.FuncForPC(pc)
-	if err != nil || f == nil || !strings.HasSuffix(f.Name(), "/mmap.(*Region).Access") || pc == f.Entry() {
-		return 0
+	f := runtime.FuncForPC(pcs[0])
+	if err != nil || n != 1 || f == nil || !strings.HasSuffix(f.Name(), "/mmap.(*Region).Access") {
+		return 0, 0, 0
 	}
-	return pc
+	if end = funcEnd(f.Entry()); end <= pcs[0] {
+		return 0, 0, 0
+	}
+	return pcs[0], f.Entry(), end
 }
 
 // fixupAVX2 tells copyFixed and fixupResume to use AVX2.
@@ -276,7 +286,7 @@ func installFixups() bool {
 		return false
 	}
 	fixupCopyStart, fixupCopyEnd, fixupResumePC = start, end, resume
-	if fixupAccessRet = accessReturnPC(); fixupAccessRet != 0 {
+	if fixupAccessRet, fixupAccessStart, fixupAccessEnd = accessPCs(); fixupAccessRet != 0 {
 		fixupPanicOnFault = panicOnFaultOffset()
 	}
 

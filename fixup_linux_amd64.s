@@ -216,8 +216,9 @@ TEXT ·fixupHandler(SB),NOSPLIT|NOFRAME,$0-0
 	RET
 
 access:
-	// R11: the offset of paniconfault in the runtime's g (0: faults in
-	// Access are left to panic-on-fault, which Access then sets itself).
+	// AX still holds the faulting PC. R11: the offset of paniconfault in
+	// the runtime's g (0: faults in Access are left to panic-on-fault,
+	// which Access then sets itself).
 	MOVQ	·fixupPanicOnFault(SB), R11
 	TESTQ	R11, R11
 	JEQ	forward
@@ -235,6 +236,13 @@ access:
 	JCC	forward
 	ANDQ	$~7, R9
 
+	// A PC in Access: a live frame of it.
+	CMPQ	AX, ·fixupAccessStart(SB)
+	JCS	atsp
+	CMPQ	AX, ·fixupAccessEnd(SB)
+	JCS	found
+
+atsp:
 	// fn without a frame (no saved BP): the return address of Access's
 	// call of fn is at SP.
 	MOVQ	·fixupAccessRet(SB), AX
@@ -243,11 +251,14 @@ access:
 
 	// The chain of frame pointers from BP: each frame's saved BP at
 	// 0(BP), its return address at 8(BP), the caller's frame higher on the
-	// stack. It ends at a saved BP of 0, the goroutine's first frame: then
-	// no frame returns to Access's call of fn. A BP outside the stack, unaligned, or
-	// not above the one before means the chain is broken (assembly that
-	// uses BP as a register, such as some of crypto's): then every word of
-	// the stack from SP up is looked at instead.
+	// stack. Each frame on it is live, so a return address anywhere in
+	// Access's code counts. It ends at a saved BP of 0, the goroutine's
+	// first frame: then no frame returns into Access. A BP outside the
+	// stack, unaligned, or not above the one before means the chain is
+	// broken (assembly that uses BP as a register, such as some of
+	// crypto's; a cgo callback's edge): then every word of the stack from
+	// SP up is compared with the exact return address of Access's call of
+	// fn instead.
 walk:
 	MOVQ	120(DX), CX		// uc_mcontext.rbp
 walkloop:
@@ -260,9 +271,12 @@ walkloop:
 	JHI	scan
 	TESTQ	$7, CX
 	JNE	scan
-	MOVQ	·fixupAccessRet(SB), AX
-	CMPQ	AX, 8(CX)
-	JEQ	found
+	MOVQ	8(CX), AX		// a live frame's return address: into Access?
+	CMPQ	AX, ·fixupAccessStart(SB)
+	JCS	walknext
+	CMPQ	AX, ·fixupAccessEnd(SB)
+	JCS	found
+walknext:
 	MOVQ	0(CX), AX
 	TESTQ	AX, AX
 	JEQ	forward
