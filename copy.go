@@ -194,11 +194,11 @@ func (r *Region) WriteAt(p []byte, off int64) (n int, err error) {
 // (tryOptimistic), or what writeAtAgain does after it. Every write is
 // counted: it cannot be taken back, so it must not run beside a Lock
 // (lock.go). The fast attempt leaves the write to the counted path
-// (tryCounted) where it cannot go ahead, and copies with copyFixed where the
-// package's fault handler is (fixup_linux_amd64.go), else with panic-on-fault
-// set in this frame. If the copy faults it returns tryCleared and, in held, the
-// count it still holds, so that the fault is found under that count: no Lock
-// runs between the copy and the answer.
+// (tryCounted) where it cannot go ahead, and copies with copyFixed where
+// the package's fault handler is (fixup_linux_amd64.go), else with
+// panic-on-fault set in this frame. If the copy faults it returns tryCleared
+// and, in held, the count it still holds, so that the fault is found under
+// that count: no Lock runs between the copy and the answer.
 func (r *Region) writeAt(p []byte, off int64, how int, c *readerCount) (n int, held *readerCount, err error) {
 	if r == nil {
 		return 0, nil, errNilRegion

@@ -161,15 +161,51 @@ var sinkInt int
 // runtime ends it: the handler passes it on.
 func TestFixupUnexpectedFaultCrashes(t *testing.T) {
 	needFaultHandler(t)
-	out, code := fixupRunChild(t, "fixupUnexpectedFault")
+	fixupCheckCrash(t, "fixupUnexpectedFault")
+}
+
+// fixupCheckCrash runs the child function name and checks that it ends as
+// the Go runtime ends a program on a SIGBUS nothing catches.
+func fixupCheckCrash(t *testing.T, name string) {
+	t.Helper()
+	out, code := fixupRunChild(t, name)
 	if code != 2 || !bytes.Contains(out, []byte("unexpected fault address")) || !bytes.Contains(out, []byte("SIGBUS")) {
 		t.Fatalf("child exited with %d, want 2 and the runtime's report of an unexpected SIGBUS:\n%s", code, out)
 	}
 }
 
-func fixupChildUnexpectedFault() int {
+// fixupChildReady reports whether the fault handler is installed in a
+// child, saying on standard error if it is not.
+func fixupChildReady() bool {
 	if !fastPathsAllowed() {
 		fmt.Fprintln(os.Stderr, "the fault handler was not installed")
+		return false
+	}
+	return true
+}
+
+// childFileRegion maps size bytes of a new temporary file that holds
+// pattern(size, seed), shared, with prot, for a child function; it says on
+// standard error what failed, and returns a nil region, if anything did. The
+// file is removed at once (it lives on while open and mapped); the region is
+// left mapped, as the child's process ends soon.
+func childFileRegion(size int, seed byte, prot Prot) (*Region, *os.File) {
+	f, err := os.CreateTemp("", "mmap-fixup")
+	if err == nil {
+		err = os.Remove(f.Name())
+	}
+	if err == nil {
+		_, err = f.Write(pattern(size, seed))
+	}
+	var r *Region
+	if err == nil {
+		r, err = NewFile(f, 0, size, prot, Shared)
+	}
+	return childMap("file", r, err), f
+}
+
+func fixupChildUnexpectedFault() int {
+	if !fixupChildReady() {
 		return 4
 	}
 	ps := PageSize()
@@ -194,8 +230,7 @@ func TestFixupSignalFromKill(t *testing.T) {
 }
 
 func fixupChildSignalFromKill() int {
-	if !fastPathsAllowed() {
-		fmt.Fprintln(os.Stderr, "the fault handler was not installed")
+	if !fixupChildReady() {
 		return 4
 	}
 	runtime.LockOSThread()
@@ -222,21 +257,10 @@ func fixupChildOff() int {
 		return 1
 	}
 	ps := PageSize()
-	f, err := os.CreateTemp("", "fixup")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	r, f := childFileRegion(2*ps, 9, Read|Write)
+	if r == nil {
 		return 4
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(pattern(2*ps, 9)); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 4
-	}
-	r, err := NewFile(f, 0, 2*ps, Read|Write, Shared)
-	if r = childMap("file", r, err); r == nil {
-		return 4
-	}
-	defer r.Unmap()
 	if r.readable != nil || r.writable != nil {
 		fmt.Fprintln(os.Stderr, "the fast paths are set without the handler")
 		return 1
@@ -330,8 +354,7 @@ func TestFixupReinstalled(t *testing.T) {
 }
 
 func fixupChildReinstall() int {
-	if !fastPathsAllowed() {
-		fmt.Fprintln(os.Stderr, "the fault handler was not installed")
+	if !fixupChildReady() {
 		return 4
 	}
 	fixupRecheck = true

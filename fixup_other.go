@@ -28,6 +28,10 @@ func fastPathsAllowed() bool { return true }
 // panic-on-fault set: never here.
 const fixupAccess = false
 
+// fixupRestore clears a panic-on-fault flag the handler set: there is no
+// such handler here.
 func fixupRestore() {}
 
+// fixupRestorePending reports whether fixupRestore has anything to do:
+// never here.
 func fixupRestorePending() bool { return false }
